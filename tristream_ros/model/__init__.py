@@ -1,0 +1,1 @@
+"""The TriStream model: pure PyTorch, no ROS imports (see docs/design.md)."""

@@ -1,0 +1,1 @@
+"""Sparse Temporal Vision Encoding (STVE): MobileViT tiles, tile cache, importance, pooling."""
