@@ -1,0 +1,1 @@
+"""rosbag2 tools over the pure-Python `rosbags` library (no rclpy)."""

@@ -1,0 +1,1 @@
+"""Signal processing without ROS: audio sample formats, image payload codecs, features."""
