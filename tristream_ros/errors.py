@@ -12,3 +12,7 @@ class InputError(ValueError):
 
 class ModelFileError(RuntimeError):
     """A model / checkpoint / tokenizer file is missing, unreadable or inconsistent."""
+
+
+class DeviceError(RuntimeError):
+    """A hardware edge (sound card, camera) is missing, busy or rejected the settings."""

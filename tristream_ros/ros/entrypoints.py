@@ -11,6 +11,7 @@ NODE_MODULES = {
     "speech_tokenizer_node": "tristream_ros.ros.speech_tokenizer_node",
     "fusion_node": "tristream_ros.ros.fusion_node",
     "action_bridge_node": "tristream_ros.ros.action_bridge_node",
+    "image_probe_node": "tristream_ros.ros.image_probe_node",  # camera -> rgb8 conversion check
 }
 
 

@@ -104,16 +104,17 @@ def encode_pcm(samples: np.ndarray, sample_format: str = "S16LE") -> bytes:
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim not in (1, 2):
         raise InputError(f"audio samples must have shape (N,) or (N, C), got {x.shape}")
-    x = np.clip(np.nan_to_num(x), -1.0, 1.0)
+    x = np.nan_to_num(x)
     fmt = sample_format.upper()
+    # integer formats scale by 2^(bits-1), the inverse of decode_pcm, so decode->encode is exact
     if fmt == "S16LE":
-        y = np.round(x * 32767.0).astype(dtype)
+        y = np.clip(np.round(x * 32768.0), -32768, 32767).astype(dtype)
     elif fmt == "S32LE":
-        y = np.round(x.astype(np.float64) * 2147483647.0).astype(dtype)
+        y = np.clip(np.round(x.astype(np.float64) * 2147483648.0), -2147483648, 2147483647).astype(dtype)
     elif fmt == "U8":
-        y = np.clip(np.round(x * 127.0 + 128.0), 0, 255).astype(dtype)
+        y = np.clip(np.round(x * 128.0 + 128.0), 0, 255).astype(dtype)
     else:
-        y = x.astype(dtype)
+        y = np.clip(x, -1.0, 1.0).astype(dtype)
     return y.tobytes()  # row-major (N, C) == interleaved
 
 

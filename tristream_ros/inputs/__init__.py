@@ -1,0 +1,1 @@
+"""Sensor edges without ROS: audio sources (microphone, WAV file)."""

@@ -1,0 +1,1 @@
+"""Actuator edges without ROS: audio sinks (speaker, WAV file), TTS."""
