@@ -436,3 +436,16 @@ def object_counts(objects: Sequence[ObjectTruth]) -> dict[str, int]:
     for o in objects:
         counts[o.kind] += 1
     return counts
+
+
+def spec_to_dict(spec: SceneSpec) -> dict:
+    """JSON-ready form of a SceneSpec (``spec_from_dict`` inverts it exactly)."""
+    d = asdict(spec)
+    d["objects"] = [asdict(o) for o in spec.objects]
+    return d
+
+
+def spec_from_dict(d: dict) -> SceneSpec:
+    objects = tuple(ObjectSpec(**{**o, "tint": tuple(o["tint"])}) for o in d["objects"])
+    fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k != "objects"}
+    return SceneSpec(objects=objects, **fields)
