@@ -1,0 +1,228 @@
+"""Pocketsphinx as an incremental speech-to-text front end (acoustic model of real human speech).
+
+The pocketsphinx wheel ships an en-US acoustic model, a general 3-gram language model and the
+CMU pronouncing dictionary, so this works on a fresh machine with no download. The decoder is
+fed while the user speaks (``process_raw`` per chunk) and its partial hypothesis is read after
+each chunk; at end of utterance only the remaining search is left.
+
+Speed settings (measured on the five real recordings in ../shared/data/speech, 2 cores): the
+second "flat" pass (``fwdflat``) and the lattice best path (``bestpath``) cost 120-300 ms at
+end of utterance and did not lower the word error rate there; both are off by default, which
+makes the final hypothesis ready 6-25 ms after the last chunk.
+
+A domain vocabulary (``DomainVocabulary``) constrains decoding to what a robot should hear:
+``mode="grammar"``: a JSGF grammar accepting exactly the given sentences (best for a closed
+command set); ``mode="lm"``: a bigram language model estimated from the sentences (accepts new
+word orders over the same words). Every word must be in the shipped dictionary; unknown words
+raise ``InputError`` listing them.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from tristream_ros.errors import InputError, ModelFileError
+
+_WORD = re.compile(r"[a-z']+")
+
+
+def _decoder_class():
+    try:
+        from pocketsphinx import Decoder
+    except ImportError as exc:  # pragma: no cover - broken install
+        raise ModelFileError(f"pocketsphinx is not installed ({exc}); pip install pocketsphinx") from exc
+    return Decoder
+
+
+def sentence_words(sentence: str) -> list[str]:
+    """Lower-case words of a sentence (letters and apostrophes; punctuation dropped)."""
+    return _WORD.findall(sentence.lower().replace("\u2019", "'"))
+
+
+@dataclass(frozen=True)
+class DomainVocabulary:
+    """Sentences a robot expects to hear, turned into a pocketsphinx search.
+
+    sentences: e.g. ("go to the red ball", "turn left", "stop").
+    mode: "grammar" (JSGF: exactly these sentences) or "lm" (bigram LM over their words).
+    """
+
+    sentences: tuple[str, ...]
+    mode: str = "grammar"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sentences", tuple(self.sentences))
+        if self.mode not in ("grammar", "lm"):
+            raise InputError(f"DomainVocabulary.mode must be 'grammar' or 'lm', got {self.mode!r}")
+        if not self.sentences or not any(sentence_words(s) for s in self.sentences):
+            raise InputError("DomainVocabulary needs at least one sentence with words")
+
+    @property
+    def words(self) -> list[str]:
+        return sorted({w for s in self.sentences for w in sentence_words(s)})
+
+    def jsgf(self) -> str:
+        alts = sorted({" ".join(sentence_words(s)) for s in self.sentences if sentence_words(s)})
+        body = " | ".join(alts)
+        return f"#JSGF V1.0;\ngrammar tristream;\npublic <utterance> = ( {body} );\n"
+
+    def arpa(self, discount: float = 0.5) -> str:
+        """A bigram ARPA model with absolute discounting and back-off to an add-one unigram."""
+        sents = [["<s>"] + sentence_words(s) + ["</s>"] for s in self.sentences if sentence_words(s)]
+        uni = Counter(w for s in sents for w in s[1:])  # </s> counted, <s> never predicted
+        vocab = sorted(set(uni) | {"<s>"})
+        n_tok = sum(uni.values())
+        v = len(uni)
+        p_uni = {w: (uni[w] + 1) / (n_tok + v) for w in uni}
+        big = Counter((a, b) for s in sents for a, b in zip(s, s[1:]))
+        hist = Counter(a for s in sents for a in s[:-1])
+        follow: dict[str, list[str]] = defaultdict(list)
+        for a, b in big:
+            follow[a].append(b)
+        bow = {}
+        for h, c in hist.items():
+            mass = discount * len(follow[h]) / c
+            denom = 1.0 - sum(p_uni[w] for w in follow[h])
+            bow[h] = mass / denom if denom > 1e-9 else 1e-9
+        lines = ["\\data\\", f"ngram 1={len(vocab)}", f"ngram 2={len(big)}", "", "\\1-grams:"]
+        for w in vocab:
+            lp = -99.0 if w == "<s>" else math.log10(p_uni[w])
+            b = f" {math.log10(bow[w]):.4f}" if w in bow else ""
+            lines.append(f"{lp:.4f} {w}{b}")
+        lines += ["", "\\2-grams:"]
+        for (a, b), c in sorted(big.items()):
+            lines.append(f"{math.log10((c - discount) / hist[a]):.4f} {a} {b}")
+        lines += ["", "\\end\\", ""]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PocketsphinxConfig:
+    """vocabulary: optional DomainVocabulary; fwdflat/bestpath: pocketsphinx's slower second
+    passes (off: see the module docstring); extra: further pocketsphinx config keys."""
+
+    vocabulary: DomainVocabulary | None = None
+    fwdflat: bool = False
+    bestpath: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class PocketsphinxRecognizer:
+    """Incremental pocketsphinx decoding of one utterance at a time.
+
+        rec.start(); rec.feed(pcm) -> partial text (or None if unchanged); rec.end() -> final text
+    """
+
+    SEARCH = "tristream_domain"
+
+    def __init__(self, config: PocketsphinxConfig | None = None):
+        self.config = config or PocketsphinxConfig()
+        Decoder = _decoder_class()
+        self.decoder = Decoder(samprate=16000, loglevel="FATAL", fwdflat=self.config.fwdflat,
+                               bestpath=self.config.bestpath, **self.config.extra)
+        vocab = self.config.vocabulary
+        if vocab is not None:
+            missing = [w for w in vocab.words if self.decoder.lookup_word(w) is None]
+            if missing:
+                raise InputError(f"words not in pocketsphinx's dictionary (cmudict-en-us): {missing}; "
+                                 "rephrase them or spell numbers out")
+            if vocab.mode == "grammar":
+                self.decoder.add_jsgf_string(self.SEARCH, vocab.jsgf())
+            else:
+                with tempfile.NamedTemporaryFile("w", suffix=".arpa", delete=False) as fh:
+                    fh.write(vocab.arpa())
+                    path = fh.name
+                try:
+                    self.decoder.add_lm_file(self.SEARCH, path)
+                finally:
+                    os.unlink(path)
+            self.decoder.activate_search(self.SEARCH)
+        self._active = False
+        self._last = ""
+
+    def knows(self, word: str) -> bool:
+        return self.decoder.lookup_word(word.lower()) is not None
+
+    def start(self) -> None:
+        if self._active:
+            self.decoder.end_utt()
+        self.decoder.start_utt()
+        self._active = True
+        self._last = ""
+
+    def feed(self, pcm: np.ndarray) -> str | None:
+        """pcm float32 16 kHz -> the new partial hypothesis if it changed, else None."""
+        if not self._active:
+            self.start()
+        pcm16 = (np.clip(pcm, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        self.decoder.process_raw(pcm16, False, False)
+        hyp = self.decoder.hyp()
+        text = _clean(hyp.hypstr) if hyp is not None else ""
+        if text != self._last:
+            self._last = text
+            return text
+        return None
+
+    def end(self) -> str:
+        if not self._active:
+            return ""
+        self.decoder.end_utt()
+        self._active = False
+        hyp = self.decoder.hyp()
+        return _clean(hyp.hypstr) if hyp is not None else ""
+
+
+def _clean(text: str) -> str:
+    """Pocketsphinx word strings -> our normalised text (drop fillers like <sil>, [noise], (2))."""
+    words = []
+    for w in text.split():
+        if w.startswith(("<", "[", "+")):
+            continue
+        w = re.sub(r"\(\d+\)$", "", w).lower()
+        words.append(w.replace(".", ""))
+    return " ".join(w for w in words if w)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level Levenshtein distance / reference words."""
+    r, h = sentence_words(reference), sentence_words(hypothesis)
+    if not r:
+        return float(len(h) > 0)
+    d = list(range(len(h) + 1))
+    for i in range(1, len(r) + 1):
+        nd = [i] + [0] * len(h)
+        for j in range(1, len(h) + 1):
+            nd[j] = min(d[j] + 1, nd[j - 1] + 1, d[j - 1] + (r[i - 1] != h[j - 1]))
+        d = nd
+    return d[-1] / len(r)
+
+
+def common_word_prefix(a: str, b: str) -> int:
+    """Characters of ``b`` that begin with the same whole words as ``a``."""
+    wa, wb = a.split(), b.split()
+    n = 0
+    for x, y in zip(wa, wb):
+        if x != y:
+            break
+        n += 1
+    return len(" ".join(wb[:n]))
+
+
+def partial_stability(previous: str, current: str) -> float:
+    """Share of ``current`` (in characters) already present, word for word, in ``previous``."""
+    if not current:
+        return 1.0
+    return common_word_prefix(previous, current) / len(current)
+
+
+def recognizer_words_known(words: Sequence[str]) -> list[str]:
+    """Words of ``words`` missing from the shipped dictionary (helper for vocabulary checks)."""
+    rec = _decoder_class()(samprate=16000, loglevel="FATAL")
+    return [w for w in words if rec.lookup_word(w.lower()) is None]

@@ -1,0 +1,318 @@
+"""The speech tokenizer interface: streaming audio in, live transcript and speech tokens out.
+
+    tok = HybridSpeechTokenizer(SpeechModel(cfg))    # or CtcSpeechTokenizer / PocketsphinxSpeechTokenizer
+    for chunk in microphone:                          # float32 mono 16 kHz, any chunk size
+        for ev in tok.accept_audio(chunk):
+            SpeechStarted(start_s) | PartialTranscript(text, stability, stable_text)
+            | EndOfUtterance(start_s, end_s, utterance)
+    utt = tok.finish()                                # end of stream: flush; None if nobody spoke
+
+Voice activity (silero-vad) decides where an utterance starts and ends. From the start (minus a
+short pre-roll) until the end, audio goes to the front ends *while the user speaks*:
+
+- ``CtcSpeechTokenizer``: our streaming encoder -> CTC head (live transcript, Stream-Omni
+  style) and k=5 adapter (speech tokens for the LLM). Text = CTC transcript.
+- ``PocketsphinxSpeechTokenizer``: pocketsphinx's acoustic model of real human speech, fed
+  incrementally; text = its hypothesis; no speech tokens (an empty (0, 0) tensor).
+- ``HybridSpeechTokenizer``: both; text and partials from pocketsphinx (robust to real
+  voices), speech tokens and ``ctc_text`` from our encoder. Our encoder is trained on
+  synthetic espeak-ng voices only; on real recordings its transcript is unreliable while
+  pocketsphinx's word error rate is 0-43% (measured, see test_speech_pocketsphinx.py), so the
+  hybrid is the default for real voices.
+
+At end of utterance only the last (partial) chunk remains to be encoded/decoded: the end
+latency is the VAD's ``min_silence_ms`` wait plus ``Utterance.finalize_ms``.
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from tristream_ros.errors import InputError
+from tristream_ros.model.speech.adapter import AdapterStream
+from tristream_ros.model.speech.ctc import GreedyCtcDecoder
+from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
+                                                              partial_stability)
+from tristream_ros.model.speech.speech_model import SpeechModel
+from tristream_ros.model.speech.vad import StreamingVad, VadConfig
+from tristream_ros.signal.features import SAMPLE_RATE, IncrementalLogMel, validate_pcm
+
+PRE_ROLL_MS = 200.0  # audio kept before the VAD start is fed to the front ends too
+HISTORY_SAMPLES = 2 * SAMPLE_RATE  # 2 s kept outside utterances: a VAD start is decided after it began
+
+
+# -- events and results ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Utterance:
+    text: str  # final transcript (the front end chosen for text)
+    tokens: torch.Tensor  # (T', llm_dim) speech tokens, (0, 0) when no encoder runs
+    ctc_text: str  # our CTC transcript ("" when no encoder runs)
+    start_s: float  # speech start, seconds since the stream (or last reset) began
+    end_s: float  # speech end
+    frontend: str  # "ctc" | "pocketsphinx" | "hybrid"
+    finalize_ms: float = 0.0  # compute time at end of utterance (after the last chunk arrived)
+    forced: bool = False  # True when closed by finish() rather than by the VAD
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    start_s: float
+
+
+@dataclass(frozen=True)
+class PartialTranscript:
+    text: str
+    stability: float  # share of ``text`` not expected to change (0..1)
+    stable_text: str = ""
+
+
+@dataclass(frozen=True)
+class EndOfUtterance:
+    start_s: float
+    end_s: float
+    utterance: Utterance
+
+
+SpeechEvent = SpeechStarted | PartialTranscript | EndOfUtterance
+
+
+# -- front ends -----------------------------------------------------------------------------------
+class _EncoderFrontend:
+    """Our encoder: log-mel -> streaming encoder -> CTC partials + adapter tokens."""
+
+    def __init__(self, model: SpeechModel):
+        self.model = model.eval()
+        self.features = IncrementalLogMel(model.cfg.n_mels)
+        self.encoder = model.encoder.stream()
+        self.adapter = AdapterStream(model.adapter)
+        self.ctc = GreedyCtcDecoder()
+        self._tokens: list[torch.Tensor] = []
+
+    def start(self) -> None:
+        self.features.reset()
+        self.encoder.reset()
+        self.adapter.reset()
+        self.ctc.reset()
+        self._tokens = []
+
+    @torch.no_grad()
+    def _run(self, hidden, ctc_hidden):
+        if hidden.shape[0]:
+            self._tokens.append(self.adapter.accept(hidden))
+            return self.ctc.accept(self.model.ctc_head(ctc_hidden))
+        return None
+
+    def feed(self, pcm: np.ndarray):
+        return self._run(*self.encoder.accept_mel(self.features.accept(pcm)))
+
+    @torch.no_grad()
+    def end(self) -> tuple[str, torch.Tensor]:
+        h1, c1 = self.encoder.accept_mel(self.features.finish())
+        h2, c2 = self.encoder.finish()
+        self._run(torch.cat([h1, h2]), torch.cat([c1, c2]))
+        self._tokens.append(self.adapter.finish())
+        return self.ctc.text, torch.cat(self._tokens)
+
+
+# -- the interface ---------------------------------------------------------------------------------
+class SpeechTokenizer(ABC):
+    """VAD-segmented streaming tokenizer; subclasses choose the front ends (see module docstring)."""
+
+    frontend_name = "base"
+
+    def __init__(self, vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS):
+        self.vad = vad if isinstance(vad, StreamingVad) else StreamingVad(vad)
+        if pre_roll_ms < 0:
+            raise InputError(f"pre_roll_ms must be >= 0, got {pre_roll_ms}")
+        self.pre_roll = int(pre_roll_ms * SAMPLE_RATE / 1000)
+        self.reset()
+
+    # subclass hooks
+    @abstractmethod
+    def _begin(self) -> None: ...
+
+    @abstractmethod
+    def _feed(self, pcm: np.ndarray) -> PartialTranscript | None: ...
+
+    @abstractmethod
+    def _end(self) -> tuple[str, torch.Tensor, str]:
+        """-> (text, tokens, ctc_text)"""
+
+    def reset(self) -> None:
+        """Forget everything: VAD state, buffered audio, an utterance in progress."""
+        self.vad.reset()
+        self._hist = np.zeros(0, np.float32)  # recent audio not yet routed to the front ends
+        self._hist_start = 0  # stream sample index of _hist[0]
+        self._pos = 0  # samples received
+        self._in_utt = False
+        self._utt_start_s = 0.0
+        self._done: list[Utterance] = []
+        self._last_partial = ""
+
+    def accept_audio(self, pcm, sample_rate: int = SAMPLE_RATE) -> list[SpeechEvent]:
+        """Add audio (float32 mono 16 kHz, non-empty, finite); return the events it caused."""
+        x = validate_pcm(pcm, sample_rate, what="speech tokenizer input")
+        self._hist = np.concatenate([self._hist, x])
+        self._pos += x.size
+        events: list[SpeechEvent] = []
+        for ev in self.vad.accept(x):
+            if ev.kind == "start" and not self._in_utt:
+                self._start(ev.time_s, events)
+            elif ev.kind == "end" and self._in_utt:
+                self._route_until(int(round(ev.detected_s * SAMPLE_RATE)), events)
+                events.append(self._close(ev.time_s, forced=False))
+        self._route_until(self._pos, events)
+        return events
+
+    def finish(self) -> Utterance | None:
+        """End of stream: close an utterance in progress; return the latest utterance not yet
+        returned (None if nobody spoke). The tokenizer is then ready for a new stream."""
+        if self._in_utt:
+            self._route_until(self._pos, [])
+            for ev in self.vad.flush():
+                self._close(ev.time_s, forced=True)
+            if self._in_utt:
+                self._close(self._pos / SAMPLE_RATE, forced=True)
+        result = self._done[-1] if self._done else None
+        self.reset()
+        return result
+
+    def transcribe(self, pcm, sample_rate: int = SAMPLE_RATE) -> Utterance | None:
+        """Offline convenience: the first utterance in ``pcm`` (None if there is no speech)."""
+        self.reset()
+        events = self.accept_audio(pcm, sample_rate)
+        ends = [e.utterance for e in events if isinstance(e, EndOfUtterance)]
+        last = self.finish()
+        return ends[0] if ends else last
+
+    # internals
+    def _start(self, start_s: float, events: list) -> None:
+        self._in_utt = True
+        self._utt_start_s = start_s
+        self._last_partial = ""
+        self._begin()
+        events.append(SpeechStarted(start_s))
+        first = max(self._hist_start, int(start_s * SAMPLE_RATE) - self.pre_roll)
+        self._hist = self._hist[first - self._hist_start :]
+        self._hist_start = first
+
+    def _route_until(self, upto: int, events: list) -> None:
+        """Send buffered audio up to stream sample ``upto`` to the front ends (in an utterance),
+        or just keep the pre-roll (outside one)."""
+        upto = min(upto, self._pos)
+        if self._in_utt:
+            n = upto - self._hist_start
+            if n > 0:
+                p = self._feed(self._hist[:n])
+                if p is not None and p.text != self._last_partial:
+                    self._last_partial = p.text
+                    events.append(p)
+                self._hist = self._hist[n:]
+                self._hist_start = upto
+        else:
+            keep_from = max(self._hist_start, upto - self.pre_roll - HISTORY_SAMPLES)
+            self._hist = self._hist[keep_from - self._hist_start :]
+            self._hist_start = keep_from
+
+    def _close(self, end_s: float, forced: bool) -> EndOfUtterance:
+        t0 = time.perf_counter()
+        text, tokens, ctc_text = self._end()
+        ms = 1000.0 * (time.perf_counter() - t0)
+        utt = Utterance(text, tokens, ctc_text, self._utt_start_s, end_s, self.frontend_name, ms, forced)
+        self._done = [utt]
+        self._in_utt = False
+        return EndOfUtterance(utt.start_s, utt.end_s, utt)
+
+
+class CtcSpeechTokenizer(SpeechTokenizer):
+    """Our encoder + CTC head for text, adapter for tokens."""
+
+    frontend_name = "ctc"
+
+    def __init__(self, model: SpeechModel, vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS):
+        self.encoder_frontend = _EncoderFrontend(model)
+        super().__init__(vad, pre_roll_ms)
+
+    def _begin(self) -> None:
+        self.encoder_frontend.start()
+
+    def _feed(self, pcm):
+        p = self.encoder_frontend.feed(pcm)
+        return None if p is None else PartialTranscript(p.text, p.stability, p.stable_text)
+
+    def _end(self):
+        text, tokens = self.encoder_frontend.end()
+        return text, tokens, text
+
+
+class PocketsphinxSpeechTokenizer(SpeechTokenizer):
+    """Pocketsphinx (real-speech acoustic model) for text; no speech tokens."""
+
+    frontend_name = "pocketsphinx"
+
+    def __init__(self, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
+                 vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS):
+        self.recognizer = (pocketsphinx if isinstance(pocketsphinx, PocketsphinxRecognizer)
+                           else PocketsphinxRecognizer(pocketsphinx))
+        self._ps_prev = ""
+        super().__init__(vad, pre_roll_ms)
+
+    def _begin(self) -> None:
+        self.recognizer.start()
+        self._ps_prev = ""
+
+    def _feed(self, pcm):
+        text = self.recognizer.feed(pcm)
+        if text is None:
+            return None
+        stability = partial_stability(self._ps_prev, text)
+        self._ps_prev = text
+        return PartialTranscript(text, stability, text[: int(round(stability * len(text)))])
+
+    def _end(self):
+        return self.recognizer.end(), torch.zeros(0, 0), ""
+
+
+class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
+    """Text (and partials) from pocketsphinx, speech tokens and ctc_text from our encoder."""
+
+    frontend_name = "hybrid"
+
+    def __init__(self, model: SpeechModel, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
+                 vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS):
+        self.encoder_frontend = _EncoderFrontend(model)
+        super().__init__(pocketsphinx, vad, pre_roll_ms)
+
+    def _begin(self) -> None:
+        super()._begin()
+        self.encoder_frontend.start()
+
+    def _feed(self, pcm):
+        self.encoder_frontend.feed(pcm)
+        return super()._feed(pcm)
+
+    def _end(self):
+        ctc_text, tokens = self.encoder_frontend.end()
+        return self.recognizer.end(), tokens, ctc_text
+
+
+FRONTENDS = ("ctc", "pocketsphinx", "hybrid")
+
+
+def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
+                           pocketsphinx: PocketsphinxConfig | None = None,
+                           vad: VadConfig | None = None) -> SpeechTokenizer:
+    """Factory for nodes/config: ``frontend`` in FRONTENDS."""
+    if frontend not in FRONTENDS:
+        raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
+    if frontend in ("ctc", "hybrid") and model is None:
+        raise InputError(f"speech frontend {frontend!r} needs a SpeechModel")
+    if frontend == "ctc":
+        return CtcSpeechTokenizer(model, vad)
+    if frontend == "pocketsphinx":
+        return PocketsphinxSpeechTokenizer(pocketsphinx, vad)
+    return HybridSpeechTokenizer(model, pocketsphinx, vad)
