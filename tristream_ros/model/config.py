@@ -1,0 +1,294 @@
+"""Configuration of the whole TriStream model and its presets.
+
+`TriStreamConfig` composes the configs of each part:
+
+    vision   VisionConfig   (model/vision/config.py)  STVE + MobileViT backbone
+    speech   SpeechConfig   (model/speech/config.py)  streaming encoder + k-frame adapter + CTC
+    fusion   FusionConfig   Qwen2-style decoder, cross-attention / bilateral layout, experts, router
+    cascade  CascadeConfig  cheapest-sufficient-first escalation, answer length
+    action   ActionConfig   action vocabulary and pointer head
+
+Presets (`TriStreamConfig.preset(name)`):
+    tiny       unit tests (milliseconds per step)
+    demo       the model we train on 2 CPU cores and ship (first text token well under 100 ms)
+    omni-0.5b  Qwen2.5-0.5B-shaped decoder, LLaMA-Omni2-shaped speech path, MobileViT-small
+               widths: random weights, used to measure real-size cost
+
+`to_dict` / `from_dict` give the JSON saved beside checkpoints.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from tristream_ros.errors import InputError, ModelFileError
+from tristream_ros.model.speech.config import SpeechConfig
+from tristream_ros.model.vision.config import VisionConfig
+
+# Experts, cheapest first (docs/design.md). Index = expert id everywhere in the model.
+ROUTES = ("speech", "vision", "speech_vision", "trimodal")
+ROUTE_INDEX = {r: i for i, r in enumerate(ROUTES)}
+# Modal "rank": an expert can answer a query whose needed route has rank <= its own.
+# speech: query only; vision / speech_vision: + scene; trimodal: + scene + text context.
+ROUTE_RANK = {"speech": 0, "vision": 1, "speech_vision": 1, "trimodal": 2}
+VISION_ROUTES = frozenset({"vision", "speech_vision", "trimodal"})
+
+ACTIONS = ("none", "stop", "forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at")
+TARGET_ACTIONS = ("navigate_to", "look_at")
+
+CONFIG_FORMAT = "tristream-config-v1"
+
+
+def _check(cond: bool, cls: str, name: str, value, why: str) -> None:
+    if not cond:
+        raise InputError(f"{cls}.{name}={value!r}: {why}")
+
+
+@dataclass
+class FusionConfig:
+    """The fusion decoder (Qwen2 layout: RMSNorm, RoPE, grouped-query attention, SwiGLU).
+
+    vocab_size: LM vocabulary (word-level TextTokenizer for our models; 151936 for Qwen2.5).
+    hidden_size / num_layers / num_heads / num_kv_heads / intermediate_size: decoder shape;
+        num_heads must be a multiple of num_kv_heads (GQA).
+    max_position: longest prompt + answer (tokens); RoPE has no table, this bounds the KV cache.
+    rope_theta: RoPE base (Qwen2.5: 1e6). rms_norm_eps: RMSNorm epsilon.
+    qkv_bias: Qwen2 puts biases on q/k/v projections (not on o).
+    tie_embeddings: LM head shares the input embedding matrix (Qwen2.5-0.5B does).
+    cross_attn_fraction: fraction of layers with gated cross-attention to vision tokens on the
+        vision / speech_vision routes (~12%: 1 of 8 layers).
+    trimodal_cross_attn_fraction: fraction on the trimodal route (a superset of the above).
+        Layers without cross-attention use the cheap "bilateral" connection on vision routes:
+        a gated projection of importance-pooled vision added to the residual stream.
+    expert_kind: "adapter" (per-route low-rank SwiGLU adapter beside the shared FFN) or "ffn"
+        (a full per-route FFN replacing the shared one). expert_rank: adapter width.
+    router_hidden: width of the query-only router MLP.
+    pointer_dim: width of the action head's pointer over vision tokens.
+    dropout: residual dropout in training.
+    modal_dropout: training only; probability that an example is run through another
+        (random, feasible) expert than its label, i.e. with modalities dropped. Insufficient
+        experts then learn low confidence instead of an answer.
+    input_dropout: training only; probability of dropping either the speech tokens or the
+        transcript text of a spoken query (never both), so each alone suffices.
+    """
+
+    vocab_size: int = 1024
+    hidden_size: int = 256
+    num_layers: int = 8
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 768
+    max_position: int = 512
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-6
+    qkv_bias: bool = True
+    tie_embeddings: bool = True
+    cross_attn_fraction: float = 0.125
+    trimodal_cross_attn_fraction: float = 0.25
+    expert_kind: str = "adapter"
+    expert_rank: int = 32
+    router_hidden: int = 128
+    pointer_dim: int = 64
+    dropout: float = 0.0
+    modal_dropout: float = 0.0
+    input_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        c = "FusionConfig"
+        for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "num_kv_heads",
+                     "intermediate_size", "max_position", "expert_rank", "router_hidden", "pointer_dim"):
+            v = getattr(self, name)
+            _check(isinstance(v, int) and v >= 1, c, name, v, "must be a positive int")
+        _check(self.vocab_size >= 5, c, "vocab_size", self.vocab_size, "needs room for the 5 specials")
+        _check(self.hidden_size % self.num_heads == 0, c, "hidden_size", self.hidden_size,
+               f"not divisible by num_heads={self.num_heads}")
+        _check(self.head_dim % 2 == 0, c, "num_heads", self.num_heads,
+               f"head size {self.head_dim} must be even for RoPE")
+        _check(self.num_heads % self.num_kv_heads == 0, c, "num_kv_heads", self.num_kv_heads,
+               f"must divide num_heads={self.num_heads}")
+        for name in ("cross_attn_fraction", "trimodal_cross_attn_fraction"):
+            v = getattr(self, name)
+            _check(0.0 < v <= 1.0, c, name, v, "must be in (0, 1]")
+        _check(self.trimodal_cross_attn_fraction >= self.cross_attn_fraction, c,
+               "trimodal_cross_attn_fraction", self.trimodal_cross_attn_fraction,
+               f"must be >= cross_attn_fraction={self.cross_attn_fraction}")
+        _check(self.expert_kind in ("adapter", "ffn"), c, "expert_kind", self.expert_kind,
+               "must be 'adapter' or 'ffn'")
+        for name in ("dropout", "modal_dropout", "input_dropout"):
+            v = getattr(self, name)
+            _check(0.0 <= v < 1.0, c, name, v, "must be in [0, 1)")
+        _check(self.rope_theta > 0, c, "rope_theta", self.rope_theta, "must be positive")
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def cross_attn_layers(self) -> tuple[int, ...]:
+        """Layers with cross-attention on the vision / speech_vision routes (subset of trimodal)."""
+        tri = self.trimodal_cross_attn_layers
+        k = min(len(tri), max(1, round(self.cross_attn_fraction * self.num_layers)))
+        return tuple(sorted({tri[int(j * len(tri) / k)] for j in range(k)}))
+
+    @property
+    def trimodal_cross_attn_layers(self) -> tuple[int, ...]:
+        """Evenly spaced layers with cross-attention on the trimodal route."""
+        n = self.num_layers
+        k = max(1, round(self.trimodal_cross_attn_fraction * n))
+        return tuple(sorted({min(n - 1, int((j + 0.5) * n / k)) for j in range(k)}))
+
+
+@dataclass
+class CascadeConfig:
+    """Cheapest-sufficient-first cascade over the experts.
+
+    escalate_below: an expert whose confidence (sufficiency head) is below this hands the
+        query to the next expert in the cascade order.
+    start: "router" starts at the router's choice; "cheapest" always starts at the cheapest
+        feasible expert (more escalations, never skips a cheap expert).
+    max_answer_tokens: longest streamed answer (tokens, <eos> excluded).
+    """
+
+    escalate_below: float = 0.5
+    start: str = "router"
+    max_answer_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.escalate_below <= 1.0, "CascadeConfig", "escalate_below",
+               self.escalate_below, "must be in [0, 1]")
+        _check(self.start in ("router", "cheapest"), "CascadeConfig", "start", self.start,
+               "must be 'router' or 'cheapest'")
+        _check(isinstance(self.max_answer_tokens, int) and self.max_answer_tokens >= 1,
+               "CascadeConfig", "max_answer_tokens", self.max_answer_tokens, "must be a positive int")
+
+
+@dataclass
+class ActionConfig:
+    """Action head: a class over `actions` and, for `target_actions`, a pointer into the
+    vision token grid giving a normalised (u, v) image point (u right, v down, in [0, 1])."""
+
+    actions: tuple[str, ...] = ACTIONS
+    target_actions: tuple[str, ...] = TARGET_ACTIONS
+
+    def __post_init__(self) -> None:
+        self.actions = tuple(self.actions)
+        self.target_actions = tuple(self.target_actions)
+        _check(len(self.actions) >= 2 and len(set(self.actions)) == len(self.actions),
+               "ActionConfig", "actions", self.actions, "needs >= 2 distinct names")
+        missing = [a for a in self.target_actions if a not in self.actions]
+        _check(not missing, "ActionConfig", "target_actions", self.target_actions,
+               f"{missing} are not in actions")
+
+    def index(self, name: str) -> int:
+        try:
+            return self.actions.index(name)
+        except ValueError:
+            raise InputError(f"unknown action {name!r}; expected one of {self.actions}") from None
+
+
+@dataclass
+class TriStreamConfig:
+    """The whole model. `speech.llm_dim` (the adapter's output width) is what the decoder's
+    speech projector consumes; `vision.token_dim` what its vision projector consumes."""
+
+    name: str = "custom"
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    cascade: CascadeConfig = field(default_factory=CascadeConfig)
+    action: ActionConfig = field(default_factory=ActionConfig)
+
+    @property
+    def vision_dim(self) -> int:
+        return int(self.vision.token_dim)
+
+    @property
+    def speech_dim(self) -> int:
+        return int(self.speech.llm_dim)
+
+    @property
+    def vision_grid(self) -> tuple[int, int]:
+        h, w = self.vision.grid_hw
+        return int(h), int(w)
+
+    # -- presets --------------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str, vocab_size: int | None = None) -> "TriStreamConfig":
+        """`tiny`, `demo` or `omni-0.5b`; `vocab_size` overrides the LM vocabulary (set it to
+        len(TextTokenizer) for word-level models)."""
+        if name not in _FUSION_PRESETS:
+            raise InputError(f"unknown model preset {name!r}; expected one of {sorted(_FUSION_PRESETS)}")
+        fusion = dataclasses.replace(_FUSION_PRESETS[name])
+        if vocab_size is not None:
+            fusion = dataclasses.replace(fusion, vocab_size=vocab_size)
+        return cls(name=name,
+                   vision=VisionConfig.preset(name),
+                   speech=SpeechConfig.preset(name, llm_dim=fusion.hidden_size),
+                   fusion=fusion,
+                   cascade=dataclasses.replace(_CASCADE_PRESETS[name]),
+                   action=ActionConfig())
+
+    # -- persistence ----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        def plain(obj) -> dict:
+            return {f.name: (list(v) if isinstance(v := getattr(obj, f.name), tuple) else v)
+                    for f in dataclasses.fields(obj)}
+        return {"format": CONFIG_FORMAT, "name": self.name,
+                "vision": self.vision.to_dict(), "speech": self.speech.to_dict(),
+                "fusion": plain(self.fusion), "cascade": plain(self.cascade),
+                "action": plain(self.action)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TriStreamConfig":
+        if not isinstance(data, dict) or data.get("format") != CONFIG_FORMAT:
+            got = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise ModelFileError(f"not a TriStream config (format={got!r}, expected {CONFIG_FORMAT!r})")
+
+        def build(kind, key):
+            part = dict(data.get(key, {}))
+            unknown = sorted(set(part) - {f.name for f in dataclasses.fields(kind)})
+            if unknown:
+                raise ModelFileError(f"config section {key!r} has unknown fields {unknown}")
+            return kind(**part)
+
+        try:
+            return cls(name=data.get("name", "custom"),
+                       vision=VisionConfig.from_dict(data["vision"]),
+                       speech=SpeechConfig.from_dict(data["speech"]),
+                       fusion=build(FusionConfig, "fusion"),
+                       cascade=build(CascadeConfig, "cascade"),
+                       action=build(ActionConfig, "action"))
+        except KeyError as exc:
+            raise ModelFileError(f"config is missing section {exc.args[0]!r}") from None
+
+
+_FUSION_PRESETS = {
+    "tiny": FusionConfig(vocab_size=64, hidden_size=64, num_layers=4, num_heads=4, num_kv_heads=2,
+                         intermediate_size=128, max_position=256, expert_rank=8, router_hidden=32,
+                         pointer_dim=32),
+    "demo": FusionConfig(vocab_size=1024, hidden_size=256, num_layers=8, num_heads=4, num_kv_heads=2,
+                         intermediate_size=768, max_position=512, expert_rank=32, router_hidden=128,
+                         pointer_dim=64),
+    # Qwen2.5-0.5B: hidden 896, 24 layers, 14 heads, 2 KV heads, SwiGLU 4864, vocab 151936, tied.
+    "omni-0.5b": FusionConfig(vocab_size=151936, hidden_size=896, num_layers=24, num_heads=14,
+                              num_kv_heads=2, intermediate_size=4864, max_position=32768,
+                              rope_theta=1_000_000.0, rms_norm_eps=1e-6, qkv_bias=True,
+                              tie_embeddings=True, expert_rank=64, router_hidden=256, pointer_dim=128),
+}
+_CASCADE_PRESETS = {
+    "tiny": CascadeConfig(max_answer_tokens=12),
+    "demo": CascadeConfig(max_answer_tokens=24),
+    "omni-0.5b": CascadeConfig(max_answer_tokens=64),
+}
+PRESET_NAMES = tuple(_FUSION_PRESETS)
+
+
+def dense_tokens_budget(config: TriStreamConfig) -> int:
+    """Largest number of vision tokens a query can bring (the dense grid)."""
+    h, w = config.vision_grid
+    return h * w
+
+
+__all__ = ["ROUTES", "ROUTE_INDEX", "ROUTE_RANK", "VISION_ROUTES", "ACTIONS", "TARGET_ACTIONS",
+           "FusionConfig", "CascadeConfig", "ActionConfig", "TriStreamConfig", "PRESET_NAMES",
+           "dense_tokens_budget"]

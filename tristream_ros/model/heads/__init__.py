@@ -1,0 +1,1 @@
+"""Output heads on the fusion decoder (action + pointer target)."""

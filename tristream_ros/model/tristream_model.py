@@ -1,0 +1,593 @@
+"""TriStreamModel: the whole tri-modal model (STVE + speech projector + fusion decoder +
+router + cascade + action head), pure PyTorch, no ROS.
+
+Prompt layout (one sequence per query; every input embedding also gets the route embedding):
+
+    <bos> [speech token projections ...] <sep> [context words, trimodal only] <sep> [query words] <sep>
+      answer words ... <eos>
+
+The hidden state at the last prompt position (the final <sep>) feeds the action head and the
+per-expert sufficiency (confidence) head, so the route decision and the action are known
+after one prefill, before the first text token.
+
+Vision is encoded, projected and attended only on vision routes ("vision", "speech_vision",
+"trimodal"). For a query answered by the "speech" expert the STVE and the vision projector do
+not run at all (tests count their calls).
+
+Training: `forward_train(batch)` (batch format in its docstring). Inference: `answer(query)`
+yields RouteChosen, Action, TextDelta..., Done.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from tristream_ros.errors import InputError
+from tristream_ros.model.config import (ROUTE_INDEX, ROUTE_RANK, ROUTES, VISION_ROUTES,
+                                        TriStreamConfig)
+from tristream_ros.model.fusion.cascade import CascadeTrace, route_cost, run_cascade, trace_costs
+from tristream_ros.model.fusion.decoder import FusionDecoder, KVCache, VisionContext
+from tristream_ros.model.fusion.router import cascade_order, feasible_routes, QueryRouter
+from tristream_ros.model.heads.action_head import (ActionHead, action_losses, cell_centres_uv,
+                                                   decode_target)
+from tristream_ros.model.text_tokenizer import BOS_ID, EOS_ID, PAD_ID, SEP_ID, TextTokenizer
+from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder, VisionTokens
+
+IGNORE = -100
+DEFAULT_LOSS_WEIGHTS = {"lm": 1.0, "action": 1.0, "pointer": 0.5, "offset": 0.5, "router": 0.5,
+                        "sufficiency": 0.5, "vision_budget": 0.1, "ctc": 1.0}
+
+# --- query / events (docs/design.md) -------------------------------------------------------
+VisionInput = Union[None, np.ndarray, torch.Tensor, list, VisionTokens, Callable[[], VisionTokens]]
+
+
+@dataclass
+class Query:
+    """One question or command.
+
+    text: transcript of the spoken query (live CTC / front end) or a typed query.
+    speech_tokens: (T', Ds) adapter output of the SpeechTokenizer, or None (typed query).
+    vision: None (no camera), frames (uint8 (H,W,3), (T,H,W,3) or a list: encoded by the
+        model's STVE only if the route needs them), ready VisionTokens (e.g. from the vision
+        node), or a zero-argument callable returning VisionTokens (called only if needed).
+    context_text: the previous turn (used by the trimodal expert), or None.
+    """
+
+    text: str = ""
+    speech_tokens: torch.Tensor | np.ndarray | None = None
+    vision: VisionInput = None
+    context_text: str | None = None
+
+
+@dataclass
+class RouteChosen:
+    route: str
+    confidence: float
+    escalations: int
+
+
+@dataclass
+class TextDelta:
+    text: str
+
+
+@dataclass
+class Action:
+    name: str
+    confidence: float
+    target_uv: tuple[float, float] | None
+
+
+@dataclass
+class Done:
+    latencies_ms: dict[str, float]
+    text: str = ""
+    flops: float = 0.0
+    trace: CascadeTrace | None = None
+
+
+AnswerEvent = Union[RouteChosen, TextDelta, Action, Done]
+
+
+# --- the one place that knows the vision encoder's API ------------------------------------
+class _VisionBridge:
+    """Adapts STVE (model/vision/stve.py) outputs to (features, rows, cols, mask, importance)."""
+
+    @staticmethod
+    def build(model: "TriStreamModel") -> nn.Module:
+        return SparseTemporalVisionEncoder(model.config.vision)
+
+    @staticmethod
+    def encode(encoder: nn.Module, frames) -> VisionTokens:
+        return encoder.encode(frames)
+
+    @staticmethod
+    def single(tokens: VisionTokens):
+        """VisionTokens -> tensors with a batch axis of 1."""
+        feats = torch.as_tensor(tokens.features, dtype=torch.float32)
+        if feats.dim() != 2:
+            raise InputError(f"VisionTokens.features must be (N, D), got {tuple(feats.shape)}")
+        n = feats.shape[0]
+        rows = torch.as_tensor(tokens.rows, dtype=torch.long).reshape(n)
+        cols = torch.as_tensor(tokens.cols, dtype=torch.long).reshape(n)
+        imp = torch.as_tensor(tokens.importance, dtype=torch.float32).reshape(n)
+        return feats[None], rows[None], cols[None], torch.ones(1, n, dtype=torch.bool), imp[None]
+
+    @staticmethod
+    def train_batch(encoder: nn.Module, images: torch.Tensor, dense: bool):
+        """images (B, T, 3, H, W) float [0,1] -> features (B,N,D) (masked by the STE keep mask),
+        rows, cols (B,N), mask (B,N) bool, importance (B,N), budget loss."""
+        out = encoder.forward_train(images)
+        B, N, _ = out.tokens.shape
+        h, w = encoder.config.grid_hw
+        idx = torch.arange(N)
+        rows, cols = (idx // w).expand(B, N), (idx % w).expand(B, N)
+        if dense:
+            return out.tokens, rows, cols, torch.ones(B, N, dtype=torch.bool), out.scores, None
+        keep = out.keep_mask  # (B, N) hard forward, sigmoid gradient backward
+        feats = out.tokens * keep.unsqueeze(-1)
+        return feats, rows, cols, keep.detach() > 0.5, out.scores, out.budget_loss()
+
+
+def _pad_ids(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    n = max([len(s) for s in seqs] + [1])
+    ids = torch.full((len(seqs), n), PAD_ID, dtype=torch.long)
+    mask = torch.zeros(len(seqs), n, dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        if len(s):
+            ids[i, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
+            mask[i, : len(s)] = True
+    return ids, mask
+
+
+def _route_ids(values, B: int, what: str) -> torch.Tensor:
+    if isinstance(values, torch.Tensor):
+        t = values.long().reshape(-1)
+    else:
+        t = torch.tensor([ROUTE_INDEX[v] if isinstance(v, str) else int(v) for v in values], dtype=torch.long)
+    if t.numel() != B or bool(((t < 0) | (t >= len(ROUTES))).any()):
+        raise InputError(f"batch[{what!r}] must hold {B} route ids in [0, {len(ROUTES)}), got {t.tolist()}")
+    return t
+
+
+class TriStreamModel(nn.Module):
+    def __init__(self, config: TriStreamConfig, tokenizer: TextTokenizer | None = None):
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer
+        f = config.fusion
+        if tokenizer is not None and len(tokenizer) != f.vocab_size:
+            raise InputError(f"tokenizer has {len(tokenizer)} words but fusion.vocab_size={f.vocab_size}")
+        d = f.hidden_size
+        gh, gw = config.vision_grid
+        self.vision = _VisionBridge.build(self)  # STVE
+        self.vision_proj = nn.Sequential(nn.Linear(config.vision_dim, d), nn.GELU(), nn.Linear(d, d))
+        self.vision_row = nn.Embedding(gh, d)
+        self.vision_col = nn.Embedding(gw, d)
+        self.vision_pool = nn.Linear(d, d)
+        self.speech_proj = nn.Linear(config.speech_dim, d)
+        self.route_embed = nn.Embedding(len(ROUTES), d)
+        self.decoder = FusionDecoder(f)
+        self.router = QueryRouter(config.speech_dim, d, f.router_hidden)
+        self.action_head = ActionHead(d, len(config.action.actions), f.pointer_dim)
+        self.sufficiency = nn.Linear(d, len(ROUTES))
+        for emb in (self.vision_row, self.vision_col, self.route_embed):
+            nn.init.normal_(emb.weight, std=0.02)
+        # Optional CTC hook: fn(batch, outputs) -> loss tensor, e.g. the speech path's CTC loss
+        # when the speech encoder is trained jointly. Added to losses as "ctc".
+        self.ctc_hook: Callable[[dict, dict], torch.Tensor] | None = None
+
+    # ------------------------------------------------------------------------------------
+    # encoders
+    @property
+    def device(self) -> torch.device:
+        return self.route_embed.weight.device
+
+    def encode_vision(self, frames) -> VisionTokens:
+        """uint8 (T,H,W,3) / (H,W,3) / list -> VisionTokens (STVE with tile cache + pooling)."""
+        return _VisionBridge.encode(self.vision, frames)
+
+    def project_vision(self, feats, rows, cols, mask, importance) -> VisionContext:
+        """STVE features (B,N,Dv) + grid positions -> decoder-width VisionContext."""
+        tok = self.vision_proj(feats) + self.vision_row(rows) + self.vision_col(cols)  # (B, N, d)
+        w = mask.to(tok.dtype) * (importance if importance is not None else 1.0)
+        w = w / w.sum(-1, keepdim=True).clamp_min(1e-6)
+        pooled = self.vision_pool((tok * w.unsqueeze(-1)).sum(1))  # (B, d)
+        return VisionContext(tokens=tok, mask=mask, pooled=pooled)
+
+    def embed_speech(self, speech: torch.Tensor) -> torch.Tensor:
+        """(..., S, Ds) speech tokens -> (..., S, d)."""
+        return self.speech_proj(speech)
+
+    # ------------------------------------------------------------------------------------
+    # prompt assembly
+    def _prompt_embeddings(self, route: int, speech: torch.Tensor | None, query_ids: Sequence[int],
+                           context_ids: Sequence[int]) -> torch.Tensor:
+        """One example's prompt (T, d) (see module docstring)."""
+        emb = self.decoder.embed_tokens
+        dev = self.device
+
+        def words(ids):
+            return emb(torch.as_tensor(list(ids), dtype=torch.long, device=dev))
+
+        parts = [words([BOS_ID])]
+        if speech is not None and speech.shape[0] > 0:
+            parts.append(self.embed_speech(speech))
+        parts.append(words([SEP_ID]))
+        if ROUTES[route] == "trimodal" and len(context_ids):
+            parts.append(words(context_ids))
+        parts.append(words([SEP_ID]))
+        if len(query_ids):
+            parts.append(words(query_ids))
+        parts.append(words([SEP_ID]))
+        return torch.cat(parts, 0) + self.route_embed.weight[route]
+
+    def _router_logits(self, speech, speech_mask, q_ids, q_mask, c_ids, c_mask, has_vision):
+        emb = self.decoder.embed_tokens
+        return self.router(speech, speech_mask, emb(q_ids), q_mask, emb(c_ids), c_mask, has_vision)
+
+    # ------------------------------------------------------------------------------------
+    # training
+    def forward_train(self, batch: dict, loss_weights: dict | None = None,
+                      modal_dropout: float | None = None, input_dropout: float | None = None,
+                      dense_vision: bool = False, generator: random.Random | None = None):
+        """Teacher-forced pass over a batch. Returns (outputs, losses); losses["total"] is the
+        weighted sum (weights: DEFAULT_LOSS_WEIGHTS updated by `loss_weights`).
+
+        batch keys (B examples; lists may be Python lists or tensors):
+          query_ids     list[list[int]]  transcript / typed query words (TextTokenizer.encode, no specials)
+          answer_ids    list[list[int]]  answer words (no specials; <eos> is appended here)
+          context_ids   list[list[int]]  optional; previous-turn words (used by the trimodal expert)
+          speech_tokens (B, S, Ds) float optional; + speech_mask (B, S) bool (all-False row = no speech)
+          images        (B, T, 3, H, W) float in [0, 1] optional: run through STVE.forward_train
+          vision_features (B, N, Dv) optional alternative to images (precomputed STVE tokens)
+                        + vision_mask (B, N) bool, vision_rows / vision_cols (B, N) long
+                        (default: dense raster grid), vision_importance (B, N) optional
+          has_vision    (B,) bool optional (default: any vision input present for the example)
+          route         (B,) route ids or names: the cheapest sufficient expert (router target)
+          expert_route  (B,) optional: the expert to run (default = route)
+          action        (B,) long action index (ActionConfig.actions), -100 = no label
+          target_uv     (B, 2) float (u, v) in [0, 1]; has_target (B,) bool
+        Training options: modal_dropout / input_dropout (default: config.fusion values, only in
+        train mode), dense_vision (ignore the STE keep mask: all tokens).
+        """
+        cfg = self.config
+        weights = dict(DEFAULT_LOSS_WEIGHTS, **(loss_weights or {}))
+        rng = generator or random
+        dev = self.device
+        query_ids = [list(map(int, q)) for q in batch["query_ids"]]
+        answer_ids = [list(map(int, a)) for a in batch["answer_ids"]]
+        B = len(query_ids)
+        if len(answer_ids) != B:
+            raise InputError(f"batch has {B} query_ids but {len(answer_ids)} answer_ids")
+        context_ids = [list(map(int, c)) for c in batch.get("context_ids") or [[] for _ in range(B)]]
+        route = _route_ids(batch["route"], B, "route").to(dev)
+        expert = _route_ids(batch.get("expert_route", route), B, "expert_route").to(dev)
+
+        speech = batch.get("speech_tokens")
+        if speech is not None:
+            speech = torch.as_tensor(speech, dtype=torch.float32, device=dev)
+            speech_mask = torch.as_tensor(batch.get("speech_mask", torch.ones(speech.shape[:2], dtype=torch.bool)),
+                                          dtype=torch.bool, device=dev)
+        else:
+            speech = torch.zeros(B, 1, cfg.speech_dim, device=dev)
+            speech_mask = torch.zeros(B, 1, dtype=torch.bool, device=dev)
+        has_speech = speech_mask.any(-1)
+
+        vis_present = "images" in batch or "vision_features" in batch
+        has_vision = torch.as_tensor(batch.get("has_vision", [vis_present] * B), dtype=torch.bool, device=dev)
+
+        # -- modal dropout: run some examples through another feasible expert ------------
+        md = cfg.fusion.modal_dropout if modal_dropout is None else modal_dropout
+        idp = cfg.fusion.input_dropout if input_dropout is None else input_dropout
+        if self.training and md > 0:
+            feas = feasible_routes(has_speech, has_vision)
+            expert = expert.clone()
+            for b in range(B):
+                if rng.random() < md:
+                    options = [r for r in range(len(ROUTES)) if bool(feas[b, r]) and r != int(expert[b])]
+                    if options:
+                        expert[b] = rng.choice(options)
+        if self.training and idp > 0:
+            speech_mask = speech_mask.clone()
+            for b in range(B):
+                if bool(has_speech[b]) and query_ids[b] and rng.random() < idp:
+                    if rng.random() < 0.5:
+                        speech_mask[b] = False
+                    else:
+                        query_ids[b] = []
+
+        # -- router (query only) ---------------------------------------------------------
+        q_ids, q_mask = _pad_ids(query_ids)
+        c_ids, c_mask = _pad_ids(context_ids)
+        router_logits = self._router_logits(speech, speech_mask, q_ids.to(dev), q_mask.to(dev),
+                                            c_ids.to(dev), c_mask.to(dev), has_vision)
+
+        # -- vision, only for examples whose expert uses it --------------------------------
+        vis_ctx, vrows, vcols, vmask = None, None, None, None
+        budget = None
+        uses_vision = torch.tensor([ROUTES[int(r)] in VISION_ROUTES for r in expert], device=dev) & has_vision
+        if bool(uses_vision.any()):
+            sel = uses_vision.nonzero().squeeze(1)
+            if "images" in batch:
+                images = torch.as_tensor(batch["images"], device=dev)[sel]
+                feats, r_, c_, m_, imp, budget = _VisionBridge.train_batch(self.vision, images, dense_vision)
+            elif "vision_features" in batch:
+                feats = torch.as_tensor(batch["vision_features"], dtype=torch.float32, device=dev)[sel]
+                n = feats.shape[1]
+                gh, gw = cfg.vision_grid
+                grid = torch.arange(n, device=dev)
+                r_ = torch.as_tensor(batch["vision_rows"], device=dev)[sel].long() if "vision_rows" in batch \
+                    else (grid // gw).expand(len(sel), n)
+                c_ = torch.as_tensor(batch["vision_cols"], device=dev)[sel].long() if "vision_cols" in batch \
+                    else (grid % gw).expand(len(sel), n)
+                m_ = torch.as_tensor(batch["vision_mask"], dtype=torch.bool, device=dev)[sel] \
+                    if "vision_mask" in batch else torch.ones(len(sel), n, dtype=torch.bool, device=dev)
+                imp = torch.as_tensor(batch["vision_importance"], dtype=torch.float32, device=dev)[sel] \
+                    if "vision_importance" in batch else None
+            else:
+                raise InputError("batch routes need vision but it has neither 'images' nor 'vision_features'")
+            # examples with no kept token still need a valid softmax: keep token 0, zero its features
+            empty = ~m_.any(-1)
+            if bool(empty.any()):
+                m_ = m_.clone()
+                m_[empty, 0] = True
+            n = feats.shape[1]
+            full_feats = torch.zeros(B, n, feats.shape[2], device=dev, dtype=feats.dtype)
+            full_feats = full_feats.index_copy(0, sel, feats)
+            vrows = torch.zeros(B, n, dtype=torch.long, device=dev).index_copy(0, sel, r_.long())
+            vcols = torch.zeros(B, n, dtype=torch.long, device=dev).index_copy(0, sel, c_.long())
+            vmask = torch.zeros(B, n, dtype=torch.bool, device=dev)
+            vmask[:, 0] = True  # placeholder for examples without vision (their outputs are gated off)
+            vmask = vmask.index_copy(0, sel, m_)
+            full_imp = None
+            if imp is not None:
+                full_imp = torch.ones(B, n, device=dev).index_copy(0, sel, imp.float())
+            vis_ctx = self.project_vision(full_feats, vrows, vcols, vmask, full_imp)
+
+        # -- sequences ---------------------------------------------------------------------
+        seqs, prompt_lens, labels_list = [], [], []
+        for b in range(B):
+            sp = speech[b][speech_mask[b]]
+            prompt = self._prompt_embeddings(int(expert[b]), sp, query_ids[b], context_ids[b])
+            ans = answer_ids[b]
+            ans_emb = self.decoder.embed_tokens(torch.as_tensor(ans, dtype=torch.long, device=dev)) \
+                + self.route_embed.weight[int(expert[b])] if ans else prompt[:0]
+            seqs.append(torch.cat([prompt, ans_emb], 0))
+            prompt_lens.append(prompt.shape[0])
+            lab = torch.full((seqs[-1].shape[0],), IGNORE, dtype=torch.long)
+            lab[prompt.shape[0] - 1: prompt.shape[0] - 1 + len(ans) + 1] = torch.tensor(ans + [EOS_ID])
+            labels_list.append(lab)
+        T = max(s.shape[0] for s in seqs)
+        d = cfg.fusion.hidden_size
+        x = torch.zeros(B, T, d, device=dev)
+        labels = torch.full((B, T), IGNORE, dtype=torch.long, device=dev)
+        valid = torch.zeros(B, T, dtype=torch.bool, device=dev)
+        for b, s in enumerate(seqs):
+            x[b, : s.shape[0]] = s
+            labels[b, : s.shape[0]] = labels_list[b]
+            valid[b, : s.shape[0]] = True
+        causal = torch.ones(T, T, dtype=torch.bool, device=dev).tril()
+        attn_mask = (causal[None] & valid[:, None, :])[:, None]  # (B, 1, T, T)
+        positions = torch.arange(T, device=dev)
+
+        h = self.decoder(x, expert, positions=positions, attn_mask=attn_mask, vision=vis_ctx)  # (B, T, d)
+        last = torch.tensor(prompt_lens, device=dev) - 1
+        h_last = h[torch.arange(B, device=dev), last]  # (B, d)
+
+        # -- losses ------------------------------------------------------------------------
+        exp_rank = torch.tensor([ROUTE_RANK[ROUTES[int(r)]] for r in expert], device=dev)
+        need_rank = torch.tensor([ROUTE_RANK[ROUTES[int(r)]] for r in route], device=dev)
+        sufficient = (exp_rank >= need_rank) & (uses_vision | (exp_rank == 0))
+        lm_labels = labels.masked_fill(~sufficient[:, None], IGNORE)
+        logits = self.decoder.logits(h)  # (B, T, V)
+        zero = h.sum() * 0.0
+        if bool((lm_labels != IGNORE).any()):
+            lm_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), lm_labels.reshape(-1),
+                                      ignore_index=IGNORE)
+        else:
+            lm_loss = zero
+
+        uses_vision_b = uses_vision
+        vtok = vis_ctx.tokens if vis_ctx is not None else None
+        action_logits, ptr_logits, offsets = self.action_head(h_last, vtok, vmask)
+        action = torch.as_tensor(batch.get("action", [IGNORE] * B), dtype=torch.long, device=dev)
+        action = action.masked_fill(~sufficient, IGNORE)
+        target_uv = torch.as_tensor(batch.get("target_uv", torch.zeros(B, 2)), dtype=torch.float32, device=dev)
+        has_target = torch.as_tensor(batch.get("has_target", [False] * B), dtype=torch.bool, device=dev)
+        has_target = has_target & uses_vision_b & sufficient
+        gh, gw = cfg.vision_grid
+        if ptr_logits is not None:
+            a_loss, p_loss, o_loss = action_losses(action_logits, ptr_logits, offsets, action, target_uv,
+                                                   has_target, vrows, vcols, vmask, (gh, gw))
+        else:
+            a_loss, p_loss, o_loss = action_losses(action_logits, None, None, action, target_uv,
+                                                   has_target, None, None, None, (gh, gw))
+        router_loss = F.cross_entropy(router_logits, route)
+        suff_logit = self.sufficiency(h_last).gather(1, expert[:, None]).squeeze(1)  # (B,)
+        suff_loss = F.binary_cross_entropy_with_logits(suff_logit, sufficient.float())
+
+        losses = {"lm": lm_loss, "action": a_loss, "pointer": p_loss, "offset": o_loss,
+                  "router": router_loss, "sufficiency": suff_loss}
+        if budget is not None:
+            losses["vision_budget"] = budget
+        outputs = {"lm_logits": logits, "labels": lm_labels, "action_logits": action_logits,
+                   "pointer_logits": ptr_logits, "pointer_offsets": offsets, "vision_rows": vrows,
+                   "vision_cols": vcols, "vision_mask": vmask, "router_logits": router_logits,
+                   "sufficiency_logits": suff_logit, "sufficient": sufficient, "expert_route": expert,
+                   "hidden_last": h_last}
+        if self.ctc_hook is not None:
+            losses["ctc"] = self.ctc_hook(batch, outputs)
+        losses["total"] = sum(weights.get(k, 1.0) * v for k, v in losses.items())
+        return outputs, losses
+
+    # ------------------------------------------------------------------------------------
+    # inference
+    def _check_query(self, query: Query):
+        if not isinstance(query, Query):
+            raise InputError(f"answer() expects a Query, got {type(query).__name__}")
+        speech = query.speech_tokens
+        if speech is not None:
+            speech = torch.as_tensor(np.asarray(speech) if not isinstance(speech, torch.Tensor) else speech,
+                                     dtype=torch.float32)
+            if speech.dim() != 2 or speech.shape[1] != self.config.speech_dim:
+                raise InputError(f"Query.speech_tokens must be (T', {self.config.speech_dim}), got "
+                                 f"{tuple(speech.shape)}")
+            if not bool(torch.isfinite(speech).all()):
+                raise InputError("Query.speech_tokens contain NaN or Inf")
+            if speech.shape[0] == 0:
+                speech = None
+        if self.tokenizer is None:
+            raise InputError("answer() needs the model's TextTokenizer (TriStreamModel(config, tokenizer))")
+        q_ids = self.tokenizer.encode(query.text or "")
+        c_ids = self.tokenizer.encode(query.context_text or "")
+        if speech is None and not q_ids:
+            raise InputError("empty query: no speech tokens and no words in Query.text")
+        return speech, q_ids, c_ids
+
+    @torch.no_grad()
+    def route(self, query: Query) -> tuple[str, torch.Tensor]:
+        """Router's choice from the query alone -> (route name, probabilities (4,))."""
+        speech, q_ids, c_ids = self._check_query(query)
+        return self._route(speech, q_ids, c_ids, query.vision is not None)
+
+    def _route(self, speech, q_ids, c_ids, has_vision):
+        dev = self.device
+        sp = speech[None].to(dev) if speech is not None else torch.zeros(1, 1, self.config.speech_dim, device=dev)
+        sm = torch.ones(1, sp.shape[1], dtype=torch.bool, device=dev) if speech is not None \
+            else torch.zeros(1, 1, dtype=torch.bool, device=dev)
+        qi, qm = _pad_ids([q_ids])
+        ci, cm = _pad_ids([c_ids])
+        logits = self._router_logits(sp, sm, qi.to(dev), qm.to(dev), ci.to(dev), cm.to(dev),
+                                     torch.tensor([has_vision], device=dev))
+        probs = logits.softmax(-1)[0]
+        return ROUTES[int(probs.argmax())], probs
+
+    @torch.no_grad()
+    def answer(self, query: Query, max_new_tokens: int | None = None) -> Iterator[AnswerEvent]:
+        """Stream the answer: RouteChosen, Action, TextDelta (one per word), Done(latencies_ms).
+
+        latencies_ms keys: route, vision (0 if not encoded), prefill (all attempted experts),
+        first_token (query known -> first TextDelta; absent if the answer is empty), total."""
+        t0 = time.perf_counter()
+        cfg = self.config
+        speech, q_ids, c_ids = self._check_query(query)
+        has_vision = query.vision is not None
+        routed, _ = self._route(speech, q_ids, c_ids, has_vision)
+        t_route = time.perf_counter()
+
+        vision_state: dict = {}
+        vision_ms = 0.0
+
+        def vision_context() -> tuple[VisionContext, torch.Tensor, torch.Tensor, int]:
+            nonlocal vision_ms
+            if "ctx" not in vision_state:
+                tv = time.perf_counter()
+                v = query.vision
+                if callable(v) and not isinstance(v, (torch.Tensor, np.ndarray)):
+                    v = v()
+                if not isinstance(v, VisionTokens):
+                    v = self.encode_vision(v)
+                feats, rows, cols, mask, imp = _VisionBridge.single(v)
+                if feats.shape[-1] != cfg.vision_dim:
+                    raise InputError(f"vision features have dim {feats.shape[-1]}, model expects {cfg.vision_dim}")
+                if feats.shape[1] == 0:  # no token kept: one zero token so attention is defined
+                    feats = torch.zeros(1, 1, cfg.vision_dim)
+                    rows = cols = torch.zeros(1, 1, dtype=torch.long)
+                    mask, imp = torch.ones(1, 1, dtype=torch.bool), torch.ones(1, 1)
+                dev = self.device
+                ctx = self.project_vision(feats.to(dev), rows.to(dev), cols.to(dev), mask.to(dev), imp.to(dev))
+                vision_state.update(ctx=ctx, rows=rows.to(dev), cols=cols.to(dev), n=int(feats.shape[1]),
+                                    tokens=v)
+                vision_ms += 1000 * (time.perf_counter() - tv)
+            s = vision_state
+            return s["ctx"], s["rows"], s["cols"], s["n"]
+
+        attempts: dict[str, tuple] = {}
+        prompt_lens: dict[str, int] = {}
+
+        def evaluate(route_name: str) -> float:
+            r = ROUTE_INDEX[route_name]
+            vis = vision_context()[0] if route_name in VISION_ROUTES else None
+            x = self._prompt_embeddings(r, speech.to(self.device) if speech is not None else None, q_ids, c_ids)
+            cache = KVCache.empty(cfg.fusion.num_layers)
+            rt = torch.tensor([r], device=self.device)
+            h = self.decoder(x[None], rt, vision=vis, cache=cache)  # (1, T, d)
+            conf = float(torch.sigmoid(self.sufficiency(h[0, -1])[r]))
+            attempts[route_name] = (h[0, -1], cache, vis)
+            prompt_lens[route_name] = x.shape[0]
+            return conf
+
+        order = cascade_order(speech is not None, has_vision)
+        start = routed if cfg.cascade.start == "router" else order[0]
+        if start not in order:  # e.g. router said "vision" for a spoken query
+            start = order[0] if ROUTE_RANK[start] == 0 else order[min(len(order) - 1, ROUTE_RANK[start])]
+        trace = run_cascade(order, start, cfg.cascade.escalate_below, evaluate)
+        t_prefill = time.perf_counter()
+        yield RouteChosen(trace.route, trace.confidence, trace.escalations)
+
+        h_last, cache, vis = attempts[trace.route]
+        if vis is not None:
+            _, rows, cols, _ = vision_context()
+            a_logits, ptr, offs = self.action_head(h_last[None], vis.tokens, vis.mask)
+        else:
+            a_logits, ptr, offs = self.action_head(h_last[None])
+        probs = a_logits.softmax(-1)[0]
+        a_idx = int(probs.argmax())
+        name = cfg.action.actions[a_idx]
+        target = None
+        if ptr is not None and name in cfg.action.target_actions:
+            uv = decode_target(ptr, offs, rows, cols, cfg.vision_grid)[0]
+            target = (float(uv[0]), float(uv[1]))
+        yield Action(name, float(probs[a_idx]), target)
+
+        # -- stream the answer with the KV cache ---------------------------------------------
+        r = ROUTE_INDEX[trace.route]
+        rt = torch.tensor([r], device=self.device)
+        limit = min(max_new_tokens or cfg.cascade.max_answer_tokens,
+                    cfg.fusion.max_position - prompt_lens[trace.route])
+        words: list[str] = []
+        t_first = None
+        logits = self.decoder.logits(h_last)
+        for _ in range(limit):
+            tok = int(logits.argmax())
+            if tok == EOS_ID:
+                break
+            word = self.tokenizer.id_to_token(tok)
+            if tok >= 5:  # specials other than <eos> are never spoken
+                words.append(word)
+                if t_first is None:
+                    t_first = time.perf_counter()
+                yield TextDelta(word if len(words) == 1 else " " + word)
+            x = self.decoder.embed_tokens.weight[tok] + self.route_embed.weight[r]
+            h = self.decoder(x.view(1, 1, -1), rt, vision=vis, cache=cache)
+            logits = self.decoder.logits(h[0, -1])
+        t_end = time.perf_counter()
+
+        n_vis = vision_state.get("n", 0)
+        enc_flops = self._vision_flops(vision_state["tokens"]) if "tokens" in vision_state else 0.0
+        trace_costs(cfg, trace, prompt_lens, len(words) + 1, n_vis, enc_flops)
+        lat = {"route": 1000 * (t_route - t0), "vision": vision_ms,
+               "prefill": 1000 * (t_prefill - t_route) - vision_ms, "total": 1000 * (t_end - t0)}
+        if t_first is not None:
+            lat["first_token"] = 1000 * (t_first - t0)
+        yield Done(latencies_ms=lat, text=" ".join(words), flops=trace.flops, trace=trace)
+
+    def _vision_flops(self, tokens: VisionTokens) -> float:
+        enc = self.vision
+        try:
+            return float(enc.estimate_flops(int(getattr(tokens, "tiles_reencoded", 0))))
+        except Exception:  # an encoder without accounting: count nothing rather than guess
+            return 0.0
+
+    # ------------------------------------------------------------------------------------
+    def num_parameters(self, part: str | None = None) -> int:
+        mod = self if part is None else getattr(self, part)
+        return sum(p.numel() for p in mod.parameters())
