@@ -237,6 +237,7 @@ class Turn:
     context: str = ""  # f"{context_query} {CONTEXT_SEP} {context_answer}", "" when none
     context_query: str = ""
     context_answer: str = ""
+    context_intent: str = ""  # intent of the previous turn (follow-ups only)
     referent: int | None = None  # index into the scene's objects of the object meant, if any
     needs_vision: bool = False
 
@@ -411,11 +412,11 @@ def _followup_turn(objects, rng, intent, spoken, phrasing, focus, combos) -> Tur
                 "exists": f"yes there is {article(desc)}",
                 "where_is": f"the {desc} is {WHERE[o.region]}",
             }[ctx_intent]
-        ctx = (index, q, a)
+        ctx = (index, q, a, ctx_intent)
         break
     if ctx is None:
         return make_turn(objects, rng, intent="describe", spoken=spoken, phrasing=phrasing)
-    index, cq, ca = ctx
+    index, cq, ca, ci = ctx
     o = objects[index]
     template, tid = _choose_template(intent, phrasing, rng)
     action = INTENT_ACTION[intent]
@@ -429,7 +430,7 @@ def _followup_turn(objects, rng, intent, spoken, phrasing, focus, combos) -> Tur
         intent=intent, template_id=tid, query=fill(template), answer=answer, action=action,
         target_uv=tuple(o.centre_uv) if action in TARGET_ACTIONS else None,
         route=route_for(intent, spoken), spoken=spoken,
-        context=f"{cq} {CONTEXT_SEP} {ca}", context_query=cq, context_answer=ca,
+        context=f"{cq} {CONTEXT_SEP} {ca}", context_query=cq, context_answer=ca, context_intent=ci,
         referent=index, needs_vision=True,
     )
 

@@ -233,7 +233,7 @@ def _desaturate(rgb: np.ndarray, amount: float) -> np.ndarray:
 def render_scene(spec: SceneSpec) -> RenderedScene:
     """Draw ``spec`` as ``spec.num_frames`` frames; returns pixels and last-frame ground truth."""
     size = spec.image_size
-    pad = int(np.ceil(MAX_DRIFT_PX * spec.num_frames)) + 2
+    pad = int(np.ceil(max(abs(spec.cam_dx), abs(spec.cam_dy)) * spec.num_frames)) + 2  # room to pan
     rng = np.random.default_rng([spec.seed, 1])
     background = _background(spec, size + 2 * pad, rng)  # (S+2p, S+2p, 3) float32 0..1
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
