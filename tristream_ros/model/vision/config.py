@@ -49,6 +49,7 @@ class VisionConfig:
     qkv_bias: bool = True
     expand_output: bool = True  # final 1x1 conv to neck_hidden_sizes[6]; token dim follows it
     flip_channel_order: bool = True  # HF MobileViT weights expect BGR input in [0, 1]
+    channels_last: bool = True  # run convolutions in NHWC memory format (faster on CPU)
     # --- streaming tile cache ---------------------------------------------------------------
     change_threshold: float = 2.0  # mean |pixel diff| (0..255 scale) above which a tile is re-encoded
     # --- temporal pooling -------------------------------------------------------------------
@@ -189,8 +190,8 @@ PRESETS: dict[str, VisionConfig] = {
     # The shipped model: narrower than MobileViT-xx-small so that re-encoding all 16 tiles of a
     # 256x256 frame stays within ~15 ms on one CPU thread (numbers in the STVE docstring).
     "demo": VisionConfig(
-        neck_hidden_sizes=(16, 16, 24, 32, 48, 64, 128), hidden_sizes=(32, 48, 64),
-        transformer_depths=(1, 2, 2), mobilenet_stages=(1, 2), num_attention_heads=4,
+        neck_hidden_sizes=(8, 8, 16, 24, 32, 48, 128), hidden_sizes=(32, 48, 64),
+        transformer_depths=(1, 1, 1), mobilenet_stages=(1, 1), num_attention_heads=4,
         expand_ratio=2.0, scorer_hidden=64),
     # apple/mobilevit-small widths (5.6 M backbone params), token dim 640.
     "omni-0.5b": VisionConfig(

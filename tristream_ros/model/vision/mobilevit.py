@@ -248,12 +248,19 @@ class MobileViTBackbone(nn.Module):
         self.encoder = MobileViTEncoder(config)
         self.conv_1x1_exp = MobileViTConvLayer(config, n[5], n[6], 1) if config.expand_output else None
         self.apply(_init_weights)
+        if config.channels_last:
+            # NHWC convolutions are ~1.5x faster on CPU (oneDNN) for these small maps; state_dict()
+            # still returns contiguous (NCHW) tensors, as safetensors and HF checkpoints expect.
+            self.to(memory_format=torch.channels_last)
+            self.register_state_dict_post_hook(_contiguous_state_dict)
 
     @property
     def out_channels(self) -> int:
         return self.config.token_dim
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        if self.config.channels_last:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
         x = self.encoder(self.conv_stem(pixels))
         if self.conv_1x1_exp is not None:
             x = self.conv_1x1_exp(x)
@@ -267,3 +274,9 @@ def _init_weights(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.Conv2d):
         nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+
+def _contiguous_state_dict(module: nn.Module, state_dict: dict, prefix: str, local_metadata) -> None:
+    for key, value in state_dict.items():
+        if key.startswith(prefix) and isinstance(value, torch.Tensor) and not value.is_contiguous():
+            state_dict[key] = value.contiguous()
