@@ -1,0 +1,128 @@
+"""TriStreamModel: training pass, streaming answer events, fusion on demand, bad input."""
+import numpy as np
+import pytest
+import torch
+
+from tristream_ros.errors import InputError
+from tristream_ros.model.config import ROUTES, TriStreamConfig
+from tristream_ros.model.text_tokenizer import TextTokenizer
+from tristream_ros.model.tristream_model import (Action, Done, Query, RouteChosen, TextDelta,
+                                                 TriStreamModel)
+
+torch.set_num_threads(1)
+CORPUS = ["turn left", "stop", "what colour is the ball", "the ball is red", "go to the red ball",
+          "going to the red ball", "what is on the left", "a cup"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    tok = TextTokenizer.build(CORPUS)
+    return TriStreamModel(TriStreamConfig.preset("tiny", vocab_size=len(tok)), tok).eval()
+
+
+def _batch(m, images=True):
+    tok, cfg, B = m.tokenizer, m.config, 4
+    b = dict(query_ids=[tok.encode(q) for q in ("turn left", "what colour is the ball", "go to the red ball",
+                                                "what is on the left")],
+             answer_ids=[tok.encode(a) for a in ("turn left", "the ball is red", "going to the red ball", "a cup")],
+             context_ids=[[], [], [], tok.encode("what colour is the ball")],
+             speech_tokens=torch.randn(B, 6, cfg.speech_dim),
+             speech_mask=torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [False] * 6, [True] * 6]),
+             route=["speech", "speech_vision", "vision", "trimodal"],
+             action=[4, 0, 6, 0], target_uv=torch.tensor([[0, 0], [0, 0], [0.8, 0.3], [0, 0]]),
+             has_target=[False, False, True, False])
+    if images:
+        b["images"] = torch.rand(B, 2, 3, 64, 64)
+    else:
+        b["vision_features"] = torch.randn(B, 64, cfg.vision_dim)
+        b["vision_mask"] = torch.rand(B, 64) < 0.3
+    return b
+
+
+@pytest.mark.parametrize("images", [True, False])
+def test_forward_train_losses_and_gradients(model, images):
+    model.train()
+    try:
+        out, losses = model.forward_train(_batch(model, images), modal_dropout=0.5, input_dropout=0.5)
+    finally:
+        model.eval()
+    for k in ("lm", "action", "pointer", "offset", "router", "sufficiency", "total"):
+        assert torch.isfinite(losses[k]), k
+    assert ("vision_budget" in losses) == images
+    losses["total"].backward()
+    assert model.decoder.embed_tokens.weight.grad.abs().sum() > 0
+    assert model.router.mlp[-1].weight.grad.abs().sum() > 0
+    assert out["router_logits"].shape == (4, len(ROUTES))
+    model.zero_grad()
+
+
+def test_ctc_hook_is_added(model):
+    model.ctc_hook = lambda batch, outputs: torch.tensor(0.25)
+    try:
+        _, losses = model.forward_train(_batch(model, images=False))
+    finally:
+        model.ctc_hook = None
+    assert float(losses["ctc"]) == 0.25
+
+
+def test_answer_event_stream(model):
+    frames = np.random.default_rng(0).integers(0, 256, (2, 96, 128, 3), dtype=np.uint8)
+    events = list(model.answer(Query("what colour is the ball", torch.randn(5, model.config.speech_dim), frames)))
+    assert isinstance(events[0], RouteChosen) and events[0].route in ROUTES
+    assert isinstance(events[1], Action) and events[1].name in model.config.action.actions
+    assert all(isinstance(e, TextDelta) for e in events[2:-1])
+    done = events[-1]
+    assert isinstance(done, Done) and done.latencies_ms["total"] > 0
+    assert done.text == "".join(e.text for e in events[2:-1])
+    assert done.flops > 0 and done.trace.route == events[0].route
+
+
+def _count_vision_work(m):
+    calls = {"vision": 0}
+
+    def hook(*_):
+        calls["vision"] += 1
+    handles = [mod.register_forward_hook(hook) for mod in (m.vision.backbone, m.vision.scorer, m.vision_proj)]
+    return calls, handles
+
+
+def test_audio_only_query_runs_no_vision(model):
+    calls, handles = _count_vision_work(model)
+    provider_calls = []
+    try:
+        # no camera at all
+        list(model.answer(Query("turn left", torch.randn(5, model.config.speech_dim), None)))
+        assert calls["vision"] == 0
+        # a camera frame is available (as a lazy provider) but the speech expert answers
+        model.config.cascade.escalate_below = 0.0  # the speech expert is always confident enough
+        model.config.cascade.start = "cheapest"
+        events = list(model.answer(Query("turn left", torch.randn(5, model.config.speech_dim),
+                                         lambda: provider_calls.append(1))))
+        assert events[0].route == "speech"
+        assert calls["vision"] == 0 and provider_calls == []
+        assert events[-1].latencies_ms["vision"] == 0.0
+        # ... whereas a vision route does run the encoder
+        model.config.cascade.start = "router"
+        frames = np.zeros((64, 64, 3), np.uint8)
+        model.config.cascade.escalate_below = 1.0  # escalate to the last (trimodal) expert
+        events = list(model.answer(Query("what colour is the ball", torch.randn(5, model.config.speech_dim), frames)))
+        assert events[0].route == "trimodal" and calls["vision"] > 0
+    finally:
+        model.config.cascade.escalate_below = 0.5
+        model.config.cascade.start = "router"
+        for h in handles:
+            h.remove()
+
+
+def test_bad_queries(model):
+    with pytest.raises(InputError, match="speech_tokens"):
+        list(model.answer(Query("stop", torch.randn(3, model.config.speech_dim + 1))))
+    with pytest.raises(InputError, match="NaN"):
+        list(model.answer(Query("stop", torch.full((3, model.config.speech_dim), float("nan")))))
+    with pytest.raises(InputError, match="empty query"):
+        list(model.answer(Query("", None)))
+    with pytest.raises(InputError):
+        list(model.answer("stop"))
+    with pytest.raises(InputError, match="route"):
+        model.forward_train(dict(_batch(model, images=False), route=[0, 1, 9, 2]))
