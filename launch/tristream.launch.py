@@ -29,7 +29,8 @@ def _truthy(text: str) -> bool:
 def _graph_defaults(params_file: str) -> dict:
     with open(params_file) as f:
         doc = yaml.safe_load(f) or {}
-    return (doc.get(LAUNCH_KEY) or {}).get("ros__parameters") or {}
+    block = next((doc[k] for k in (f"/**/{LAUNCH_KEY}", LAUNCH_KEY) if k in doc), None) or {}
+    return block.get("ros__parameters") or {}
 
 
 def _launch_nodes(context, *args, **kwargs):

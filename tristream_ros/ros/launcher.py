@@ -42,6 +42,14 @@ def default_config_path() -> Path:
     raise InputError(f"no {CONFIG_NAME} found; looked in {', '.join(str(c) for c in candidates)}")
 
 
+def node_block(doc: dict, name: str):
+    """A node's entry in a params file, keyed "name", "/name" or "/**/name"."""
+    for key in (f"/**/{name}", name, f"/{name}"):
+        if key in doc:
+            return doc[key]
+    return None
+
+
 @dataclass
 class NodeSpec:
     name: str
@@ -81,7 +89,7 @@ def load_launch_config(params_file: str | Path | None = None, namespace: str | N
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"params file {str(path)!r} is not valid YAML: {exc}") from None
-    block = (doc.get(LAUNCH_KEY) or {}).get("ros__parameters") or {}
+    block = (node_block(doc, LAUNCH_KEY) or {}).get("ros__parameters") or {}
     remap = block.get("remap") or {}
     enabled = dict(block.get("enable") or {})
     for name in list(enable) + list(disable):

@@ -1,0 +1,139 @@
+"""`tristream launch`: config parsing, command lines, and the real graph as processes."""
+import ast
+import signal
+import sys
+
+import pytest
+import yaml
+
+from ros_helpers import REPO, SPEECH_WAV, NodeProcess, Probe
+from tristream_ros.errors import InputError
+from tristream_ros.ros.entrypoints import NODE_MODULES
+from tristream_ros.ros.launcher import GRAPH_NODES, LAUNCH_KEY, check_nodes, load_launch_config, node_command
+
+W = "/**/"  # params-file keys match nodes in any namespace
+
+CONFIG = REPO / "config" / "tristream.yaml"
+EXISTING = ("microphone_node", "speaker_node")  # nodes implemented so far in this tree
+
+
+def write_config(tmp_path, mutate) -> str:
+    doc = yaml.safe_load(CONFIG.read_text())
+    mutate(doc)
+    path = tmp_path / "tristream.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)
+
+
+def test_shipped_config_is_consistent():
+    doc = yaml.safe_load(CONFIG.read_text())
+    graph = doc[W + LAUNCH_KEY]["ros__parameters"]
+    assert set(graph["enable"]) == set(GRAPH_NODES)
+    for name in GRAPH_NODES:
+        assert "ros__parameters" in doc[W + name], name  # every node has a params block
+    cfg = load_launch_config(CONFIG)
+    assert [n.name for n in cfg.nodes] == list(GRAPH_NODES)
+    for line in check_nodes(cfg):  # only disabled nodes may be missing: launching must not fail
+        assert line.startswith("skipping")
+
+
+def test_launch_file_matches_launcher():
+    tree = ast.parse((REPO / "launch" / "tristream.launch.py").read_text())
+    consts = {t.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+              for t in node.targets if isinstance(t, ast.Name) and isinstance(node.value, (ast.Constant, ast.Tuple))}
+    assert consts["LAUNCH_KEY"] == LAUNCH_KEY and consts["PACKAGE"] == "tristream_ros"
+    assert tuple(consts["NODES"]) == GRAPH_NODES
+    assert set(GRAPH_NODES) <= set(NODE_MODULES)
+    for name in GRAPH_NODES:  # executables the launch file starts exist
+        assert (REPO / "scripts" / "nodes" / name).is_file()
+    assert "generate_launch_description" in {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+
+
+def test_node_command_has_params_namespace_and_remaps(tmp_path):
+    cfg = load_launch_config(CONFIG, namespace="robot1", use_sim_time=True, camera_topic="/cam/raw",
+                             microphone_topic="/mic/chunks")
+    cmd = node_command(cfg.nodes[0], cfg, python="py")
+    assert cmd[:4] == ["py", "-u", "-m", "tristream_ros.ros.microphone_node"]
+    joined = " ".join(cmd)
+    assert f"--params-file {CONFIG.resolve()}" in joined
+    assert "-r __ns:=/robot1" in joined and "-p use_sim_time:=true" in joined
+    assert "-r camera/image:=/cam/raw" in joined and "-r audio/input:=/mic/chunks" in joined
+
+
+def test_enabled_missing_node_is_an_error_disabled_is_reported(tmp_path):
+    cfg = load_launch_config(CONFIG, enable=["fusion_node"])
+    if cfg.nodes[[n.name for n in cfg.nodes].index("fusion_node")].available:
+        pytest.skip("fusion_node exists in this tree now")
+    with pytest.raises(InputError, match=r"fusion_node \(module tristream_ros.ros.fusion_node\)"):
+        check_nodes(cfg)
+    with pytest.raises(InputError, match="unknown node 'nope'"):
+        load_launch_config(CONFIG, enable=["nope"])
+    with pytest.raises(InputError, match="does not exist"):
+        load_launch_config(tmp_path / "missing.yaml")
+
+
+def graph_config(tmp_path, wav_path, out_wav, mic_extra=None):
+    def mutate(doc):
+        graph = doc[W + LAUNCH_KEY]["ros__parameters"]
+        graph["namespace"] = "lt"
+        graph["enable"] = {n: n in EXISTING for n in GRAPH_NODES}
+        mic = doc[W + "microphone_node"]["ros__parameters"]
+        mic["source"] = "wav"
+        mic["wav"] = {"path": str(wav_path), "loop": True, "realtime": True}
+        mic.update(mic_extra or {})
+        doc[W + "speaker_node"]["ros__parameters"].update({"sink": "wav", "wav": {"path": str(out_wav)}})
+    return write_config(tmp_path, mutate)
+
+
+@pytest.fixture
+def probe():
+    p = Probe("launch_test_probe")
+    yield p
+    p.close()
+
+
+def test_launch_runs_graph_and_stops_on_ctrl_c(tmp_path, probe):
+    from tristream_ros.msg import AudioChunk
+
+    out_wav = tmp_path / "out.wav"
+    cfg = graph_config(tmp_path, SPEECH_WAV, out_wav)
+    chunks = probe.subscribe(AudioChunk, "/lt/mic_remapped")
+    with NodeProcess("tristream_ros.cli", "launch", "--params-file", cfg,
+                     "--microphone-topic", "mic_remapped") as launch:
+        # params file applied (wav source), namespace + remap applied (relative -> /lt/mic_remapped)
+        assert probe.wait_until(lambda: len(chunks) >= 10, 20), launch.output
+        assert launch.wait_output("[microphone_node] [INFO]", 5)
+        assert "[launch] skipping fusion_node: disabled" in launch.output
+        assert chunks[0].header.frame_id == "microphone" and chunks[0].sample_rate == 16000
+        pids = [int(line.split("(pid ")[1].split(")")[0]) for line in launch.output.splitlines() if "(pid " in line]
+        assert len(pids) == 2
+        launch.proc.send_signal(signal.SIGINT)
+        launch.proc.wait(20)
+        assert launch.proc.returncode == 0, launch.output
+        out = launch.output
+    assert "microphone_node stopped (exit code 0)" in out and "speaker_node stopped (exit code 0)" in out
+    for pid in pids:  # no orphans
+        with pytest.raises(ProcessLookupError):
+            import os
+            os.kill(pid, 0)
+
+
+def test_launch_reports_dead_node_and_stops_others(tmp_path):
+    cfg = graph_config(tmp_path, tmp_path / "missing.wav", tmp_path / "o.wav", {"source": "bogus"})
+    with NodeProcess("tristream_ros.cli", "launch", "--params-file", cfg) as launch:
+        launch.proc.wait(30)
+        out = launch.output
+    assert launch.proc.returncode == 2, out
+    assert "microphone_node exited with exit code 2; stopping the other nodes" in out
+    assert "unknown source 'bogus'" in out
+    assert "speaker_node stopped" in out
+
+
+def test_launch_refuses_enabled_missing_node(tmp_path):
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-m", "tristream_ros.cli", "launch", "--params-file", str(CONFIG),
+                        "--enable", "action_bridge_node", "--dry-run"], capture_output=True, text=True, cwd=REPO)
+    if "action_bridge_node (module" not in r.stderr:
+        pytest.skip("action_bridge_node exists in this tree now")
+    assert r.returncode == 2
