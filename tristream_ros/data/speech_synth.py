@@ -223,7 +223,7 @@ def read_wav(path: str | Path) -> np.ndarray:
 
 def write_wav(path: str | Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     """float32 [-1, 1] -> 16-bit mono WAV, written atomically (temp file + rename)."""
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    pcm = np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype("<i2")  # inverse of read_wav
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)

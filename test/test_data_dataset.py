@@ -1,0 +1,103 @@
+"""Dataset: deterministic samples, held-out splits, writer/reader round trip."""
+import json
+
+import numpy as np
+import pytest
+
+from tristream_ros.data import dataset as D
+from tristream_ros.data import language as L
+from tristream_ros.data import speech_synth as S
+from tristream_ros.data.scenes import sample_scene
+
+pytestmark = pytest.mark.skipif(S.shutil.which(S.ESPEAK) is None, reason="espeak-ng not installed")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("espeak_cache")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, cache):
+    root = tmp_path_factory.mktemp("synth")
+    info = D.generate_dataset(root, {"train": 8, "val": 4, "test": 6}, D.GeneratorConfig(seed=3),
+                              cache_dir=cache, processes=2, progress=False)
+    return root, info
+
+
+def test_same_seed_same_sample(cache):
+    a = D.generate_sample("test", 4, D.GeneratorConfig(seed=1), cache)
+    b = D.generate_sample("test", 4, D.GeneratorConfig(seed=1), cache)
+    np.testing.assert_array_equal(a["frames"], b["frames"])
+    assert (a["audio"] is None) == (b["audio"] is None)
+    if a["audio"] is not None:
+        np.testing.assert_array_equal(a["audio"], b["audio"])
+    strip = lambda s: {k: v for k, v in s.items() if k not in ("frames", "audio")}  # noqa: E731
+    assert strip(a) == strip(b)
+    c = D.generate_sample("test", 5, D.GeneratorConfig(seed=1), cache)
+    assert strip(a) != strip(c)
+
+
+def test_reader_round_trip(written, cache):
+    root, info = written
+    assert info["counts"] == {"train": 8, "val": 4, "test": 6}
+    assert json.loads((root / "info.json").read_text())["voices"]["test"]["variants"] == list(S.variants_for_split("test"))
+    reader = D.DatasetReader(root, "test")
+    assert len(reader) == 6
+    for i, s in enumerate(reader):
+        fresh = D.generate_sample("test", i, D.GeneratorConfig(seed=3), cache)
+        np.testing.assert_array_equal(s["frames"], fresh["frames"])
+        assert s["frames"].shape == (4, 256, 256, 3) and s["frames"].dtype == np.uint8
+        for key in ("query", "context", "answer", "action", "route", "intent", "objects"):
+            assert s[key] == fresh[key], key
+        assert s["target_uv"] == fresh["target_uv"]
+        if s["route"] == "vision":
+            assert s["audio"] is None and not s["spoken"]
+        else:
+            assert s["audio"].dtype == np.float32 and s["sample_rate"] == 16000
+            np.testing.assert_allclose(s["audio"], fresh["audio"], atol=1 / 32768 + 1e-7)
+            assert 0 < s["speech_start_s"] < s["speech_end_s"] <= len(s["audio"]) / 16000
+
+
+def test_render_mode_stores_no_frames_but_reads_the_same(tmp_path, cache):
+    D.generate_dataset(tmp_path, {"train": 2}, D.GeneratorConfig(seed=3), cache_dir=cache, processes=1,
+                       frames="render", progress=False)
+    assert not (tmp_path / "train" / "frames").exists()
+    s = D.DatasetReader(tmp_path, "train")[1]
+    np.testing.assert_array_equal(s["frames"], D.generate_sample("train", 1, D.GeneratorConfig(seed=3), cache)["frames"])
+
+
+def test_splits_hold_out_voices_phrasings_and_combos(written):
+    root, _ = written
+    rows = {s: D.DatasetReader(root, s, load_arrays=False).rows for s in D.SPLITS}
+    voices = {s: {r["voice"]["variant"] for r in rows[s] if r["voice"]} for s in D.SPLITS}
+    assert not (voices["train"] & voices["test"]) and not (voices["train"] & voices["val"])
+    assert not (voices["val"] & voices["test"])
+    for s in D.SPLITS:
+        for r in rows[s]:
+            phrasing = r["template_id"].split("/")[1]
+            combos = {(o["colour"], o["kind"]) for o in r["objects"]}
+            if s == "train":
+                assert phrasing == "train" and not (combos & set(D.HELDOUT_COMBOS))
+            else:
+                assert phrasing == "heldout" and combos & set(D.HELDOUT_COMBOS)
+    train_queries = {r["query"] for r in rows["train"]}
+    assert not any(r["query"] in train_queries for r in rows["test"] if r["intent"] not in ("describe",))
+
+
+def test_split_rules_over_many_draws():
+    """The generator's building blocks keep held-out items out of train (cheap, no audio)."""
+    heldout_queries = set(L.all_queries("heldout"))
+    for i in range(200):
+        rng = D.sample_rng(0, "train", i)
+        spec = sample_scene(int(rng.integers(2**31)), allowed_combos=D.TRAIN_COMBOS)
+        assert not ({(o.colour, o.kind) for o in spec.objects} & set(D.HELDOUT_COMBOS))
+        assert S.sample_voice(rng, "train").variant in S.variants_for_split("train")
+    assert heldout_queries
+
+
+def test_bad_split_and_missing_folder(tmp_path):
+    with pytest.raises(D.InputError, match="'dev'"):
+        D.sample_rng(0, "dev", 0)
+    with pytest.raises(D.InputError, match="tristream generate dataset"):
+        D.DatasetReader(tmp_path, "train")
