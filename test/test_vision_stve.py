@@ -125,6 +125,18 @@ def test_small_change_below_threshold_is_ignored():
     assert enc.encode(noisy).tiles_reencoded == 0
 
 
+def test_sensor_noise_does_not_trigger_reencoding():
+    frame = textured_scene()
+    noise = np.random.default_rng(5).normal(0, 4, frame.shape)  # sigma = 4 grey levels
+    noisy = np.clip(frame + noise, 0, 255).astype(np.uint8)
+    enc = make_encoder()  # change_pool=4: noise averaged over 4x4 blocks
+    enc.encode(frame)
+    assert enc.encode(noisy).tiles_reencoded == 0
+    raw = make_encoder(change_pool=1)  # per-pixel comparison sees the noise everywhere
+    raw.encode(frame)
+    assert raw.encode(noisy).tiles_reencoded == 16
+
+
 def test_frames_of_any_size_and_sequences():
     enc = make_encoder()
     out = enc.encode(np.zeros((3, 480, 640, 3), np.uint8) + 40)

@@ -52,6 +52,7 @@ class VisionConfig:
     channels_last: bool = True  # run convolutions in NHWC memory format (faster on CPU)
     # --- streaming tile cache ---------------------------------------------------------------
     change_threshold: float = 2.0  # mean |pixel diff| (0..255 scale) above which a tile is re-encoded
+    change_pool: int = 4  # px; tiles are compared after change_pool x change_pool averaging (noise)
     # --- temporal pooling -------------------------------------------------------------------
     temporal_window: int = 4  # frames pooled per grid cell
     temporal_pool: str = "ema"  # "ema" | "mean" | "last"
@@ -107,6 +108,8 @@ class VisionConfig:
                                     f"{self.expand_ratio}: both must be positive")
         if self.change_threshold < 0:
             raise bad("change_threshold", "must be >= 0 (0 re-encodes every tile that differs at all)")
+        if self.change_pool < 1 or self.tile_size % self.change_pool:
+            raise bad("change_pool", f"must be >= 1 and divide tile_size={self.tile_size}")
         if self.temporal_window < 1:
             raise bad("temporal_window", "must be >= 1")
         if self.temporal_pool not in POOL_MODES:
