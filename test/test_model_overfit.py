@@ -71,10 +71,11 @@ def test_tiny_overfits_a_handful_of_examples():
         opt.zero_grad()
         losses["total"].backward()
         opt.step()
-        if float(losses["total"].detach()) < 0.02:
+        if float(losses["total"].detach()) < 0.05:
             break
     model.eval()
-    assert float(losses["lm"]) < 0.05, {k: float(v) for k, v in losses.items()}
+    assert float(losses["lm"].detach()) < 0.05, {k: float(v.detach()) for k, v in losses.items()}
+    print(f"overfit in {step + 1} steps")
     for it in items:
         events = list(model.answer(Query(it["q"], it["speech"], it["vis"], it["c"] or None)))
         route = next(e for e in events if isinstance(e, RouteChosen))

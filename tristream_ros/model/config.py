@@ -33,7 +33,7 @@ ROUTE_INDEX = {r: i for i, r in enumerate(ROUTES)}
 ROUTE_RANK = {"speech": 0, "vision": 1, "speech_vision": 1, "trimodal": 2}
 VISION_ROUTES = frozenset({"vision", "speech_vision", "trimodal"})
 
-ACTIONS = ("none", "stop", "forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at")
+ACTIONS = ("stop", "forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at", "none")
 TARGET_ACTIONS = ("navigate_to", "look_at")
 
 CONFIG_FORMAT = "tristream-config-v1"
