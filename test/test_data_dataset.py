@@ -101,3 +101,14 @@ def test_bad_split_and_missing_folder(tmp_path):
         D.sample_rng(0, "dev", 0)
     with pytest.raises(D.InputError, match="tristream generate dataset"):
         D.DatasetReader(tmp_path, "train")
+
+
+def test_generate_command(tmp_path, cache, capsys):
+    from tristream_ros.cli import main
+
+    rc = main(["generate", "dataset", "--out", str(tmp_path / "d"), "--train", "2", "--test", "1", "--val", "0",
+               "--seed", "4", "--processes", "1", "--no-progress", "--cache", str(cache)])
+    assert rc == 0
+    assert "wrote 3 samples" in capsys.readouterr().out
+    assert len(D.DatasetReader(tmp_path / "d", "train")) == 2 and len(D.DatasetReader(tmp_path / "d", "test")) == 1
+    assert main(["generate", "dataset", "--out", str(tmp_path / "e"), "--train", "-1", "--no-progress"]) == 2

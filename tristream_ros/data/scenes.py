@@ -241,6 +241,7 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
         (np.cos(spec.light_dir) * (xx / size - 0.5) + np.sin(spec.light_dir) * (yy / size - 0.5)) * 2.0
     )
     frames = np.empty((spec.num_frames, size, size, 3), dtype=np.uint8)
+    light255 = (light * 255.0).astype(np.float32)[..., None]  # (H, W, 1)
     truths = [
         ObjectTruth(o.kind, o.colour, o.size, (0, 0, 0, 0), (0.0, 0.0), "", []) for o in spec.objects
     ]
@@ -255,10 +256,11 @@ def render_scene(spec: SceneSpec) -> RenderedScene:
             cx = obj.u0 * size + t * obj.drift_px - ox
             base_y = obj.base_v * size - oy
             truths[i].bboxes.append(_draw_object(img, obj, cx, base_y, spec))
-        img *= light[..., None]
-        img *= 1.0 + 0.03 * (rng.random() - 0.5)  # exposure flicker
-        img = img * 255.0 + rng.normal(0.0, spec.noise_sigma, size=img.shape).astype(np.float32)
-        frames[t] = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+        gain = light255 * np.float32(1.0 + 0.03 * (rng.random() - 0.5))  # lighting, exposure flicker
+        img *= gain
+        img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(spec.noise_sigma) + np.float32(0.5)
+        np.clip(img, 0, 255, out=img)
+        frames[t] = img.astype(np.uint8)
     for truth in truths:
         x_0, y_0, x_1, y_1 = truth.bboxes[-1]
         truth.bbox = (x_0, y_0, x_1, y_1)

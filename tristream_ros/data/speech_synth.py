@@ -3,8 +3,8 @@
 A voice is an espeak-ng language (accent) plus a variant (``en-gb-scotland+f3``); speed and
 pitch are drawn per utterance. The clean synthesis is cached on disk as a 16 kHz WAV keyed by
 text and voice parameters, so regenerating a dataset only re-runs the (cheap, numpy)
-augmentation: gain, additive noise (white / pink / brown / hum) at a signal-to-noise ratio,
-synthetic reverberation, a microphone band limit, and leading / trailing silence.
+augmentation: speed perturbation, gain, additive noise (white / pink / brown / hum) at a signal-to-noise ratio,
+synthetic reverberation, a microphone band pass, and leading / trailing silence.
 
 Everything is deterministic from a seed. Output: float32 mono in [-1, 1] at 16 kHz.
 """
@@ -115,6 +115,8 @@ class AugmentSpec:
     reverb_rt60_s: float = 0.0  # 0: dry
     reverb_wet: float = 0.0  # 0..1
     lowpass_hz: float = 0.0  # 0: full band
+    highpass_hz: float = 0.0  # 0: none (small microphones cut the lows)
+    speed: float = 1.0  # resampling factor like `sox speed`: >1 faster and higher (vocal-tract-length-like)
     lead_silence_s: float = 0.2
     trail_silence_s: float = 0.2
 
@@ -137,6 +139,8 @@ def sample_augment(rng: np.random.Generator) -> AugmentSpec:
         reverb_rt60_s=float(rng.uniform(0.15, 0.7)) if reverb else 0.0,
         reverb_wet=float(rng.uniform(0.15, 0.6)) if reverb else 0.0,
         lowpass_hz=float(rng.uniform(3400.0, 7000.0)) if rng.random() < 0.3 else 0.0,
+        highpass_hz=float(rng.uniform(80.0, 300.0)) if rng.random() < 0.3 else 0.0,
+        speed=float(rng.uniform(0.88, 1.12)) if rng.random() < 0.6 else 1.0,
         lead_silence_s=float(rng.uniform(0.1, 0.6)),
         trail_silence_s=float(rng.uniform(0.15, 0.7)),
     )
@@ -283,6 +287,10 @@ def augment(clean: np.ndarray, spec: AugmentSpec) -> tuple[np.ndarray, float, fl
     """Apply ``spec`` to clean speech; returns (audio, speech_start_s, speech_end_s)."""
     rng = np.random.default_rng(spec.seed)
     x = clean.astype(np.float32)
+    if spec.speed != 1.0 and len(x):
+        if not 0.5 <= spec.speed <= 2.0:
+            raise InputError(f"augment speed={spec.speed} outside 0.5..2.0")
+        x = resample_poly(x, 1000, int(round(1000 * spec.speed))).astype(np.float32)
     if spec.reverb_rt60_s > 0 and spec.reverb_wet > 0 and len(x):
         wet = fftconvolve(x, _impulse_response(rng, spec.reverb_rt60_s))[: len(x)]
         x = (1 - spec.reverb_wet) * x + spec.reverb_wet * wet * (np.std(x) / (np.std(wet) + 1e-9))
@@ -295,8 +303,9 @@ def augment(clean: np.ndarray, spec: AugmentSpec) -> tuple[np.ndarray, float, fl
         p_noise = float(np.mean(noise**2)) + 1e-12
         y = y + noise * np.sqrt(p_speech / (p_noise * 10 ** (spec.snr_db / 10)))
     if spec.lowpass_hz > 0:
-        sos = butter(4, spec.lowpass_hz, btype="low", fs=SAMPLE_RATE, output="sos")
-        y = sosfilt(sos, y)
+        y = sosfilt(butter(4, spec.lowpass_hz, btype="low", fs=SAMPLE_RATE, output="sos"), y)
+    if spec.highpass_hz > 0:
+        y = sosfilt(butter(2, spec.highpass_hz, btype="high", fs=SAMPLE_RATE, output="sos"), y)
     y = y * 10 ** (spec.gain_db / 20)
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak > 0.99:
