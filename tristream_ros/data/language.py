@@ -350,7 +350,10 @@ def make_turn(
     index = _pick_referent(objects, rng, focus, kind_only)
     absent = index is None or rng.random() < (0.4 if intent == "exists" else absent_rate)
     if absent:
-        desc = _absent_desc(objects, rng, combos, kind_only=kind_only)
+        # name a missing colour of a present kind, or (half the time, if any) a missing kind
+        desc = _absent_desc(objects, rng, combos, kind_only=kind_only or rng.random() < 0.5)
+        if desc is None and not kind_only:
+            desc = _absent_desc(objects, rng, combos)
         if desc is not None:
             query = fill(template, desc=desc, kind=desc)
             answer = f"no there is no {desc}" if intent == "exists" else not_seen(desc)
