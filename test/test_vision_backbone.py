@@ -153,3 +153,22 @@ def test_matches_transformers_when_installed(tmp_path):
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         assert_close(enc.backbone.eval()(x), hf(pixel_values=x).last_hidden_state)
+
+
+def test_backbone_exports_to_onnx_with_dynamic_tile_batch(tmp_path):
+    """The backbone (channels-last weights included) traces to ONNX and matches ONNX Runtime."""
+    ort = pytest.importorskip("onnxruntime")
+    net = MobileViTBackbone(VisionConfig.preset("tiny")).eval()
+    path = tmp_path / "backbone.onnx"
+    with torch.no_grad():
+        torch.onnx.export(net, (torch.rand(16, 3, 64, 64),), str(path), input_names=["pixels"],
+                          output_names=["features"], dynamic_axes={"pixels": {0: "tiles"}}, dynamo=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    x = torch.rand(3, 3, 64, 64)  # a different number of changed tiles than at export time
+    with torch.no_grad():
+        expected = net(x).numpy()
+    got = session.run(None, {"pixels": x.numpy()})[0]
+    assert got.shape == expected.shape == (3, 32, 2, 2)
+    assert abs(got - expected).max() < 1e-4

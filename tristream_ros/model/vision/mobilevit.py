@@ -277,6 +277,9 @@ def _init_weights(module: nn.Module) -> None:
 
 
 def _contiguous_state_dict(module: nn.Module, state_dict: dict, prefix: str, local_metadata) -> None:
+    # state_dict(keep_vars=True) (used by exporters to find parameters) must return the
+    # Parameters themselves, so only detached copies are made contiguous.
     for key, value in state_dict.items():
-        if key.startswith(prefix) and isinstance(value, torch.Tensor) and not value.is_contiguous():
+        if (key.startswith(prefix) and isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter)
+                and not value.is_contiguous()):
             state_dict[key] = value.contiguous()
