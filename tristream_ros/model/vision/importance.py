@@ -53,7 +53,7 @@ def select_tokens(scores: torch.Tensor, k: int, config: VisionConfig) -> torch.T
     passing = int((scores >= config.score_threshold).sum())
     m = max(min(passing, k), min(config.min_tokens, scores.numel()))
     if m == 0:
-        return torch.zeros(0, dtype=torch.long)
+        return torch.zeros(0, dtype=torch.long, device=scores.device)
     top = torch.topk(scores, m, sorted=True).indices
     return torch.sort(top).values
 

@@ -201,7 +201,7 @@ class MobileViTLayer(nn.Module):
         y = self.conv_1x1(self.conv_kxk(x))
         b, c, h, w = y.shape
         p = self.patch
-        if h % p or w % p:
+        if not torch.jit.is_tracing() and (h % p or w % p):
             raise ValueError(f"MobileViTLayer: feature map {h}x{w} is not divisible by patch_size={p}")
         nh, nw = h // p, w // p
         # unfold: one sequence of patches per pixel position inside a patch

@@ -146,13 +146,16 @@ class SparseTemporalVisionEncoder(nn.Module):
         through the tile cache and the temporal window; return the tokens of the newest frame.
 
         ``dense=True`` returns all N grid tokens (the "all vision tokens" baseline) instead of the
-        sparse selection. tiles_reencoded / tiles_total count every frame of this call."""
+        sparse selection. tiles_reencoded / tiles_total count every frame of this call.
+        Runs in eval mode under ``torch.inference_mode`` (its tensors cannot enter autograd; train
+        with ``forward_train``). Invalid frames raise ``InputError`` before any state changes."""
         c = self.config
         frame_list = iter_frames(frames)
+        device = self.scorer.norm.weight.device
         reencoded = 0
         with _eval_mode(self):
             for frame in frame_list:
-                pixels = prepare_frame(frame, c)  # (3, S, S), 0..255
+                pixels = prepare_frame(frame, c).to(device)  # (3, S, S), 0..255
                 tiles = split_tiles(pixels.unsqueeze(0), c.tile_size)[0]  # (n, 3, t, t)
                 changed = self._cache.changed(tiles)  # (n,) bool
                 if bool(changed.any()):
@@ -165,7 +168,7 @@ class SparseTemporalVisionEncoder(nn.Module):
         k = int(token_budget(complexity, c))
         common = dict(reencoded=reencoded, total=c.num_tiles * len(frame_list),
                       complexity=float(complexity), budget=k)
-        self._last_dense = self._tokens(pooled, scores, torch.arange(c.dense_tokens), **common)
+        self._last_dense = self._tokens(pooled, scores, torch.arange(c.dense_tokens, device=device), **common)
         if dense:
             return self._last_dense
         return self._tokens(pooled, scores, select_tokens(scores, k, c), **common)
