@@ -232,3 +232,15 @@ def test_flop_estimates():
     assert enc.estimate_flops(0, with_scorer=False) == 0
     assert enc.estimate_flops(1) > per_tile
     assert enc.estimate_flops(16, with_scorer=False) == pytest.approx(enc.dense_frame_flops(), rel=0.05)
+
+
+def test_project_scene_clips_keep_at_most_27_percent():
+    """On the project's own rendered clips (data/scenes.py): budget and tile reuse."""
+    scenes = pytest.importorskip("tristream_ros.data.scenes")
+    enc = make_encoder()
+    for seed in range(3):
+        enc.reset()
+        clip = scenes.render(seed).frames  # (T, H, W, 3) uint8
+        out = enc.encode(clip)
+        assert out.keep_ratio <= 0.27 and out.num_tokens >= 1
+        assert out.tiles_total == 16 * len(clip) and 16 <= out.tiles_reencoded <= out.tiles_total
