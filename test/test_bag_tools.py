@@ -58,6 +58,8 @@ def test_write_read_own_types(tmp_path, storage):
     meta = yaml.safe_load((path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
     assert meta["version"] == 8 and meta["storage_identifier"] == storage and meta["message_count"] == 2
     assert (path / meta["relative_file_paths"][0]).is_file()
+    assert meta["custom_data"] == {"recorded_by": "tristream_ros"}  # a map, never null (rosbag2 decodes a map)
+    assert meta["files"][0]["message_count"] == 2 and meta["ros_distro"]
     t = {x["topic_metadata"]["name"]: x["topic_metadata"] for x in meta["topics_with_message_count"]}
     assert t["/audio/input"]["type"] == "tristream_ros/msg/AudioChunk"
     assert t["/audio/input"]["type_description_hash"].startswith("RIHS01_")

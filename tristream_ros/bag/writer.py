@@ -43,6 +43,9 @@ class BagWriter:
         self._types: dict[str, str] = {}
 
     def __enter__(self) -> "BagWriter":
+        # rosbag2 (v6+) decodes custom_data as a map; rosbags writes `null` when it is empty,
+        # which yaml-cpp refuses to convert, so always store one entry.
+        self._writer.set_custom_data("recorded_by", "tristream_ros")
         self._writer.open()
         return self
 
