@@ -126,3 +126,14 @@ def test_bad_queries(model):
         list(model.answer("stop"))
     with pytest.raises(InputError, match="route"):
         model.forward_train(dict(_batch(model, images=False), route=[0, 1, 9, 2]))
+
+
+def test_answer_logprob_is_batch_invariant(model):
+    """Padding and route mixing in forward_train do not change an example's result (DPO relies on it)."""
+    batch = _batch(model, images=False)
+    out, _ = model.forward_train(batch)
+    for i in (0, 3):
+        single = {k: (v[i:i + 1] if isinstance(v, (list, torch.Tensor)) else v) for k, v in batch.items()}
+        one, _ = model.forward_train(single)
+        torch.testing.assert_close(one["answer_logprob"][0], out["answer_logprob"][i], atol=1e-4, rtol=1e-4)
+    assert bool((out["answer_logprob"] < 0).all())

@@ -77,7 +77,7 @@ class FusionConfig:
     num_layers: int = 8
     num_heads: int = 4
     num_kv_heads: int = 2
-    intermediate_size: int = 768
+    intermediate_size: int = 512
     max_position: int = 512
     rope_theta: float = 10000.0
     rms_norm_eps: float = 1e-6
@@ -267,7 +267,7 @@ _FUSION_PRESETS = {
                          intermediate_size=128, max_position=256, expert_rank=8, router_hidden=32,
                          pointer_dim=32),
     "demo": FusionConfig(vocab_size=1024, hidden_size=256, num_layers=8, num_heads=4, num_kv_heads=2,
-                         intermediate_size=768, max_position=512, expert_rank=32, router_hidden=128,
+                         intermediate_size=512, max_position=512, expert_rank=32, router_hidden=128,
                          pointer_dim=64),
     # Qwen2.5-0.5B: hidden 896, 24 layers, 14 heads, 2 KV heads, SwiGLU 4864, vocab 151936, tied.
     "omni-0.5b": FusionConfig(vocab_size=151936, hidden_size=896, num_layers=24, num_heads=14,

@@ -105,8 +105,8 @@ class _VisionBridge:
         return SparseTemporalVisionEncoder(model.config.vision)
 
     @staticmethod
-    def encode(encoder: nn.Module, frames) -> VisionTokens:
-        return encoder.encode(frames)
+    def encode(encoder: nn.Module, frames, dense: bool = False) -> VisionTokens:
+        return encoder.encode(frames, dense=dense)
 
     @staticmethod
     def single(tokens: VisionTokens):
@@ -122,8 +122,13 @@ class _VisionBridge:
 
     @staticmethod
     def train_batch(encoder: nn.Module, images: torch.Tensor, dense: bool):
-        """images (B, T, 3, H, W) float [0,1] -> features (B,N,D) (masked by the STE keep mask),
-        rows, cols (B,N), mask (B,N) bool, importance (B,N), budget loss."""
+        """images (B, T, 3, H, W) float [0,1] (or uint8 (B, T, H, W, 3) camera frames) ->
+        features (B,N,D) (masked by the STE keep mask), rows, cols (B,N), mask (B,N) bool,
+        importance (B,N), budget loss (None when dense)."""
+        if images.dtype == torch.uint8:
+            if images.dim() != 5 or images.shape[-1] != 3:
+                raise InputError(f"uint8 images must be (B, T, H, W, 3), got {tuple(images.shape)}")
+            images = images.permute(0, 1, 4, 2, 3).float() / 255.0  # (B, T, 3, H, W)
         out = encoder.forward_train(images)
         B, N, _ = out.tokens.shape
         h, w = encoder.config.grid_hw
@@ -183,6 +188,9 @@ class TriStreamModel(nn.Module):
         # Optional CTC hook: fn(batch, outputs) -> loss tensor, e.g. the speech path's CTC loss
         # when the speech encoder is trained jointly. Added to losses as "ctc".
         self.ctc_hook: Callable[[dict, dict], torch.Tensor] | None = None
+        # answer(): encode frames with all vision tokens instead of the sparse budget (to
+        # measure the price of sparsity side by side).
+        self.dense_vision = False
 
     # ------------------------------------------------------------------------------------
     # encoders
@@ -190,9 +198,10 @@ class TriStreamModel(nn.Module):
     def device(self) -> torch.device:
         return self.route_embed.weight.device
 
-    def encode_vision(self, frames) -> VisionTokens:
-        """uint8 (T,H,W,3) / (H,W,3) / list -> VisionTokens (STVE with tile cache + pooling)."""
-        return _VisionBridge.encode(self.vision, frames)
+    def encode_vision(self, frames, dense: bool | None = None) -> VisionTokens:
+        """uint8 (T,H,W,3) / (H,W,3) / list -> VisionTokens (STVE with tile cache + pooling).
+        dense=True keeps all grid tokens (default: `self.dense_vision`, False = sparse budget)."""
+        return _VisionBridge.encode(self.vision, frames, self.dense_vision if dense is None else dense)
 
     def project_vision(self, feats, rows, cols, mask, importance) -> VisionContext:
         """STVE features (B,N,Dv) + grid positions -> decoder-width VisionContext."""
@@ -241,12 +250,21 @@ class TriStreamModel(nn.Module):
         """Teacher-forced pass over a batch. Returns (outputs, losses); losses["total"] is the
         weighted sum (weights: DEFAULT_LOSS_WEIGHTS updated by `loss_weights`).
 
+        losses: lm (answer CE, examples whose expert is sufficient), action, pointer, offset,
+        router, sufficiency, vision_budget (images only), ctc (with ctc_hook), total.
+        outputs: answer_logits (M, V) at the M answer positions (answer_positions (B, T) mask,
+        answer_labels (M,)), answer_logprob (B,) summed log-prob of answer + <eos> (for DPO /
+        distillation), action_logits (B, A), pointer_logits (B, N) | None, pointer_offsets,
+        vision_rows / vision_cols / vision_mask, router_logits (B, 4), sufficiency_logits (B,),
+        sufficient (B,) bool, expert_route (B,), hidden_last (B, d).
+
         batch keys (B examples; lists may be Python lists or tensors):
           query_ids     list[list[int]]  transcript / typed query words (TextTokenizer.encode, no specials)
           answer_ids    list[list[int]]  answer words (no specials; <eos> is appended here)
           context_ids   list[list[int]]  optional; previous-turn words (used by the trimodal expert)
           speech_tokens (B, S, Ds) float optional; + speech_mask (B, S) bool (all-False row = no speech)
-          images        (B, T, 3, H, W) float in [0, 1] optional: run through STVE.forward_train
+          images        (B, T, 3, H, W) float in [0, 1] (or uint8 (B, T, H, W, 3)) optional:
+                        run through STVE.forward_train (sparse keep mask unless dense_vision)
           vision_features (B, N, Dv) optional alternative to images (precomputed STVE tokens)
                         + vision_mask (B, N) bool, vision_rows / vision_cols (B, N) long
                         (default: dense raster grid), vision_importance (B, N) optional
@@ -386,14 +404,15 @@ class TriStreamModel(nn.Module):
         exp_rank = torch.tensor([ROUTE_RANK[ROUTES[int(r)]] for r in expert], device=dev)
         need_rank = torch.tensor([ROUTE_RANK[ROUTES[int(r)]] for r in route], device=dev)
         sufficient = (exp_rank >= need_rank) & (uses_vision | (exp_rank == 0))
-        lm_labels = labels.masked_fill(~sufficient[:, None], IGNORE)
-        logits = self.decoder.logits(h)  # (B, T, V)
+        answer_pos = labels != IGNORE  # (B, T): positions predicting an answer word or <eos>
+        ans_logits = self.decoder.logits(h[answer_pos])  # (M, V): only where there is a label
+        ans_labels = labels[answer_pos]  # (M,)
+        tok_logp = ans_logits.log_softmax(-1).gather(1, ans_labels[:, None]).squeeze(1)  # (M,)
+        example = torch.arange(B, device=dev)[:, None].expand(B, T)[answer_pos]  # (M,)
+        answer_logprob = torch.zeros(B, device=dev, dtype=tok_logp.dtype).index_add(0, example, tok_logp)
         zero = h.sum() * 0.0
-        if bool((lm_labels != IGNORE).any()):
-            lm_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), lm_labels.reshape(-1),
-                                      ignore_index=IGNORE)
-        else:
-            lm_loss = zero
+        lm_sel = sufficient[example]
+        lm_loss = -tok_logp[lm_sel].mean() if bool(lm_sel.any()) else zero
 
         uses_vision_b = uses_vision
         vtok = vis_ctx.tokens if vis_ctx is not None else None
@@ -418,7 +437,8 @@ class TriStreamModel(nn.Module):
                   "router": router_loss, "sufficiency": suff_loss}
         if budget is not None:
             losses["vision_budget"] = budget
-        outputs = {"lm_logits": logits, "labels": lm_labels, "action_logits": action_logits,
+        outputs = {"answer_logits": ans_logits, "answer_labels": ans_labels, "answer_positions": answer_pos,
+                   "answer_logprob": answer_logprob, "action_logits": action_logits,
                    "pointer_logits": ptr_logits, "pointer_offsets": offsets, "vision_rows": vrows,
                    "vision_cols": vcols, "vision_mask": vmask, "router_logits": router_logits,
                    "sufficiency_logits": suff_logit, "sufficient": sufficient, "expert_route": expert,
