@@ -51,3 +51,13 @@ def test_route_costs_order_and_reduction():
     assert flops_reduction([costs["speech"]] * 3, [costs["trimodal"]] * 3) > 0
     with pytest.raises(ValueError):
         route_cost(cfg, "smell", 1, 1)
+
+
+def test_prompt_length_matches_model_prompt():
+    from tristream_ros.model.fusion.cascade import prompt_length
+    from tristream_ros.model.tristream_model import TriStreamModel
+    cfg = TriStreamConfig.preset("tiny")
+    m = TriStreamModel(cfg)
+    for route in ROUTES:
+        x = m._prompt_embeddings(ROUTES.index(route), torch.zeros(7, cfg.speech_dim), [5, 6, 7], [8, 9])
+        assert x.shape[0] == prompt_length(route, 7, 3, 2)

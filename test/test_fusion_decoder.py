@@ -99,3 +99,15 @@ def test_ffn_experts_and_gradients_reach_each_expert():
     g = dec.layers[0].experts.gate.grad
     assert g[0].abs().sum() > 0 and g[2].abs().sum() > 0
     assert g[1].abs().sum() == 0 and g[3].abs().sum() == 0
+
+
+def test_stacked_cache_roundtrip():
+    dec = _decoder()
+    x = torch.randn(1, 6, 32)
+    r = torch.tensor([0])
+    cache = KVCache.empty(4)
+    dec(x[:, :5], r, cache=cache)
+    k, v = cache.stacked()
+    assert k.shape == (4, 1, 2, 5, 8)
+    again = KVCache.from_stacked(k, v)
+    torch.testing.assert_close(dec(x[:, 5:], r, cache=again), dec(x[:, 5:], r, cache=cache))

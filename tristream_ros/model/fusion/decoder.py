@@ -85,6 +85,17 @@ class KVCache:
         k = self.layers[0].k if self.layers else None
         return 0 if k is None else int(k.shape[2])
 
+    @classmethod
+    def from_stacked(cls, keys: torch.Tensor, values: torch.Tensor) -> "KVCache":
+        """keys/values (L, B, kvH, P, hd) -> cache (the tensor form an exported decoder step
+        takes as inputs; P may be 0)."""
+        return cls([LayerCache(keys[i], values[i]) for i in range(keys.shape[0])])
+
+    def stacked(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(keys, values) each (L, B, kvH, T, hd): the tensor form of the self-attention cache."""
+        return (torch.stack([layer.k for layer in self.layers]),
+                torch.stack([layer.v for layer in self.layers]))
+
 
 @dataclass
 class VisionContext:
