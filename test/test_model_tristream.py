@@ -137,3 +137,14 @@ def test_answer_logprob_is_batch_invariant(model):
         one, _ = model.forward_train(single)
         torch.testing.assert_close(one["answer_logprob"][0], out["answer_logprob"][i], atol=1e-4, rtol=1e-4)
     assert bool((out["answer_logprob"] < 0).all())
+
+
+def test_spoken_query_with_transcript_only(model):
+    """A front end without an encoder gives Utterance.tokens of shape (0, 0): still a spoken query."""
+    frames = np.zeros((64, 64, 3), np.uint8)
+    route, probs = model.route(Query("what colour is the ball", torch.zeros(0, 0), frames, spoken=True))
+    assert probs[ROUTES.index("speech_vision")] > 0  # feasible because the query was spoken
+    _, typed = model.route(Query("what colour is the ball", None, frames))
+    assert typed[ROUTES.index("speech_vision")] < 1e-6
+    events = list(model.answer(Query("turn left", torch.zeros(0, 0), None, spoken=True)))
+    assert events[0].route == "speech"

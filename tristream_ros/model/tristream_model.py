@@ -58,12 +58,16 @@ class Query:
         model's STVE only if the route needs them), ready VisionTokens (e.g. from the vision
         node), or a zero-argument callable returning VisionTokens (called only if needed).
     context_text: the previous turn (used by the trimodal expert), or None.
+    spoken: whether the query was spoken; None = "it has speech tokens". A spoken query with a
+        transcript but no speech tokens (front end without an encoder: Utterance.tokens of
+        shape (0, 0)) sets spoken=True and is routed like any spoken query.
     """
 
     text: str = ""
     speech_tokens: torch.Tensor | np.ndarray | None = None
     vision: VisionInput = None
     context_text: str | None = None
+    spoken: bool | None = None
 
 
 @dataclass
@@ -238,9 +242,9 @@ class TriStreamModel(nn.Module):
         parts.append(words([SEP_ID]))
         return torch.cat(parts, 0) + self.route_embed.weight[route]
 
-    def _router_logits(self, speech, speech_mask, q_ids, q_mask, c_ids, c_mask, has_vision):
+    def _router_logits(self, speech, speech_mask, q_ids, q_mask, c_ids, c_mask, has_vision, spoken):
         emb = self.decoder.embed_tokens
-        return self.router(speech, speech_mask, emb(q_ids), q_mask, emb(c_ids), c_mask, has_vision)
+        return self.router(speech, speech_mask, emb(q_ids), q_mask, emb(c_ids), c_mask, has_vision, spoken)
 
     # ------------------------------------------------------------------------------------
     # training
@@ -263,6 +267,8 @@ class TriStreamModel(nn.Module):
           answer_ids    list[list[int]]  answer words (no specials; <eos> is appended here)
           context_ids   list[list[int]]  optional; previous-turn words (used by the trimodal expert)
           speech_tokens (B, S, Ds) float optional; + speech_mask (B, S) bool (all-False row = no speech)
+          spoken        (B,) bool optional: query was spoken (default: speech_mask.any(-1)); set it
+                        for spoken queries given as transcript only
           images        (B, T, 3, H, W) float in [0, 1] (or uint8 (B, T, H, W, 3)) optional:
                         run through STVE.forward_train (sparse keep mask unless dense_vision)
           vision_features (B, N, Dv) optional alternative to images (precomputed STVE tokens)
@@ -297,7 +303,8 @@ class TriStreamModel(nn.Module):
         else:
             speech = torch.zeros(B, 1, cfg.speech_dim, device=dev)
             speech_mask = torch.zeros(B, 1, dtype=torch.bool, device=dev)
-        has_speech = speech_mask.any(-1)
+        spoken = torch.as_tensor(batch["spoken"], dtype=torch.bool, device=dev) if "spoken" in batch \
+            else speech_mask.any(-1)
 
         vis_present = "images" in batch or "vision_features" in batch
         has_vision = torch.as_tensor(batch.get("has_vision", [vis_present] * B), dtype=torch.bool, device=dev)
@@ -306,7 +313,7 @@ class TriStreamModel(nn.Module):
         md = cfg.fusion.modal_dropout if modal_dropout is None else modal_dropout
         idp = cfg.fusion.input_dropout if input_dropout is None else input_dropout
         if self.training and md > 0:
-            feas = feasible_routes(has_speech, has_vision)
+            feas = feasible_routes(spoken, has_vision)
             expert = expert.clone()
             for b in range(B):
                 if rng.random() < md:
@@ -316,7 +323,7 @@ class TriStreamModel(nn.Module):
         if self.training and idp > 0:
             speech_mask = speech_mask.clone()
             for b in range(B):
-                if bool(has_speech[b]) and query_ids[b] and rng.random() < idp:
+                if bool(speech_mask[b].any()) and query_ids[b] and rng.random() < idp:
                     if rng.random() < 0.5:
                         speech_mask[b] = False
                     else:
@@ -326,7 +333,7 @@ class TriStreamModel(nn.Module):
         q_ids, q_mask = _pad_ids(query_ids)
         c_ids, c_mask = _pad_ids(context_ids)
         router_logits = self._router_logits(speech, speech_mask, q_ids.to(dev), q_mask.to(dev),
-                                            c_ids.to(dev), c_mask.to(dev), has_vision)
+                                            c_ids.to(dev), c_mask.to(dev), has_vision, spoken)
 
         # -- vision, only for examples whose expert uses it --------------------------------
         vis_ctx, vrows, vcols, vmask = None, None, None, None
@@ -454,6 +461,8 @@ class TriStreamModel(nn.Module):
         if not isinstance(query, Query):
             raise InputError(f"answer() expects a Query, got {type(query).__name__}")
         speech = query.speech_tokens
+        if speech is not None and int(np.prod(tuple(speech.shape))) == 0:
+            speech = None  # e.g. Utterance.tokens (0, 0) from a front end without an encoder
         if speech is not None:
             speech = torch.as_tensor(np.asarray(speech) if not isinstance(speech, torch.Tensor) else speech,
                                      dtype=torch.float32)
@@ -470,15 +479,16 @@ class TriStreamModel(nn.Module):
         c_ids = self.tokenizer.encode(query.context_text or "")
         if speech is None and not q_ids:
             raise InputError("empty query: no speech tokens and no words in Query.text")
-        return speech, q_ids, c_ids
+        spoken = bool(query.spoken) if query.spoken is not None else speech is not None
+        return speech, q_ids, c_ids, spoken
 
     @torch.no_grad()
     def route(self, query: Query) -> tuple[str, torch.Tensor]:
         """Router's choice from the query alone -> (route name, probabilities (4,))."""
-        speech, q_ids, c_ids = self._check_query(query)
-        return self._route(speech, q_ids, c_ids, query.vision is not None)
+        speech, q_ids, c_ids, spoken = self._check_query(query)
+        return self._route(speech, q_ids, c_ids, query.vision is not None, spoken)
 
-    def _route(self, speech, q_ids, c_ids, has_vision):
+    def _route(self, speech, q_ids, c_ids, has_vision, spoken):
         dev = self.device
         sp = speech[None].to(dev) if speech is not None else torch.zeros(1, 1, self.config.speech_dim, device=dev)
         sm = torch.ones(1, sp.shape[1], dtype=torch.bool, device=dev) if speech is not None \
@@ -486,7 +496,7 @@ class TriStreamModel(nn.Module):
         qi, qm = _pad_ids([q_ids])
         ci, cm = _pad_ids([c_ids])
         logits = self._router_logits(sp, sm, qi.to(dev), qm.to(dev), ci.to(dev), cm.to(dev),
-                                     torch.tensor([has_vision], device=dev))
+                                     torch.tensor([has_vision], device=dev), torch.tensor([spoken], device=dev))
         probs = logits.softmax(-1)[0]
         return ROUTES[int(probs.argmax())], probs
 
@@ -498,9 +508,9 @@ class TriStreamModel(nn.Module):
         first_token (query known -> first TextDelta; absent if the answer is empty), total."""
         t0 = time.perf_counter()
         cfg = self.config
-        speech, q_ids, c_ids = self._check_query(query)
+        speech, q_ids, c_ids, spoken = self._check_query(query)
         has_vision = query.vision is not None
-        routed, _ = self._route(speech, q_ids, c_ids, has_vision)
+        routed, _ = self._route(speech, q_ids, c_ids, has_vision, spoken)
         t_route = time.perf_counter()
 
         vision_state: dict = {}
@@ -545,7 +555,7 @@ class TriStreamModel(nn.Module):
             prompt_lens[route_name] = x.shape[0]
             return conf
 
-        order = cascade_order(speech is not None, has_vision)
+        order = cascade_order(spoken, has_vision)
         start = routed if cfg.cascade.start == "router" else order[0]
         if start not in order:  # e.g. router said "vision" for a spoken query
             start = order[0] if ROUTE_RANK[start] == 0 else order[min(len(order) - 1, ROUTE_RANK[start])]

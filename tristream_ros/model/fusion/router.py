@@ -50,9 +50,11 @@ class QueryRouter(nn.Module):
 
     def forward(self, speech: torch.Tensor, speech_mask: torch.Tensor, text: torch.Tensor,
                 text_mask: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor,
-                has_vision: torch.Tensor) -> torch.Tensor:
-        """Returns masked logits (B, 4): infeasible routes get a large negative value."""
-        has_speech = speech_mask.any(-1)
+                has_vision: torch.Tensor, spoken: torch.Tensor | None = None) -> torch.Tensor:
+        """Returns masked logits (B, 4): infeasible routes get a large negative value.
+        spoken (B,) bool: the query was spoken (default: it has speech tokens); a spoken query
+        may come with a transcript only (e.g. from the pocketsphinx front end)."""
+        has_speech = speech_mask.any(-1) if spoken is None else spoken.bool()
         has_context = context_mask.any(-1)
         feats = torch.cat([
             _masked_mean(self.speech_proj(speech), speech_mask),
