@@ -137,7 +137,14 @@ def _play_once(node, path: str) -> int:
             rclpy.spin_once(node, timeout_sec=0.05)
         node.diag.error(f"cannot play bag: {exc}", key="bad_bags")
         print(f"tristream bag play: {exc}", file=sys.stderr)
-        rclpy.spin_once(node, timeout_sec=0.2)
+        # the process exits next: repeat the ERROR status a few times so listeners whose side of
+        # discovery completes late still get it, then wait for acknowledgements
+        from rclpy.duration import Duration
+
+        for _ in range(3):
+            rclpy.spin_once(node, timeout_sec=0.2)
+            node.diag.publish()
+        diag_pub.wait_for_all_acked(Duration(seconds=1.0))
         return 2
     node.get_logger().info(f"published {n} messages")
     return 0
