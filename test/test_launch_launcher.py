@@ -61,10 +61,14 @@ def test_node_command_has_params_namespace_and_remaps(tmp_path):
 
 
 def test_enabled_missing_node_is_an_error_disabled_is_reported(tmp_path):
-    cfg = load_launch_config(CONFIG, enable=["fusion_node"])
-    if cfg.nodes[[n.name for n in cfg.nodes].index("fusion_node")].available:
-        pytest.skip("fusion_node exists in this tree now")
-    with pytest.raises(InputError, match=r"fusion_node \(module tristream_ros.ros.fusion_node\)"):
+    from tristream_ros.ros.launcher import NodeSpec
+
+    ghost = "tristream_ros.ros.ghost_node"  # a module that does not exist
+    cfg = load_launch_config(CONFIG)
+    cfg.nodes.append(NodeSpec("ghost_node", ghost, enabled=False))
+    assert "skipping ghost_node: disabled in config (module not available in this build)" in check_nodes(cfg)
+    cfg.nodes[-1].enabled = True
+    with pytest.raises(InputError, match=rf"ghost_node \(module {ghost}\)"):
         check_nodes(cfg)
     with pytest.raises(InputError, match="unknown node 'nope'"):
         load_launch_config(CONFIG, enable=["nope"])
@@ -129,11 +133,15 @@ def test_launch_reports_dead_node_and_stops_others(tmp_path):
     assert "speaker_node stopped" in out
 
 
-def test_launch_refuses_enabled_missing_node(tmp_path):
+def test_launch_cli_errors_are_clear(tmp_path):
     import subprocess
 
-    r = subprocess.run([sys.executable, "-m", "tristream_ros.cli", "launch", "--params-file", str(CONFIG),
-                        "--enable", "action_bridge_node", "--dry-run"], capture_output=True, text=True, cwd=REPO)
-    if "action_bridge_node (module" not in r.stderr:
-        pytest.skip("action_bridge_node exists in this tree now")
-    assert r.returncode == 2
+    r = subprocess.run([sys.executable, "-m", "tristream_ros.cli", "launch", "--params-file",
+                        str(tmp_path / "nope.yaml")], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 2 and "nope.yaml' does not exist" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "tristream_ros.cli", "launch", "--enable", "no_such_node", "--dry-run"],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 2 and "unknown node 'no_such_node'" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "tristream_ros.cli", "launch", "--dry-run"],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 0 and "tristream_ros.ros.microphone_node --ros-args" in r.stdout
