@@ -45,8 +45,9 @@ def iter_frames(frames) -> list[torch.Tensor]:
         return items
     t = _as_uint8_tensor(frames, "frame")
     if t.ndim not in (3, 4) or t.shape[-1] != 3 or min(t.shape) == 0:
+        hint = " (channels first? frames are channels-last RGB)" if t.ndim >= 3 and t.shape[-3] == 3 else ""
         raise InputError(f"frame must have shape (H, W, 3) or (T, H, W, 3) with H, W, T > 0, "
-                         f"got {_describe(frames)}")
+                         f"got {_describe(frames)}{hint}")
     return [t] if t.ndim == 3 else list(t.unbind(0))
 
 
