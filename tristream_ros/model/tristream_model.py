@@ -263,7 +263,8 @@ class TriStreamModel(nn.Module):
         sufficient (B,) bool, expert_route (B,), hidden_last (B, d).
 
         batch keys (B examples; lists may be Python lists or tensors):
-          query_ids     list[list[int]]  transcript / typed query words (TextTokenizer.encode, no specials)
+          query_ids     list[list[int]]  transcript / typed query words (TextTokenizer.encode, no specials;
+                        a <pad>-padded (B, L) tensor also works for the three *_ids keys)
           answer_ids    list[list[int]]  answer words (no specials; <eos> is appended here)
           context_ids   list[list[int]]  optional; previous-turn words (used by the trimodal expert)
           speech_tokens (B, S, Ds) float optional; + speech_mask (B, S) bool (all-False row = no speech)
@@ -286,12 +287,16 @@ class TriStreamModel(nn.Module):
         weights = dict(DEFAULT_LOSS_WEIGHTS, **(loss_weights or {}))
         rng = generator or random
         dev = self.device
-        query_ids = [list(map(int, q)) for q in batch["query_ids"]]
-        answer_ids = [list(map(int, a)) for a in batch["answer_ids"]]
+        def unpad(rows):  # lists of ids or a padded (B, L) tensor: <pad> ids are dropped
+            return [[int(t) for t in row if int(t) != PAD_ID] for row in rows]
+
+        query_ids = unpad(batch["query_ids"])
+        answer_ids = unpad(batch["answer_ids"])
         B = len(query_ids)
         if len(answer_ids) != B:
             raise InputError(f"batch has {B} query_ids but {len(answer_ids)} answer_ids")
-        context_ids = [list(map(int, c)) for c in batch.get("context_ids") or [[] for _ in range(B)]]
+        context_ids = batch.get("context_ids")
+        context_ids = unpad(context_ids) if context_ids is not None else [[] for _ in range(B)]
         route = _route_ids(batch["route"], B, "route").to(dev)
         expert = _route_ids(batch.get("expert_route", route), B, "expert_route").to(dev)
 
@@ -621,3 +626,53 @@ class TriStreamModel(nn.Module):
     def num_parameters(self, part: str | None = None) -> int:
         mod = self if part is None else getattr(self, part)
         return sum(p.numel() for p in mod.parameters())
+
+
+def _benchmark(preset: str = "demo", prompt_tokens: int = 40, new_tokens: int = 24, repeats: int = 5) -> dict:
+    """Decoder latency with random weights: prefill of `prompt_tokens` and ms per streamed token
+    (KV cache), speech route and speech_vision route (17 vision tokens)."""
+    import statistics
+    from tristream_ros.model.text_tokenizer import SPECIALS
+
+    torch.manual_seed(0)
+    cfg = TriStreamConfig.preset(preset)
+    tok = TextTokenizer(list(SPECIALS) + [f"w{i}" for i in range(cfg.fusion.vocab_size - len(SPECIALS))])
+    model = TriStreamModel(cfg, tok).eval()
+    dec, d = model.decoder, cfg.fusion.hidden_size
+    result = {"preset": preset, "params_total": model.num_parameters(),
+              "params_decoder": model.num_parameters("decoder"), "threads": torch.get_num_threads()}
+    with torch.no_grad():
+        for route in ("speech", "speech_vision"):
+            r = ROUTE_INDEX[route]
+            rt = torch.tensor([r])
+            vis = None
+            if route in VISION_ROUTES:
+                n = 17
+                idx = torch.randperm(64)[:n][None]
+                vis = model.project_vision(torch.randn(1, n, cfg.vision_dim), idx // 8, idx % 8,
+                                           torch.ones(1, n, dtype=torch.bool), None)
+            pre, per_tok = [], []
+            for _ in range(repeats):
+                cache = KVCache.empty(cfg.fusion.num_layers)
+                t0 = time.perf_counter()
+                h = dec(torch.randn(1, prompt_tokens, d), rt, vision=vis, cache=cache)
+                logits = dec.logits(h[0, -1])
+                t1 = time.perf_counter()
+                for _ in range(new_tokens):
+                    x = dec.embed_tokens.weight[int(logits.argmax())] + model.route_embed.weight[r]
+                    logits = dec.logits(dec(x.view(1, 1, d), rt, vision=vis, cache=cache)[0, -1])
+                t2 = time.perf_counter()
+                pre.append(1000 * (t1 - t0))
+                per_tok.append(1000 * (t2 - t1) / new_tokens)
+            result[route] = {"prefill_ms": round(statistics.median(pre), 2), "prompt_tokens": prompt_tokens,
+                             "ms_per_token": round(statistics.median(per_tok), 2),
+                             "first_token_ms": round(statistics.median(pre) + statistics.median(per_tok), 2)}
+    return result
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    torch.set_num_threads(1)
+    for name in sys.argv[1:] or ["tiny", "demo"]:
+        print(json.dumps(_benchmark(name)))
