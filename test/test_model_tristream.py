@@ -148,3 +148,12 @@ def test_spoken_query_with_transcript_only(model):
     assert typed[ROUTES.index("speech_vision")] < 1e-6
     events = list(model.answer(Query("turn left", torch.zeros(0, 0), None, spoken=True)))
     assert events[0].route == "speech"
+
+
+def test_long_monologue_is_truncated_to_fit(model):
+    cfg = model.config
+    n = cfg.fusion.max_position * 3  # e.g. a 60 s monologue at 10 speech tokens/s for a small model
+    events = list(model.answer(Query("turn left", torch.randn(n, cfg.speech_dim), None)))
+    assert isinstance(events[-1], Done)
+    with pytest.raises(InputError, match="query too long"):
+        list(model.answer(Query(" ".join(["stop"] * cfg.fusion.max_position))))

@@ -485,6 +485,12 @@ class TriStreamModel(nn.Module):
         if speech is None and not q_ids:
             raise InputError("empty query: no speech tokens and no words in Query.text")
         spoken = bool(query.spoken) if query.spoken is not None else speech is not None
+        room = self.config.fusion.max_position - self.config.cascade.max_answer_tokens - 4 - len(q_ids) - len(c_ids)
+        if room < 1:
+            raise InputError(f"query too long: {len(q_ids)} query + {len(c_ids)} context words leave no room "
+                             f"in fusion.max_position={self.config.fusion.max_position}")
+        if speech is not None and speech.shape[0] > room:
+            speech = speech[-room:]  # a long monologue: keep its end (where the question is)
         return speech, q_ids, c_ids, spoken
 
     @torch.no_grad()
