@@ -64,6 +64,13 @@ def test_write_read_own_types(tmp_path, storage):
     assert t["/audio/input"]["type"] == "tristream_ros/msg/AudioChunk"
     assert t["/audio/input"]["type_description_hash"].startswith("RIHS01_")
     assert isinstance(t["/audio/input"]["offered_qos_profiles"], str)  # YAML-in-YAML, as rosbag2 v8 expects
+    if storage == "sqlite3":  # the tables rosbag2's sqlite3 plugin reads for v8 bags
+        import sqlite3
+
+        db = sqlite3.connect(path / meta["relative_file_paths"][0])
+        tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+        assert {"topics", "messages", "schema", "metadata", "message_definitions"} <= tables
+        db.close()
     msgs = list(iter_messages(path))
     got = deserialize_message(msgs[0].data, AudioChunk)
     assert got.sequence == 7 and bytes(got.data) == bytes(range(64))

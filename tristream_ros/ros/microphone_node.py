@@ -35,7 +35,7 @@ class MicrophoneNode(Node):
     def __init__(self):
         super().__init__("microphone_node")
         source = param(self, "source", "pyaudio", "pyaudio | wav")
-        device = param(self, "audio.device", "", "'' default | index | name substring")
+        device = param(self, "audio.device", "", "'' default | index | name substring", dynamic_typing=True)
         rate = param(self, "audio.sample_rate", 16000, "Hz")
         channels = param(self, "audio.channels", 1)
         sample_format = param(self, "audio.sample_format", "S16LE")

@@ -40,8 +40,10 @@ def run_node(factory: Callable[[], "rclpy.node.Node"], argv: Sequence[str] | Non
         rclpy.try_shutdown()
 
 
-def param(node, name: str, default, description: str = ""):
-    """Declare one parameter (typed by its default) and return its value."""
+def param(node, name: str, default, description: str = "", dynamic_typing: bool = False):
+    """Declare one parameter (typed by its default, or any type with ``dynamic_typing``) and
+    return its value."""
     from rcl_interfaces.msg import ParameterDescriptor
 
-    return node.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+    desc = ParameterDescriptor(description=description, dynamic_typing=dynamic_typing)
+    return node.declare_parameter(name, default, desc).value

@@ -31,7 +31,7 @@ class SpeakerNode(Node):
     def __init__(self):
         super().__init__("speaker_node")
         sink = param(self, "sink", "auto", "auto | pyaudio | wav")
-        device = param(self, "audio.device", "")
+        device = param(self, "audio.device", "", "'' default | index | name substring", dynamic_typing=True)
         self.sink_rate = int(param(self, "audio.sample_rate", 0, "Hz; 0 = the first chunk's rate"))
         wav_path = param(self, "wav.path", "speaker_out.wav")
         qos = declare_qos(self, "audio", "reliable")
