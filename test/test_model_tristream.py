@@ -30,7 +30,7 @@ def _batch(m, images=True):
              speech_tokens=torch.randn(B, 6, cfg.speech_dim),
              speech_mask=torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [False] * 6, [True] * 6]),
              route=["speech", "speech_vision", "vision", "trimodal"],
-             action=[3, 7, 5, 7], target_uv=torch.tensor([[0, 0], [0, 0], [0.8, 0.3], [0, 0]]),
+             action=["turn_left", "none", 5, 7], target_uv=torch.tensor([[0, 0], [0, 0], [0.8, 0.3], [0, 0]]),
              has_target=[False, False, True, False])
     if images:
         b["images"] = torch.rand(B, 2, 3, 64, 64)

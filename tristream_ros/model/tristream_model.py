@@ -278,7 +278,7 @@ class TriStreamModel(nn.Module):
           has_vision    (B,) bool optional (default: any vision input present for the example)
           route         (B,) route ids or names: the cheapest sufficient expert (router target)
           expert_route  (B,) optional: the expert to run (default = route)
-          action        (B,) long action index (ActionConfig.actions), -100 = no label
+          action        (B,) action names or indices into ActionConfig.actions; -100 = no label
           target_uv     (B, 2) float (u, v) in [0, 1]; has_target (B,) bool
         Training options: modal_dropout / input_dropout (default: config.fusion values, only in
         train mode), dense_vision (ignore the STE keep mask: all tokens).
@@ -287,6 +287,7 @@ class TriStreamModel(nn.Module):
         weights = dict(DEFAULT_LOSS_WEIGHTS, **(loss_weights or {}))
         rng = generator or random
         dev = self.device
+
         def unpad(rows):  # lists of ids or a padded (B, L) tensor: <pad> ids are dropped
             return [[int(t) for t in row if int(t) != PAD_ID] for row in rows]
 
@@ -429,7 +430,10 @@ class TriStreamModel(nn.Module):
         uses_vision_b = uses_vision
         vtok = vis_ctx.tokens if vis_ctx is not None else None
         action_logits, ptr_logits, offsets = self.action_head(h_last, vtok, vmask)
-        action = torch.as_tensor(batch.get("action", [IGNORE] * B), dtype=torch.long, device=dev)
+        action = batch.get("action", [IGNORE] * B)
+        if not isinstance(action, torch.Tensor):
+            action = [cfg.action.index(a) if isinstance(a, str) else int(a) for a in action]
+        action = torch.as_tensor(action, dtype=torch.long, device=dev)
         action = action.masked_fill(~sufficient, IGNORE)
         target_uv = torch.as_tensor(batch.get("target_uv", torch.zeros(B, 2)), dtype=torch.float32, device=dev)
         has_target = torch.as_tensor(batch.get("has_target", [False] * B), dtype=torch.bool, device=dev)
