@@ -135,6 +135,17 @@ def test_play_real_bag(probe, name):
     assert abs(clock[0].clock.sec - 1585866235) < 10  # bag time (2020), not wall time
 
 
+def test_play_loop_and_ctrl_c(probe):
+    from std_msgs.msg import String
+
+    got = probe.subscribe(String, "/topic")
+    with play_cmd(str(BAGS / "talker_mcap"), "--loop", "--rate", "10", "--topics", "/topic",
+                  "--wait-for-subscribers", "1") as player:
+        assert probe.wait_until(lambda: len(got) >= 15, 20), player.output  # more than one pass
+        assert player.stop() == 0  # SIGINT ends a looping player cleanly
+    assert [m.data for m in got[:12]] == [f"Hello, world! {i % 10}" for i in range(12)]
+
+
 def test_record_play_receive_own_types(tmp_path, probe):
     from tristream_ros.msg import AudioChunk, VisionTokens
 
