@@ -198,6 +198,7 @@ def test_launch_file_builds_same_graph_as_launcher(monkeypatch, tmp_path):
         graph = doc[W + LAUNCH_KEY]["ros__parameters"]
         graph["namespace"] = "robot7"
         graph["remap"]["camera_image"] = "/cam/raw"
+        graph["enable"] = {n: n in EXISTING for n in GRAPH_NODES}
     params = write_config(tmp_path, mutate)
     actions = _load_launch_file_with_stubs(monkeypatch, {"params_file": params, "use_sim_time": "true",
                                                          "enable_speaker_node": "false"})
