@@ -130,7 +130,7 @@ def test_play_real_bag(probe, name):
         assert player.proc.returncode == 0, player.output
     assert [m.data for m in got] == [f"Hello, world! {i}" for i in range(10)]
     span = arrival[-1] - arrival[0]
-    assert 0.6 < span < 1.6, span  # recorded 4.5 s at rate 5 = 0.9 s
+    assert 0.6 < span < 2.5, span  # recorded 4.5 s at rate 5 = 0.9 s (loose upper bound: shared CPU)
     assert len(clock) >= 10
     assert abs(clock[0].clock.sec - 1585866235) < 10  # bag time (2020), not wall time
 
