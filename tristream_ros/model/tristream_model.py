@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence, Union
 
 import numpy as np
@@ -32,11 +32,10 @@ from torch.nn import functional as F
 from tristream_ros.errors import InputError
 from tristream_ros.model.config import (ROUTE_INDEX, ROUTE_RANK, ROUTES, VISION_ROUTES,
                                         TriStreamConfig)
-from tristream_ros.model.fusion.cascade import CascadeTrace, route_cost, run_cascade, trace_costs
+from tristream_ros.model.fusion.cascade import CascadeTrace, run_cascade, trace_costs
 from tristream_ros.model.fusion.decoder import FusionDecoder, KVCache, VisionContext
 from tristream_ros.model.fusion.router import cascade_order, feasible_routes, QueryRouter
-from tristream_ros.model.heads.action_head import (ActionHead, action_losses, cell_centres_uv,
-                                                   decode_target)
+from tristream_ros.model.heads.action_head import ActionHead, action_losses, decode_target
 from tristream_ros.model.text_tokenizer import BOS_ID, EOS_ID, PAD_ID, SEP_ID, TextTokenizer
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder, VisionTokens
 
