@@ -157,3 +157,10 @@ def test_long_monologue_is_truncated_to_fit(model):
     assert isinstance(events[-1], Done)
     with pytest.raises(InputError, match="query too long"):
         list(model.answer(Query(" ".join(["stop"] * cfg.fusion.max_position))))
+
+
+def test_router_ignores_infeasible_labels(model):
+    batch = _batch(model, images=False)
+    batch["has_vision"] = [False] * 4  # vision labels cannot be learnt without a frame
+    _, losses = model.forward_train(batch)
+    assert float(losses["router"].detach()) < 100

@@ -444,7 +444,9 @@ class TriStreamModel(nn.Module):
         else:
             a_loss, p_loss, o_loss = action_losses(action_logits, None, None, action, target_uv,
                                                    has_target, None, None, None, (gh, gw))
-        router_loss = F.cross_entropy(router_logits, route)
+        # a label the inputs cannot support (e.g. a vision route without a frame) is not learnable
+        label_ok = feasible_routes(spoken, has_vision).gather(1, route[:, None]).squeeze(1)
+        router_loss = F.cross_entropy(router_logits[label_ok], route[label_ok]) if bool(label_ok.any()) else zero
         suff_logit = self.sufficiency(h_last).gather(1, expert[:, None]).squeeze(1)  # (B,)
         suff_loss = F.binary_cross_entropy_with_logits(suff_logit, sufficient.float())
 
