@@ -186,23 +186,21 @@ def generate_dataset(out: str | Path, counts: dict[str, int], config: GeneratorC
         if counts.get(split, 0):
             (root / split).mkdir(parents=True, exist_ok=True)
             handles[split] = open(root / split / (MANIFEST + ".tmp"), "w")
+    pool = get_context("fork").Pool(processes) if processes > 1 and len(jobs) > 1 else None
     try:
-        if processes > 1 and len(jobs) > 1:
-            pool = get_context("fork").Pool(processes)
-            rows = pool.imap(_job, jobs, chunksize=4)
-        else:
-            pool = None
-            rows = map(_job, jobs)
+        rows = pool.imap(_job, jobs, chunksize=4) if pool is not None else map(_job, jobs)
         if progress:
             from tqdm import tqdm
 
             rows = tqdm(rows, total=len(jobs), desc="generate", unit="sample")
-        for row in rows:
+        for row in rows:  # in job order: manifests are deterministic whatever the pool does
             handles[row["split"]].write(json.dumps(row) + "\n")
         if pool is not None:
             pool.close()
             pool.join()
     finally:
+        if pool is not None:
+            pool.terminate()  # no-op after join; stops workers on error / Ctrl-C
         for h in handles.values():
             h.close()
     for split in handles:
