@@ -1,0 +1,278 @@
+"""speech_tokenizer_node: microphone AudioChunks -> live transcript + speech tokens.
+
+Subscribes ``audio/input`` (tristream_ros/AudioChunk, sensor-data QoS by default) and streams
+the audio through a ``SpeechTokenizer`` (silero-vad segmentation; pocketsphinx and/or our
+streaming encoder + CTC + adapter) while the user speaks. Publishes on
+
+  ``speech/transcript`` (Transcript): a partial (``is_final`` false, empty text) as soon as the
+      VAD hears speech start (the fusion node's barge-in signal), a partial each time the text
+      changes, and the final transcript at end of utterance;
+  ``speech/tokens`` (SpeechTokens): at end of utterance, the adapter's speech tokens and the
+      final transcript (what the fusion node answers).
+
+Stamps come from the audio: ``speech_start``/``speech_end`` are the capture stamps of the
+boundary samples (interpolated inside their chunk); partials carry the stamp of the newest
+sample covered; the final transcript and the tokens carry ``speech_end``.
+
+The subscription callback only queues the chunk; a worker thread decodes, resamples to 16 kHz
+and tokenizes, so a slow step never loses audio (queue depth and gaps in ``sequence`` are
+reported on /diagnostics). A malformed chunk (bad format, odd byte count, NaN) is counted,
+reported and skipped.
+
+Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
+  model.path               checkpoint folder; the encoder weights are ``speech.weights`` in it
+  speech.frontend          auto (hybrid when the encoder weights exist, else pocketsphinx) |
+                           hybrid | ctc | pocketsphinx
+  speech.weights           file name of the SpeechModel weights (speech.safetensors)
+  pocketsphinx.vocabulary  queries (what users say to the assistant; 2.6x cheaper to decode than
+                           domain) | domain (queries + answers) | none | PATH (one sentence a line)
+  pocketsphinx.mode        grammar | lm
+  vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
+  max_queue                chunks waiting before the oldest are dropped (counted)
+  runtime.threads          torch threads
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rclpy.node import Node
+
+from tristream_ros.errors import InputError, ModelFileError
+from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
+from tristream_ros.ros.conversions import audio_chunk_to_numpy, ns_to_stamp, stamp_to_ns
+from tristream_ros.ros.diagnostics import Diagnostics
+from tristream_ros.ros.model_files import (DEFAULT_MODEL_PATH, SPEECH_WEIGHTS_FILE, load_speech_model,
+                                           resolve_model_path)
+from tristream_ros.ros.node_runtime import param, run_node
+from tristream_ros.ros.qos import declare_qos
+from tristream_ros.signal.audio_format import SAMPLE_RATE, StreamResampler, to_mono
+
+AUDIO_TOPIC = "audio/input"
+TRANSCRIPT_TOPIC = "speech/transcript"
+TOKENS_TOPIC = "speech/tokens"
+STAMP_HISTORY_S = 120.0  # s of chunk stamps kept to map stream time -> header stamps
+
+
+class StampMap:
+    """Stream sample index <-> capture stamps of the chunks they came in (pure logic)."""
+
+    def __init__(self):
+        self._chunks: collections.deque[tuple[int, int]] = collections.deque()  # (first sample, stamp ns)
+
+    def add(self, first_sample: int, stamp_ns: int) -> None:
+        self._chunks.append((first_sample, stamp_ns))
+        while len(self._chunks) > 2 and self._chunks[1][0] < first_sample - STAMP_HISTORY_S * SAMPLE_RATE:
+            self._chunks.popleft()
+
+    def stamp_at(self, t_s: float) -> int:
+        """Capture stamp (ns) of stream time ``t_s``: its chunk's stamp plus the offset inside it."""
+        if not self._chunks:
+            return 0
+        sample = int(round(t_s * SAMPLE_RATE))
+        best = self._chunks[0]
+        for c in reversed(self._chunks):
+            if c[0] <= sample:
+                best = c
+                break
+        return best[1] + int((sample - best[0]) * 1e9 / SAMPLE_RATE)
+
+
+def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg):
+    """-> (SpeechTokenizer, frontend actually used)."""
+    from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary, PocketsphinxConfig
+    from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
+
+    if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
+        raise InputError(f"unknown speech.frontend {frontend!r}; expected auto | hybrid | ctc | pocketsphinx")
+    model = None
+    if frontend != "pocketsphinx":
+        if folder is None:
+            if frontend != "auto":
+                raise ModelFileError(f"speech.frontend {frontend!r} needs model.path with {weights}")
+        else:
+            model = load_speech_model(folder, weights)
+            if model is None and frontend != "auto":
+                raise ModelFileError(f"speech.frontend {frontend!r} needs {folder / weights}, which does not exist")
+    if frontend == "auto":
+        frontend = "hybrid" if model is not None else "pocketsphinx"
+    ps = None
+    if frontend != "ctc":
+        sentences = None
+        if vocabulary in ("queries", "domain"):
+            from tristream_ros.data.language import all_queries, all_sentences
+            sentences = all_queries() if vocabulary == "queries" else all_sentences()
+        elif vocabulary and vocabulary != "none":
+            path = Path(vocabulary)
+            if not path.is_file():
+                raise InputError(f"pocketsphinx.vocabulary file {vocabulary!r} not found")
+            sentences = [s for s in path.read_text().splitlines() if s.strip()]
+        ps = PocketsphinxConfig(DomainVocabulary(sentences, mode) if sentences else None)
+    return build_speech_tokenizer(frontend, model, ps, vad_cfg), frontend
+
+
+class SpeechTokenizerNode(Node):
+    def __init__(self):
+        super().__init__("speech_tokenizer_node")
+        from tristream_ros.model.speech.vad import VadConfig
+
+        model_path = param(self, "model.path", DEFAULT_MODEL_PATH, "checkpoint folder")
+        frontend = str(param(self, "speech.frontend", "auto", "auto | hybrid | ctc | pocketsphinx"))
+        weights = str(param(self, "speech.weights", SPEECH_WEIGHTS_FILE, "SpeechModel weights in model.path"))
+        vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | domain | none | PATH"))
+        mode = str(param(self, "pocketsphinx.mode", "grammar", "grammar | lm"))
+        vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
+                            min_speech_ms=float(param(self, "vad.min_speech_ms", 96.0, "ms")),
+                            min_silence_ms=float(param(self, "vad.min_silence_ms", 300.0, "ms: end-of-utterance wait")),
+                            speech_pad_ms=float(param(self, "vad.speech_pad_ms", 64.0, "ms")))
+        self.max_queue = int(param(self, "max_queue", 400, "chunks waiting before the oldest are dropped"))
+        threads = int(param(self, "runtime.threads", 1, "torch intra-op threads"))
+        self.frame_id = str(param(self, "frame_id", "microphone"))
+        audio_qos = declare_qos(self, "audio", "sensor_data")
+        out_qos = declare_qos(self, "output", "reliable")
+        if threads > 0:
+            torch.set_num_threads(threads)
+        folder = None
+        if frontend != "pocketsphinx":
+            try:
+                folder = resolve_model_path(model_path)
+            except ModelFileError:
+                if frontend != "auto":
+                    raise
+                self.get_logger().warning(f"model.path {model_path!r} not found: pocketsphinx-only front end")
+        self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg)
+        self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
+        for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow"):
+            self.diag.count(key, 0)
+        self.pub_transcript = self.create_publisher(Transcript, TRANSCRIPT_TOPIC, out_qos)
+        self.pub_tokens = self.create_publisher(SpeechTokens, TOKENS_TOPIC, out_qos)
+        self._queue: collections.deque = collections.deque()
+        self._cv = threading.Condition()
+        self._stop = threading.Event()
+        self._stamps = StampMap()
+        self._samples = 0  # 16 kHz samples fed to the tokenizer so far
+        self._resamplers: dict[int, StreamResampler] = {}
+        self._last_seq: int | None = None
+        self._session = f"{os.getpid() % 10000:04d}"
+        self._counter = itertools.count(1)
+        self._utt_id = ""
+        self._utt_start_ns = 0
+        self.create_subscription(AudioChunk, AUDIO_TOPIC, self._on_chunk, audio_qos)
+        self._worker = threading.Thread(target=self._loop, name="speech", daemon=True)
+        self._worker.start()
+        self.diag.ok("listening")
+        self.get_logger().info(f"speech front end: {self.frontend}; listening on {AUDIO_TOPIC}")
+
+    # -- callback: queue only -------------------------------------------------------------------
+    def _on_chunk(self, msg: AudioChunk) -> None:
+        self.diag.count("chunks_in")
+        with self._cv:
+            self._queue.append(msg)
+            if len(self._queue) > self.max_queue:
+                self._queue.popleft()
+                self.diag.drop("speech tokenizer queue full: dropped the oldest audio chunk")
+                self.diag.count("queue_overflow")
+            self._cv.notify()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self._cv:
+                while not self._queue and not self._stop.is_set():
+                    self._cv.wait(0.2)
+                if self._stop.is_set():
+                    return
+                msg = self._queue.popleft()
+                depth = len(self._queue)
+            self.diag.counters["queue_depth"] = depth
+            try:
+                self._process(msg)
+            except (InputError, ValueError) as exc:
+                self.diag.error(f"bad audio chunk seq {msg.sequence}: {exc}", key="bad_chunks")
+            except Exception as exc:  # keep listening whatever one chunk did
+                self.diag.error(f"speech tokenizer failed on chunk seq {msg.sequence}: {exc!r}", key="errors")
+                self.tokenizer.reset()
+
+    def _process(self, msg: AudioChunk) -> None:
+        frames, fmt = audio_chunk_to_numpy(msg)  # (N, C) float32; InputError for bad layouts
+        if frames.size == 0:
+            raise InputError("empty audio chunk")
+        if not np.isfinite(frames).all():
+            raise InputError("audio chunk holds NaN or Inf samples")
+        if self._last_seq is not None and msg.sequence > self._last_seq + 1:
+            self.diag.drop(n=int(msg.sequence - self._last_seq - 1))
+        self._last_seq = int(msg.sequence)
+        mono = to_mono(frames)  # (N,)
+        if fmt.sample_rate != SAMPLE_RATE:
+            rs = self._resamplers.setdefault(fmt.sample_rate, StreamResampler(fmt.sample_rate, SAMPLE_RATE))
+            mono = rs.process(mono)
+            if mono.size == 0:
+                return
+        self._stamps.add(self._samples, stamp_to_ns(msg.header.stamp))
+        self._samples += mono.size
+        newest_ns = self._stamps.stamp_at(self._samples / SAMPLE_RATE)
+        from tristream_ros.model.speech.tokenizer import EndOfUtterance, PartialTranscript, SpeechStarted
+
+        for ev in self.tokenizer.accept_audio(mono.astype(np.float32)):
+            if isinstance(ev, SpeechStarted):
+                self._utt_id = f"utt-{self._session}-{next(self._counter):04d}"
+                self._utt_start_ns = self._stamps.stamp_at(ev.start_s)
+                self._publish_transcript("", False, 0.0, newest_ns)
+            elif isinstance(ev, PartialTranscript):
+                self.diag.count("partials")
+                self._publish_transcript(ev.text, False, float(ev.stability), newest_ns)
+            elif isinstance(ev, EndOfUtterance):
+                self._finish(ev.utterance)
+
+    def _publish_transcript(self, text: str, final: bool, stability: float, stamp_ns: int,
+                            end_ns: int | None = None) -> None:
+        msg = Transcript(utterance_id=self._utt_id, text=text, is_final=final, stability=stability,
+                         frontend=self.frontend)
+        msg.header.stamp = ns_to_stamp(stamp_ns)
+        msg.header.frame_id = self.frame_id
+        msg.speech_start = ns_to_stamp(self._utt_start_ns)
+        if end_ns is not None:
+            msg.speech_end = ns_to_stamp(end_ns)
+        self.pub_transcript.publish(msg)
+
+    def _finish(self, utt) -> None:
+        end_ns = self._stamps.stamp_at(utt.end_s)
+        start_ns = self._stamps.stamp_at(utt.start_s)
+        self._utt_start_ns = start_ns
+        tokens = torch.as_tensor(utt.tokens).detach().float()
+        if tokens.dim() != 2:
+            tokens = tokens.reshape(0, 0)
+        msg = SpeechTokens(utterance_id=self._utt_id, num_tokens=int(tokens.shape[0]),
+                           feature_dim=int(tokens.shape[1]) if tokens.shape[0] else 0,
+                           token_period_s=0.1, transcript=utt.text)
+        msg.features = tokens.reshape(-1).numpy().tolist() if tokens.shape[0] else []
+        msg.header.stamp = ns_to_stamp(end_ns)
+        msg.header.frame_id = self.frame_id
+        msg.speech_start = ns_to_stamp(start_ns)
+        msg.speech_end = ns_to_stamp(end_ns)
+        self.pub_tokens.publish(msg)  # first: it is what the assistant answers
+        self._publish_transcript(utt.text, True, 1.0, end_ns, end_ns)
+        self.diag.count("utterances")
+        self.diag.counters["finalize_ms"] = round(float(utt.finalize_ms), 2)
+        self.get_logger().info(f"{self._utt_id}: {utt.text!r} ({utt.end_s - utt.start_s:.2f} s, "
+                               f"{msg.num_tokens} tokens, finalize {utt.finalize_ms:.0f} ms)")
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cv:
+            self._cv.notify_all()
+        self._worker.join(timeout=2.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(SpeechTokenizerNode, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
