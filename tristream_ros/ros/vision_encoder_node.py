@@ -14,7 +14,8 @@ reported on /diagnostics and skipped; the node keeps running.
 
 Parameters (config/tristream.yaml, ``vision_encoder_node``):
   model.path          checkpoint folder (only its ``vision.*`` tensors are loaded)
-  runtime.backend     torch | onnx (needs tristream_ros.runtime and an exported encoder)
+  runtime.backend     torch | onnx (the tile backbone in ONNX Runtime, from ``tristream export``)
+  runtime.onnx_path   folder with runtime.json ('' = <model.path>/onnx)
   runtime.threads     torch intra-op threads (1: leave the other core to speech and fusion)
   max_rate_hz         most VisionTokens per second (0 = as fast as frames come and encode)
   max_age_s           skip frames older than this versus the node clock (0 = off; bags replayed
@@ -35,7 +36,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.msg import VisionTokens as VisionTokensMsg
-from tristream_ros.ros.conversions import compressed_to_rgb8, image_to_rgb8, ns_to_stamp, stamp_to_ns
+from tristream_ros.ros.conversions import compressed_to_rgb8, image_to_rgb8, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
 from tristream_ros.ros.model_files import DEFAULT_MODEL_PATH, load_vision_encoder, resolve_model_path
 from tristream_ros.ros.node_runtime import param, run_node
@@ -60,20 +61,33 @@ class TorchVisionBackend:
         return self.encoder.encode(rgb, dense=self.dense)
 
 
-def build_backend(name: str, folder, dense: bool):
+class OnnxVisionBackend(TorchVisionBackend):
+    """STVE with its MobileViT tile backbone in ONNX Runtime (tristream_ros.runtime): the tile
+    cache, temporal pooling and the small importance scorer stay in PyTorch."""
+
+    name = "onnx"
+
+    def __init__(self, folder, onnx_folder, dense: bool = False, threads: int = 1):
+        super().__init__(folder, dense)
+        try:
+            from tristream_ros.runtime.inference import OnnxInference
+        except ImportError as exc:
+            raise InputError(f"runtime.backend 'onnx' needs tristream_ros.runtime and onnxruntime ({exc}); "
+                             "use runtime.backend: torch") from None
+        self.runtime = OnnxInference(onnx_folder, threads=threads or None, parts=("vision",))
+
+        def encode_tiles(tiles: torch.Tensor) -> torch.Tensor:  # (n, 3, t, t) 0..255 -> (n, D, g, g)
+            return torch.from_numpy(self.runtime.encode_tiles(tiles.detach().cpu().numpy()))
+
+        self.encoder.encode_tiles = encode_tiles
+
+
+def build_backend(name: str, folder, dense: bool, onnx_folder: str = "", threads: int = 1):
     if name == "torch":
         return TorchVisionBackend(folder, dense)
     if name == "onnx":
-        try:
-            from tristream_ros.runtime import inference  # the runtime colleague's module
-        except ImportError as exc:
-            raise InputError(f"runtime.backend 'onnx' needs tristream_ros.runtime, which is not available in "
-                             f"this build ({exc}); use runtime.backend: torch") from None
-        factory = getattr(inference, "load_vision_encoder", None)
-        if factory is None:
-            raise InputError("runtime.backend 'onnx': tristream_ros.runtime.inference has no "
-                             "load_vision_encoder(folder, backend=...); use runtime.backend: torch")
-        return factory(folder, backend="onnx", dense=dense)
+        return OnnxVisionBackend(folder, resolve_model_path(onnx_folder) if onnx_folder else folder / "onnx", dense,
+                                 threads)
     raise InputError(f"unknown runtime.backend {name!r}; expected one of {BACKENDS}")
 
 
@@ -101,7 +115,8 @@ class VisionEncoderNode(Node):
         super().__init__("vision_encoder_node")
         model_path = param(self, "model.path", DEFAULT_MODEL_PATH, "checkpoint folder")
         backend = param(self, "runtime.backend", "torch", "torch | onnx")
-        threads = int(param(self, "runtime.threads", 1, "torch intra-op threads"))
+        threads = int(param(self, "runtime.threads", 1, "torch / onnxruntime intra-op threads"))
+        onnx_folder = str(param(self, "runtime.onnx_path", "", "exported runtime folder ('' = <model.path>/onnx)"))
         self.max_rate_hz = float(param(self, "max_rate_hz", 5.0, "most VisionTokens per second (0 = unlimited)"))
         self.max_age_s = float(param(self, "max_age_s", 0.0, "skip frames older than this (0 = off)"))
         dense = bool(param(self, "dense", False, "all grid tokens instead of the sparse selection"))
@@ -113,7 +128,7 @@ class VisionEncoderNode(Node):
         if threads > 0:
             torch.set_num_threads(threads)
         folder = resolve_model_path(model_path)
-        self.backend = build_backend(str(backend), folder, dense)
+        self.backend = build_backend(str(backend), folder, dense, onnx_folder, threads)
         self.diag = Diagnostics(self, "vision encoder", hardware_id=f"{backend}:{folder.name}")
         for key in ("frames_in", "frames_encoded", "dropped", "stale", "bad_frames"):
             self.diag.count(key, 0)
