@@ -266,7 +266,7 @@ class OnnxInference(Inference):
     backend = "onnxruntime"
 
     def __init__(self, folder, threads: int | None = None, parts: tuple[str, ...] | None = None):
-        from tristream_ros.runtime.export_onnx import ExportManifest
+        from tristream_ros.runtime.manifest import ExportManifest
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise ModelFileError(f"runtime folder not found: {self.folder}")
