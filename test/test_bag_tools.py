@@ -186,11 +186,11 @@ def test_play_bad_path_reports_and_serve_keeps_going(tmp_path, probe):
     from std_msgs.msg import String
 
     probe.subscribe_diagnostics()
-    with play_cmd("/no/such/bag") as player:
-        player.proc.wait(20)
+    with play_cmd("/no/such/bag", "--error-linger", "15") as player:
+        player.proc.wait(30)
         assert player.proc.returncode == 2
         assert "bag path '/no/such/bag' does not exist" in player.output
-    assert probe.wait_until(lambda: any("/no/such/bag" in s.message for s in error_statuses(probe.diagnostics())), 5)
+    assert probe.wait_until(lambda: any("/no/such/bag" in s.message for s in error_statuses(probe.diagnostics())), 10)
 
     # serving player: a bad request is reported, the next good one plays
     got = probe.subscribe(String, "/topic")
@@ -204,7 +204,10 @@ def test_play_bad_path_reports_and_serve_keeps_going(tmp_path, probe):
         assert probe.wait_until(lambda: len(done) >= 1, 10), player.output
         assert done[0].data.startswith("error") and "no metadata.yaml" in done[0].data
         assert probe.wait_until(lambda: any("no metadata.yaml" in s.message for s in error_statuses(probe.diagnostics())), 5)
+        req.publish(String(data="/no/such/bag2"))
+        assert probe.wait_until(lambda: len(done) >= 2, 10), player.output
+        assert done[1].data.startswith("error") and "does not exist" in done[1].data
         req.publish(String(data=str(BAGS / "talker_sqlite3")))
-        assert probe.wait_until(lambda: len(got) >= 10 and len(done) >= 2, 15), player.output
-        assert done[1].data.startswith("ok") and player.alive()
+        assert probe.wait_until(lambda: len(got) >= 10 and len(done) >= 3, 15), player.output
+        assert done[2].data.startswith("ok") and player.alive()
         assert player.stop() == 0

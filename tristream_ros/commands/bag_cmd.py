@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="start once every played topic has N subscribers (or after --wait-timeout)")
     play.add_argument("--wait-timeout", type=float, default=10.0)
     play.add_argument("--delay", type=float, default=0.0, help="seconds to wait before the first message")
+    play.add_argument("--error-linger", type=float, default=2.0, metavar="S",
+                      help="on a bad bag, wait up to S seconds for /diagnostics listeners before exiting")
     play.add_argument("--serve", action="store_true",
                       help="keep running and play each bag path sent on ~/play (std_msgs/String)")
     play.add_argument("--ros-args", nargs=argparse.REMAINDER, default=[], dest="ros_args")
@@ -109,7 +111,7 @@ def _play(args) -> int:
                 node.enqueue(args.path)
             rclpy.spin(node)
         else:
-            code = _play_once(node, args.path)
+            code = _play_once(node, args.path, args.error_linger)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
@@ -119,7 +121,7 @@ def _play(args) -> int:
     return code
 
 
-def _play_once(node, path: str) -> int:
+def _play_once(node, path: str, linger_s: float = 2.0) -> int:
     """Play in this thread; on bad input log + diagnostic (given a moment to reach
     /diagnostics subscribers) and return 2."""
     import time
@@ -131,7 +133,7 @@ def _play_once(node, path: str) -> int:
     try:
         n = node.player.play(path)
     except InputError as exc:
-        deadline = time.monotonic() + 2.0  # let /diagnostics listeners match first
+        deadline = time.monotonic() + linger_s  # let /diagnostics listeners match first
         diag_pub = node.diag._pub
         while time.monotonic() < deadline and diag_pub.get_subscription_count() == 0:
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -144,7 +146,7 @@ def _play_once(node, path: str) -> int:
         for _ in range(3):
             rclpy.spin_once(node, timeout_sec=0.2)
             node.diag.publish()
-        diag_pub.wait_for_all_acked(Duration(seconds=1.0))
+        diag_pub.wait_for_all_acked(Duration(seconds=max(1.0, linger_s)))
         return 2
     node.get_logger().info(f"published {n} messages")
     return 0
