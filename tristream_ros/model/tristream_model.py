@@ -36,7 +36,7 @@ from tristream_ros.model.fusion.cascade import CascadeTrace, run_cascade, trace_
 from tristream_ros.model.fusion.decoder import FusionDecoder, KVCache, VisionContext
 from tristream_ros.model.fusion.router import cascade_order, feasible_routes, QueryRouter
 from tristream_ros.model.heads.action_head import ActionHead, action_losses, decode_target
-from tristream_ros.model.text_tokenizer import BOS_ID, EOS_ID, PAD_ID, SEP_ID, TextTokenizer
+from tristream_ros.model.text_tokenizer import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID, TextTokenizer
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder, VisionTokens
 
 IGNORE = -100
@@ -602,16 +602,15 @@ class TriStreamModel(nn.Module):
         words: list[str] = []
         t_first = None
         logits = self.decoder.logits(h_last)
+        never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable
         for _ in range(limit):
-            tok = int(logits.argmax())
+            tok = int(logits.index_fill(-1, never, float("-inf")).argmax())
             if tok == EOS_ID:
                 break
-            word = self.tokenizer.id_to_token(tok)
-            if tok >= 5:  # specials other than <eos> are never spoken
-                words.append(word)
-                if t_first is None:
-                    t_first = time.perf_counter()
-                yield TextDelta(word if len(words) == 1 else " " + word)
+            words.append(self.tokenizer.id_to_token(tok))
+            if t_first is None:
+                t_first = time.perf_counter()
+            yield TextDelta(words[-1] if len(words) == 1 else " " + words[-1])
             x = self.decoder.embed_tokens.weight[tok] + self.route_embed.weight[r]
             h = self.decoder(x.view(1, 1, -1), rt, vision=vis, cache=cache)
             logits = self.decoder.logits(h[0, -1])
