@@ -147,3 +147,14 @@ def test_factory():
         build_speech_tokenizer("whisper")
     with pytest.raises(InputError, match="needs a SpeechModel"):
         build_speech_tokenizer("hybrid")
+
+
+def test_two_utterances_in_one_stream(model, vad_model):
+    gap = np.zeros(16000, np.float32)
+    y = np.concatenate([gap, read_wav(SPEECH[1]), gap, read_wav(SPEECH[4]), gap])
+    tok = ctc_tok(model, vad_model)
+    ends = [e for e in feed(tok, y) if isinstance(e, EndOfUtterance)]
+    assert len(ends) == 2
+    a, b = ends[0].utterance, ends[1].utterance
+    assert 0.9 < a.start_s < 1.6 and 4.6 < b.start_s < 5.6 and a.end_s < b.start_s
+    assert tok.finish() is b
