@@ -164,3 +164,16 @@ def test_router_ignores_infeasible_labels(model):
     batch["has_vision"] = [False] * 4  # vision labels cannot be learnt without a frame
     _, losses = model.forward_train(batch)
     assert float(losses["router"].detach()) < 100
+
+
+def test_full_and_answer_only_logits_agree(model):
+    batch = _batch(model, images=False)
+    full, lf = model.forward_train(batch)
+    part, lp = model.forward_train(batch, full_logits=False)
+    assert part["lm_logits"] is None and full["lm_logits"].shape[:2] == full["labels"].shape
+    torch.testing.assert_close(full["answer_logits"], part["answer_logits"], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(lf["lm"], lp["lm"])
+    lp_full = full["lm_logits"].log_softmax(-1)
+    valid = full["labels"] != -100
+    ref = (lp_full.gather(-1, full["labels"].clamp_min(0)[..., None]).squeeze(-1) * valid).sum(-1)
+    torch.testing.assert_close(ref, full["answer_logprob"] * full["sufficient"], atol=1e-4, rtol=1e-4)

@@ -249,13 +249,16 @@ class TriStreamModel(nn.Module):
     # training
     def forward_train(self, batch: dict, loss_weights: dict | None = None,
                       modal_dropout: float | None = None, input_dropout: float | None = None,
-                      dense_vision: bool = False, generator: random.Random | None = None):
+                      dense_vision: bool = False, generator: random.Random | None = None,
+                      full_logits: bool = True):
         """Teacher-forced pass over a batch. Returns (outputs, losses); losses["total"] is the
         weighted sum (weights: DEFAULT_LOSS_WEIGHTS updated by `loss_weights`).
 
         losses: lm (answer CE, examples whose expert is sufficient), action, pointer, offset,
         router, sufficiency, vision_budget (images only), ctc (with ctc_hook), total.
-        outputs: answer_logits (M, V) at the M answer positions (answer_positions (B, T) mask,
+        outputs: lm_logits (B, T, V) (None with full_logits=False: use that for a 150k vocabulary),
+        labels (B, T) answer targets, -100 elsewhere and for examples whose expert is insufficient;
+        answer_logits (M, V) at the M answer positions (answer_positions (B, T) mask,
         answer_labels (M,)), answer_logprob (B,) summed log-prob of answer + <eos> (for DPO /
         distillation), action_logits (B, A), pointer_logits (B, N) | None, pointer_offsets,
         vision_rows / vision_cols / vision_mask, router_logits (B, 4), sufficiency_logits (B,),
@@ -280,7 +283,7 @@ class TriStreamModel(nn.Module):
           action        (B,) action names or indices into ActionConfig.actions; -100 = no label
           target_uv     (B, 2) float (u, v) in [0, 1]; has_target (B,) bool
         Training options: modal_dropout / input_dropout (default: config.fusion values, only in
-        train mode), dense_vision (ignore the STE keep mask: all tokens).
+        train mode), dense_vision (ignore the STE keep mask: all tokens), full_logits.
         """
         cfg = self.config
         weights = dict(DEFAULT_LOSS_WEIGHTS, **(loss_weights or {}))
@@ -417,7 +420,12 @@ class TriStreamModel(nn.Module):
         need_rank = torch.tensor([ROUTE_RANK[ROUTES[int(r)]] for r in route], device=dev)
         sufficient = (exp_rank >= need_rank) & (uses_vision | (exp_rank == 0))
         answer_pos = labels != IGNORE  # (B, T): positions predicting an answer word or <eos>
-        ans_logits = self.decoder.logits(h[answer_pos])  # (M, V): only where there is a label
+        if full_logits:
+            lm_logits = self.decoder.logits(h)  # (B, T, V)
+            ans_logits = lm_logits[answer_pos]  # (M, V)
+        else:
+            lm_logits = None
+            ans_logits = self.decoder.logits(h[answer_pos])  # (M, V): only where there is a label
         ans_labels = labels[answer_pos]  # (M,)
         tok_logp = ans_logits.log_softmax(-1).gather(1, ans_labels[:, None]).squeeze(1)  # (M,)
         example = torch.arange(B, device=dev)[:, None].expand(B, T)[answer_pos]  # (M,)
@@ -454,7 +462,8 @@ class TriStreamModel(nn.Module):
                   "router": router_loss, "sufficiency": suff_loss}
         if budget is not None:
             losses["vision_budget"] = budget
-        outputs = {"answer_logits": ans_logits, "answer_labels": ans_labels, "answer_positions": answer_pos,
+        outputs = {"lm_logits": lm_logits, "labels": labels.masked_fill(~sufficient[:, None], IGNORE),
+                   "answer_logits": ans_logits, "answer_labels": ans_labels, "answer_positions": answer_pos,
                    "answer_logprob": answer_logprob, "action_logits": action_logits,
                    "pointer_logits": ptr_logits, "pointer_offsets": offsets, "vision_rows": vrows,
                    "vision_cols": vcols, "vision_mask": vmask, "router_logits": router_logits,
