@@ -35,6 +35,66 @@ def wav_frames(path) -> int:
         return 0
 
 
+# --- the audio edges without ROS --------------------------------------------------------
+
+def test_wav_source_chunks_loop_and_pacing(tmp_path):
+    import time
+
+    from tristream_ros.inputs.microphone import WavFileSource
+
+    speech, rate = read_wav(SPEECH_WAV)
+    src = tmp_path / "a.wav"
+    write_wav(src, speech[:1000], rate)
+    with WavFileSource(src, chunk_frames=320, realtime=False) as s:
+        chunks = [s.read() for _ in range(4)]
+        assert [len(c) for c in chunks] == [640, 640, 640, 80] and s.read() is None
+        assert b"".join(chunks) == speech[:1000].tobytes()
+        assert (s.format.sample_rate, s.format.channels, s.format.sample_format) == (16000, 1, "S16LE")
+    with WavFileSource(src, chunk_frames=400, loop=True, realtime=True) as s:
+        t0 = time.monotonic()
+        got = [s.read() for _ in range(8)]  # 3200 frames = 0.2 s of audio, wrapping around
+        elapsed = time.monotonic() - t0
+    assert all(got) and 0.15 < elapsed < 1.0, elapsed
+
+
+@pytest.mark.parametrize("content,needle", [(None, "does not exist"), (b"RIFF????WAVEjunk", "not a PCM WAV")])
+def test_wav_source_errors(tmp_path, content, needle):
+    from tristream_ros.errors import InputError
+    from tristream_ros.inputs.microphone import WavFileSource
+
+    path = tmp_path / "x.wav"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=needle):
+        WavFileSource(path).connect()
+
+
+def test_wav_sink_and_pyaudio_errors(tmp_path):
+    from tristream_ros.errors import DeviceError, InputError
+    from tristream_ros.inputs.microphone import PyAudioSource, PyAudioSourceConfig
+    from tristream_ros.outputs.speaker import PyAudioSink, WavFileSink, pyaudio_output_available
+
+    sink = WavFileSink(tmp_path / "o.wav")
+    sink.open(22050)
+    sink.write(np.full(100, 0.5, np.float32))
+    assert wav_frames(tmp_path / "o.wav") == 100  # valid while still open
+    with pytest.raises(InputError, match=r"mono \(N,\)"):
+        sink.write(np.zeros((10, 2), np.float32))
+    sink.close()
+    got, rate = read_wav(tmp_path / "o.wav")
+    assert rate == 22050 and np.all(got == 16384)
+    with pytest.raises(InputError, match="sample_rate 0"):
+        PyAudioSourceConfig(sample_rate=0)
+    if pyaudio_output_available():
+        pytest.skip("this machine has a sound device")
+    with pytest.raises(DeviceError, match="no audio input device found"):
+        PyAudioSource().connect()
+    with pytest.raises(DeviceError, match="no audio output device found"):
+        PyAudioSink().open(16000)
+
+
+# --- nodes as processes --------------------------------------------------------------------
+
 def test_microphone_to_speaker_across_processes(tmp_path, probe):
     """WAV -> microphone_node -> audio/input -> speaker_node -> WAV, sample for sample."""
     from tristream_ros.msg import AudioChunk
