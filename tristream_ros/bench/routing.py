@@ -1,0 +1,111 @@
+"""`tristream bench routing`: expected FLOPs per query of the cascaded experts on a mixed
+workload versus always running the tri-modal expert.
+
+    tristream bench routing --preset omni-0.5b --json
+
+FLOPs come from the model's own accounting (model/fusion/cascade.py: 2 x MACs of every matmul
+of the decoder trunk, experts, vision projector, cross-attention and LM head; norms ignored)
+plus the STVE encoder FLOPs (counted by torch.utils.flop_counter) on vision routes. The speech
+encoder is the same for every route of a spoken query and is not counted here (see `bench speech`).
+
+Workload (WORKLOAD below, shares sum to 1): spoken commands, spoken general questions, spoken
+scene questions, typed scene questions and spoken follow-ups that need the previous turn. Each
+query type has the route it needs, seconds of speech (10 speech tokens/s after the k=5 adapter),
+transcript words, previous-turn words and answer tokens.
+
+Cascade scenarios:
+    router_start    the router picks the needed route (a perfect router): one prefill per query
+    cheapest_start  every query starts at the cheapest expert of its cascade order and escalates
+                    until the needed one (pays every attempted prefill; pessimistic)
+Baselines, same queries: always the trimodal expert with the same sparse vision tokens
+(`flops_reduction`), and with all 64 dense tokens (`flops_reduction_vs_dense_trimodal`).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tristream_ros.bench.common import add_common_arguments, emit, machine
+
+TARGET_FLOPS_REDUCTION = 0.67
+SPEECH_TOKENS_PER_S = 10  # 50 encoder frames/s / adapter k=5
+
+# name: (share, needed route, speech seconds, transcript words, context words, answer tokens)
+WORKLOAD = {
+    "spoken_command": (0.40, "speech", 1.5, 3, 0, 3),
+    "spoken_general_question": (0.15, "speech", 3.0, 8, 0, 12),
+    "spoken_scene_question": (0.30, "speech_vision", 2.5, 7, 0, 8),
+    "typed_scene_question": (0.05, "vision", 0.0, 6, 0, 8),
+    "spoken_follow_up": (0.10, "trimodal", 3.0, 8, 12, 12),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--preset", default="omni-0.5b", help="model preset (default omni-0.5b)")
+    parser.add_argument("--vision-tokens", type=int, default=None,
+                        help="sparse vision tokens per query (default: the STVE budget maximum, 17 of 64)")
+
+
+def prompt_tokens(route: str, speech_s: float, words: int, context: int) -> int:
+    """Prompt length as TriStreamModel lays it out: <bos> speech <sep> [context] <sep> words <sep>."""
+    speech = int(round(speech_s * SPEECH_TOKENS_PER_S))
+    return 1 + speech + 1 + (context if route == "trimodal" else 0) + 1 + words + 1
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from tristream_ros.model.config import TriStreamConfig
+    from tristream_ros.model.fusion.cascade import CascadeTrace, route_cost, trace_costs
+    from tristream_ros.model.fusion.router import cascade_order
+    from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
+
+    torch.manual_seed(0)
+    cfg = TriStreamConfig.preset(args.preset)
+    stve = SparseTemporalVisionEncoder(cfg.vision)
+    vision_flops = float(stve.estimate_flops(cfg.vision.num_tiles))  # a new frame: all 16 tiles
+    n_vis = args.vision_tokens if args.vision_tokens is not None else cfg.vision.max_tokens
+    dense = cfg.vision.dense_tokens
+    if abs(sum(w[0] for w in WORKLOAD.values()) - 1.0) > 1e-9:
+        raise ValueError("WORKLOAD shares must sum to 1")
+
+    per_type, exp = {}, {"router_start": 0.0, "cheapest_start": 0.0, "always_trimodal": 0.0,
+                         "always_trimodal_dense": 0.0}
+    for name, (share, need, speech_s, words, context, answer) in WORKLOAD.items():
+        has_speech, has_vision = speech_s > 0, True  # a camera is always there on the robot
+        order = cascade_order(has_speech, has_vision)
+        lens = {r: prompt_tokens(r, speech_s, words, context) for r in ("speech", "vision", "speech_vision", "trimodal")}
+        costs = {}
+        for scenario, start in (("router_start", need), ("cheapest_start", order[0])):
+            i0, i1 = order.index(start), order.index(need)
+            trace = CascadeTrace(route=need, confidence=1.0, attempts=[(r, 0.0) for r in order[i0:i1 + 1]])
+            trace_costs(cfg, trace, lens, answer + 1, n_vis, vision_flops)
+            costs[scenario] = trace.flops
+        costs["always_trimodal"] = route_cost(cfg, "trimodal", lens["trimodal"], answer + 1, n_vis, vision_flops).total
+        costs["always_trimodal_dense"] = route_cost(cfg, "trimodal", lens["trimodal"], answer + 1, dense,
+                                                    vision_flops).total
+        for k in exp:
+            exp[k] += share * costs[k]
+        per_type[name] = {"share": share, "route": need, "prompt_tokens": lens[need], "answer_tokens": answer,
+                          **{f"{k}_gflops": round(v / 1e9, 3) for k, v in costs.items()}}
+
+    result = {
+        "benchmark": "routing", "preset": args.preset, "machine": machine(),
+        "flops": "2 x MACs of matmuls (cascade.route_cost) + STVE encoder on vision routes; speech encoder excluded",
+        "vision_tokens_per_query": n_vis, "dense_vision_tokens": dense,
+        "vision_encoder_gflops": round(vision_flops / 1e9, 3),
+        "workload": per_type,
+        "expected_gflops_per_query": {k: round(v / 1e9, 3) for k, v in exp.items()},
+        "flops_reduction": round(1 - exp["router_start"] / exp["always_trimodal"], 4),
+        "flops_reduction_cheapest_start": round(1 - exp["cheapest_start"] / exp["always_trimodal"], 4),
+        "flops_reduction_vs_dense_trimodal": round(1 - exp["router_start"] / exp["always_trimodal_dense"], 4),
+    }
+    result["target"] = {"flops_reduction_min": TARGET_FLOPS_REDUCTION,
+                        "met": result["flops_reduction"] >= TARGET_FLOPS_REDUCTION}
+    return emit(result, args)
+
+
+if __name__ == "__main__":
+    from tristream_ros.bench.common import main
+    sys.exit(main(sys.modules[__name__]))
