@@ -90,3 +90,36 @@ def test_tiny_overfits_a_handful_of_examples():
             assert max(abs(a - b) for a, b in zip(action.target_uv, it["uv"])) < 0.08, (action.target_uv, it["uv"])
         else:
             assert action.target_uv is None
+
+
+def test_answer_learnt_from_vision_alone():
+    """Same spoken words, different scenes, different answers: the cross-attention / bilateral
+    path carries what is seen into the text."""
+    torch.manual_seed(0)
+    tok = TextTokenizer.build(["what colour is the ball", "red blue green yellow"])
+    cfg = TriStreamConfig.preset("tiny", vocab_size=len(tok))
+    model = TriStreamModel(cfg, tok)
+    colours = ["red", "blue", "green", "yellow"]
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(4, 10, cfg.vision_dim, generator=g)
+    flat = torch.stack([torch.randperm(64, generator=g)[:10].sort().values for _ in range(4)])
+    batch = dict(query_ids=[tok.encode("what colour is the ball")] * 4, answer_ids=[tok.encode(c) for c in colours],
+                 speech_tokens=torch.zeros(4, 1, cfg.speech_dim), speech_mask=torch.zeros(4, 1, dtype=torch.bool),
+                 spoken=[True] * 4, vision_features=feats, vision_rows=flat // 8, vision_cols=flat % 8,
+                 route=["speech_vision"] * 4)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(200):
+        _, losses = model.forward_train(batch)
+        opt.zero_grad()
+        losses["total"].backward()
+        opt.step()
+        if float(losses["lm"].detach()) < 0.05:
+            break
+    model.eval()
+    model.config.cascade.escalate_below = 0.0  # answer with the router's (speech_vision) expert
+    for i, colour in enumerate(colours):
+        vis = VisionTokens(features=feats[i], rows=flat[i] // 8, cols=flat[i] % 8, importance=torch.ones(10))
+        events = list(model.answer(Query("what colour is the ball", None, vis, spoken=True)))
+        assert events[0].route == "speech_vision"
+        assert events[-1].text == colour
