@@ -188,3 +188,20 @@ def test_qwen2_import_errors(tmp_path):
     (tmp_path / "q3" / "config.json").write_text(json.dumps(dict(HF_CFG, model_type="llama")))
     with pytest.raises(ModelFileError, match="model_type='llama'"):
         fusion_config_from_hf(tmp_path / "q3")
+
+
+def test_qwen2_into_whole_model(tmp_path):
+    from tristream_ros.model.pretrained import load_qwen2_into_model
+    tensors = _hf_tensors()
+    _write_hf(tmp_path / "qwen", tensors, sharded=False)
+    cfg = TriStreamConfig.preset("tiny")
+    cfg.fusion = fusion_config_from_hf(tmp_path / "qwen", cfg.fusion)
+    cfg.speech = cfg.speech.__class__.from_dict(dict(cfg.speech.to_dict(), llm_dim=cfg.fusion.hidden_size))
+    model = TriStreamModel(cfg).eval()
+    load_qwen2_into_model(model, tmp_path / "qwen")
+    ids = [7, 3, 22]
+    x = model._prompt_embeddings(0, None, ids, [])  # <bos> <sep> <sep> ids <sep>
+    with torch.no_grad():
+        ours = model.decoder.logits(model.decoder(x[None], torch.tensor([0])))[0]
+    ref = _reference_qwen2_logits(tensors, torch.tensor([1, 4, 4] + ids + [4]))
+    torch.testing.assert_close(ours, ref, atol=2e-4, rtol=2e-4)

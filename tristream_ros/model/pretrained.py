@@ -198,5 +198,9 @@ def load_qwen2_decoder(decoder, folder: str | Path) -> ImportReport:
 
 
 def load_qwen2_into_model(model, folder: str | Path) -> ImportReport:
-    """`load_qwen2_decoder` on a TriStreamModel's decoder."""
-    return load_qwen2_decoder(model.decoder, folder)
+    """`load_qwen2_decoder` on a TriStreamModel's decoder; the route embeddings (added to every
+    input embedding) are zeroed so the text path starts as exactly the pretrained LM."""
+    report = load_qwen2_decoder(model.decoder, folder)
+    with torch.no_grad():
+        model.route_embed.weight.zero_()
+    return report
