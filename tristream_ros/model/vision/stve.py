@@ -16,13 +16,21 @@ differentiable, with a straight-through top-k keep mask (see ``importance.py``).
 Empty scenes: an all-black (or any flat) frame has complexity 0, so the budget is
 ``min_tokens`` (default 1): the encoder returns exactly one token rather than zero, so that a
 decoder attending to vision always has a well-defined (non-empty) softmax. Set
-``min_tokens=0`` to get zero tokens instead; nothing downstream of this module divides by M.
+``min_tokens=0`` to get zero tokens instead (empty (0, D) tensors, keep_ratio 0.0, no NaN).
 
-Measured on this machine (1 thread, eager fp32, random weights, all 16 tiles re-encoded;
-``python -m tristream_ros.model.vision.stve`` prints the current numbers):
-    tiny       ~2 ms / frame
-    demo       ~12 ms / frame          (target <= 15 ms)
-    omni-0.5b  ~95 ms / frame          (MobileViT-small widths)
+Measured on this machine (2 shared cores, 1 torch thread, eager fp32, random weights, 256x256
+input, all 16 tiles re-encoded; ``python -m tristream_ros.model.vision.stve`` prints current
+numbers, medians and minima, as the machine is shared):
+    preset      backbone params  GFLOPs/frame  ms/frame all tiles  ms/frame, no tile changed
+    tiny         35 k             0.056         ~14 (overhead)       ~2
+    demo        197 k             0.131         ~13.6 (target <= 15) ~2.2
+    omni-0.5b   4.94 M            3.67          ~86 (640x480 input)  ~3
+The demo backbone alone on 16 tiles: ~10 ms eager, ~5 ms ONNX Runtime (1 thread).
+FLOPs count 2 x multiply-adds of convolutions, linears and attention (FlopCounterMode).
+
+Pretrained ImageNet MobileViT weights (``pretrained_mobilevit.py``) saw whole 256x256 images; a
+64x64 tile shows 1/16 of a scene with zero padding at its borders, which they never saw, so the
+backbone needs phase-1 fine-tuning on tiles.
 """
 
 from __future__ import annotations
