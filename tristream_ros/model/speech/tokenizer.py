@@ -16,9 +16,10 @@ short pre-roll) until the end, audio goes to the front ends *while the user spea
   incrementally; text = its hypothesis; no speech tokens (an empty (0, 0) tensor).
 - ``HybridSpeechTokenizer``: both; text and partials from pocketsphinx (robust to real
   voices), speech tokens and ``ctc_text`` from our encoder. Our encoder is trained on
-  synthetic espeak-ng voices only; on real recordings its transcript is unreliable while
-  pocketsphinx's word error rate is 0-43% (measured, see test_speech_pocketsphinx.py), so the
-  hybrid is the default for real voices.
+  synthetic espeak-ng voices only, so its transcript of real people is not to be trusted,
+  while pocketsphinx's word error rate on the five real recordings is 21-38% (mean 30%) with
+  its general LM and 0-5% when a domain vocabulary covers the sentences (measured in
+  test_speech_pocketsphinx.py). The hybrid is the default for real voices.
 
 At end of utterance only the last (partial) chunk remains to be encoded/decoded: the end
 latency is the VAD's ``min_silence_ms`` wait plus ``Utterance.finalize_ms``.
@@ -278,7 +279,8 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
 
 
 class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
-    """Text (and partials) from pocketsphinx, speech tokens and ctc_text from our encoder."""
+    """Text (and partials) from pocketsphinx, speech tokens and ctc_text from our encoder.
+    If pocketsphinx finds no words (e.g. out-of-grammar speech), the text falls back to CTC's."""
 
     frontend_name = "hybrid"
 
@@ -297,7 +299,8 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
 
     def _end(self):
         ctc_text, tokens = self.encoder_frontend.end()
-        return self.recognizer.end(), tokens, ctc_text
+        text = self.recognizer.end()
+        return (text or ctc_text), tokens, ctc_text  # pocketsphinx found no words: fall back to CTC
 
 
 FRONTENDS = ("ctc", "pocketsphinx", "hybrid")
