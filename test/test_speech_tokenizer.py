@@ -158,3 +158,29 @@ def test_two_utterances_in_one_stream(model, vad_model):
     a, b = ends[0].utterance, ends[1].utterance
     assert 0.9 < a.start_s < 1.6 and 4.6 < b.start_s < 5.6 and a.end_s < b.start_s
     assert tok.finish() is b
+
+
+def test_tentative_end_preview_does_not_disturb_the_streams(model, vad_model):
+    y = np.concatenate([np.zeros(8000, np.float32), read_wav(SPEECH[1]), np.zeros(12000, np.float32)])
+    plain = ctc_tok(model, vad_model)
+    final_plain = [e for e in feed(plain, y) if isinstance(e, EndOfUtterance)][0].utterance
+    spec = ctc_tok(model, vad_model, tentative_silence_ms=120)
+    events = feed(spec, y)
+    kinds = [type(e).__name__ for e in events if not isinstance(e, PartialTranscript)]
+    assert kinds[-2:] == ["TentativeEndOfUtterance", "EndOfUtterance"]
+    ends = [e for e in events if not isinstance(e, (PartialTranscript, SpeechStarted))]
+    preview, final = ends[-2].utterance, ends[-1].utterance
+    assert preview.end_s <= final.end_s and preview.tokens.shape[0] <= final.tokens.shape[0]
+    assert final.ctc_text == final_plain.ctc_text
+    torch.testing.assert_close(final.tokens, final_plain.tokens)
+
+
+def test_tentative_end_then_speech_resumes(model, vad_model):
+    a, b = read_wav(SPEECH[1]), read_wav(SPEECH[4])
+    pause = np.zeros(int(0.25 * 16000), np.float32)  # longer than the tentative wait, shorter than the end wait
+    y = np.concatenate([np.zeros(8000, np.float32), a[:-1600], pause, b[1600:], np.zeros(16000, np.float32)])
+    tok = ctc_tok(model, vad_model, tentative_silence_ms=100, min_silence_ms=600)
+    kinds = [type(e).__name__ for e in feed(tok, y) if not isinstance(e, PartialTranscript)]
+    assert "SpeechResumed" in kinds
+    assert kinds.index("TentativeEndOfUtterance") < kinds.index("SpeechResumed")
+    assert kinds.count("EndOfUtterance") == 1 and kinds[-1] == "EndOfUtterance"

@@ -112,3 +112,15 @@ def test_vad_cost_per_second(model):
     ms_per_s = 1000 * (time.perf_counter() - t) / (x.size / 16000)
     print(f"VAD: {ms_per_s:.1f} ms per second of audio")
     assert ms_per_s < 100  # generous: ~10 ms/s measured on 2 cores; a gross regression check only
+
+
+def test_tentative_pause_events(model):
+    with pytest.raises(InputError, match="tentative_silence_ms"):
+        VadConfig(min_silence_ms=300, tentative_silence_ms=300)
+    x = read_wav(SPEECH[4])
+    y = np.concatenate([np.zeros(8000, np.float32), x, np.zeros(16000, np.float32)])
+    ev = StreamingVad(VadConfig(tentative_silence_ms=100), model).accept(y)
+    kinds = [e.kind for e in ev]
+    assert kinds[0] == "start" and kinds[-2:] == ["pause", "end"]
+    assert ev[-2].detected_s < ev[-1].detected_s - 0.15  # the pause comes ~200 ms earlier
+    assert speech_segments(y, VadConfig(tentative_silence_ms=100)) == speech_segments(y)

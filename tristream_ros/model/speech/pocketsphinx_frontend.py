@@ -180,6 +180,13 @@ class PocketsphinxRecognizer:
             return text
         return None
 
+    def current(self) -> str:
+        """The hypothesis so far, without ending the utterance."""
+        if not self._active:
+            return ""
+        hyp = self.decoder.hyp()
+        return _clean(hyp.hypstr) if hyp is not None else ""
+
     def end(self) -> str:
         if not self._active:
             return ""

@@ -23,6 +23,13 @@ short pre-roll) until the end, audio goes to the front ends *while the user spea
 
 At end of utterance only the last (partial) chunk remains to be encoded/decoded: the end
 latency is the VAD's ``min_silence_ms`` wait plus ``Utterance.finalize_ms``.
+
+Speculative end (optional, ``VadConfig(tentative_silence_ms=...)``): after that much silence the
+tokenizer emits ``TentativeEndOfUtterance(end_s, utterance)`` with a preview utterance (text =
+the current hypothesis, tokens = everything encoded so far, computed without disturbing the
+streams), so an answer can start before ``min_silence_ms`` is over. ``SpeechResumed`` follows
+if the user goes on talking (drop the speculative answer); otherwise ``EndOfUtterance`` follows
+and ``utterance.text`` tells whether the preview was right.
 """
 from __future__ import annotations
 
@@ -78,7 +85,35 @@ class EndOfUtterance:
     utterance: Utterance
 
 
-SpeechEvent = SpeechStarted | PartialTranscript | EndOfUtterance
+@dataclass(frozen=True)
+class TentativeEndOfUtterance:
+    """Silence for ``tentative_silence_ms``: probably the end. ``utterance`` is a preview."""
+
+    start_s: float
+    end_s: float
+    utterance: Utterance
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """Speech came back after a TentativeEndOfUtterance: discard work started on the preview."""
+
+    time_s: float
+
+
+SpeechEvent = SpeechStarted | PartialTranscript | TentativeEndOfUtterance | SpeechResumed | EndOfUtterance
+
+
+def _snapshot(*objs) -> list[dict]:
+    """Shallow state copies (lists copied) of stream objects whose tensors/arrays are never
+    modified in place, so ``_restore`` can undo a speculative ``end()``."""
+    return [{k: (list(v) if isinstance(v, list) else v) for k, v in o.__dict__.items()} for o in objs]
+
+
+def _restore(objs, states) -> None:
+    for o, st in zip(objs, states):
+        o.__dict__.clear()
+        o.__dict__.update(st)
 
 
 # -- front ends -----------------------------------------------------------------------------------
@@ -109,6 +144,15 @@ class _EncoderFrontend:
 
     def feed(self, pcm: np.ndarray):
         return self._run(*self.encoder.accept_mel(self.features.accept(pcm)))
+
+    def peek(self) -> tuple[str, torch.Tensor]:
+        """What ``end()`` would return now, leaving the streams as they are."""
+        objs = (self, self.features, self.encoder, self.adapter, self.ctc)
+        states = _snapshot(*objs)
+        try:
+            return self.end()
+        finally:
+            _restore(objs, states)
 
     @torch.no_grad()
     def end(self) -> tuple[str, torch.Tensor]:
@@ -143,6 +187,10 @@ class SpeechTokenizer(ABC):
     def _end(self) -> tuple[str, torch.Tensor, str]:
         """-> (text, tokens, ctc_text)"""
 
+    @abstractmethod
+    def _peek(self) -> tuple[str, torch.Tensor, str]:
+        """Like ``_end`` but the utterance goes on (for TentativeEndOfUtterance)."""
+
     def reset(self) -> None:
         """Forget everything: VAD state, buffered audio, an utterance in progress."""
         self.vad.reset()
@@ -166,6 +214,11 @@ class SpeechTokenizer(ABC):
             elif ev.kind == "end" and self._in_utt:
                 self._route_until(int(round(ev.detected_s * SAMPLE_RATE)), events)
                 events.append(self._close(ev.time_s, forced=False))
+            elif ev.kind == "pause" and self._in_utt:
+                self._route_until(int(round(ev.detected_s * SAMPLE_RATE)), events)
+                events.append(self._preview(ev.time_s))
+            elif ev.kind == "resume" and self._in_utt:
+                events.append(SpeechResumed(ev.time_s))
         self._route_until(self._pos, events)
         return events
 
@@ -219,6 +272,13 @@ class SpeechTokenizer(ABC):
             self._hist = self._hist[keep_from - self._hist_start :]
             self._hist_start = keep_from
 
+    def _preview(self, end_s: float) -> TentativeEndOfUtterance:
+        t0 = time.perf_counter()
+        text, tokens, ctc_text = self._peek()
+        ms = 1000.0 * (time.perf_counter() - t0)
+        utt = Utterance(text, tokens, ctc_text, self._utt_start_s, end_s, self.frontend_name, ms, False)
+        return TentativeEndOfUtterance(utt.start_s, utt.end_s, utt)
+
     def _close(self, end_s: float, forced: bool) -> EndOfUtterance:
         t0 = time.perf_counter()
         text, tokens, ctc_text = self._end()
@@ -249,6 +309,10 @@ class CtcSpeechTokenizer(SpeechTokenizer):
         text, tokens = self.encoder_frontend.end()
         return text, tokens, text
 
+    def _peek(self):
+        text, tokens = self.encoder_frontend.peek()
+        return text, tokens, text
+
 
 class PocketsphinxSpeechTokenizer(SpeechTokenizer):
     """Pocketsphinx (real-speech acoustic model) for text; no speech tokens."""
@@ -277,6 +341,9 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
     def _end(self):
         return self.recognizer.end(), torch.zeros(0, 0), ""
 
+    def _peek(self):
+        return self.recognizer.current(), torch.zeros(0, 0), ""
+
 
 class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
     """Text (and partials) from pocketsphinx, speech tokens and ctc_text from our encoder.
@@ -301,6 +368,11 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         ctc_text, tokens = self.encoder_frontend.end()
         text = self.recognizer.end()
         return (text or ctc_text), tokens, ctc_text  # pocketsphinx found no words: fall back to CTC
+
+    def _peek(self):
+        ctc_text, tokens = self.encoder_frontend.peek()
+        text = self.recognizer.current()
+        return (text or ctc_text), tokens, ctc_text
 
 
 FRONTENDS = ("ctc", "pocketsphinx", "hybrid")

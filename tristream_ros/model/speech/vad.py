@@ -39,15 +39,22 @@ class VadConfig:
     """threshold: speech probability to enter speech; neg_threshold: below it counts as silence
     (default threshold - 0.15). min_speech_ms: speech needed to declare a start.
     min_silence_ms: silence needed to declare the end (the end-of-utterance wait).
-    speech_pad_ms: added before the start and after the end of each segment."""
+    speech_pad_ms: added before the start and after the end of each segment.
+    tentative_silence_ms: if set (< min_silence_ms), a "pause" event is raised after this much
+        silence, before the end is certain, and a "resume" event if speech comes back first;
+        consumers may start answering speculatively on "pause" (see SpeechTokenizer)."""
 
     threshold: float = 0.5
     neg_threshold: float | None = None
     min_speech_ms: float = 96.0
     min_silence_ms: float = 300.0
     speech_pad_ms: float = 64.0
+    tentative_silence_ms: float | None = None
 
     def __post_init__(self) -> None:
+        if self.tentative_silence_ms is not None and not 0 < self.tentative_silence_ms < self.min_silence_ms:
+            raise InputError(f"VadConfig.tentative_silence_ms must be in (0, min_silence_ms={self.min_silence_ms}), "
+                             f"got {self.tentative_silence_ms}")
         if not 0.0 < self.threshold < 1.0:
             raise InputError(f"VadConfig.threshold must be in (0, 1), got {self.threshold}")
         if self.neg_threshold is not None and not 0.0 <= self.neg_threshold <= self.threshold:
@@ -63,7 +70,7 @@ class VadConfig:
 
 @dataclass(frozen=True)
 class VadEvent:
-    kind: str  # "start" or "end"
+    kind: str  # "start", "end"; with tentative_silence_ms also "pause" (maybe the end) and "resume"
     time_s: float  # the boundary, seconds since the stream started
     detected_s: float  # stream position (seconds) when the decision was made
 
@@ -110,6 +117,7 @@ class StreamingVad:
         self._cand_speech = 0  # speech windows since the candidate start
         self._last_speech = -1  # last window scored >= threshold
         self._silence_start: int | None = None  # first window of the current silence run
+        self._paused = False  # a "pause" event was raised for the current silence run
         self.probabilities: list[float] = []  # kept for inspection (bounded below)
 
     @property
@@ -138,6 +146,7 @@ class StreamingVad:
         self.in_speech = False
         self._cand_start = None
         self._silence_start = None
+        self._paused = False
         return events
 
     def _event(self, kind: str, window: int, pad: int) -> VadEvent:
@@ -173,15 +182,24 @@ class StreamingVad:
             return None
         if speech:
             self._silence_start = None
+            if self._paused:
+                self._paused = False
+                return self._event("resume", w, pad=0)
         elif silence:
             if self._silence_start is None:
                 self._silence_start = w
-            if self._window_index - self._silence_start >= min_sil_w:
+            run = self._window_index - self._silence_start
+            if run >= min_sil_w:
                 end_w = self._silence_start
                 self.in_speech = False
                 self._cand_start = None
                 self._silence_start = None
+                self._paused = False
                 return self._event("end", end_w, pad=+1)
+            if (cfg.tentative_silence_ms is not None and not self._paused
+                    and run >= max(1, int(np.ceil(cfg.tentative_silence_ms / WINDOW_MS)))):
+                self._paused = True
+                return self._event("pause", self._silence_start, pad=+1)
         return None
 
 
@@ -193,7 +211,7 @@ def speech_segments(pcm, config: VadConfig | None = None, sample_rate: int = SAM
     for ev in events:
         if ev.kind == "start":
             start = ev.time_s
-        elif start is not None:
+        elif ev.kind == "end" and start is not None:
             segs.append((start, ev.time_s))
             start = None
     return segs
