@@ -119,3 +119,8 @@ def main(module) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m {module.__name__}", description=(module.__doc__ or "").split("\n")[0])
     module.add_arguments(parser)
     return int(module.run(parser.parse_args()) or 0)
+
+
+def sig(x: float, digits: int = 4) -> float:
+    """x rounded to ``digits`` significant digits (small presets keep their precision in JSON)."""
+    return float(f"{x:.{digits}g}")

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from tristream_ros.bench.common import GB, add_common_arguments, emit, machine, memory_bandwidth_gbs
+from tristream_ros.bench.common import GB, add_common_arguments, emit, machine, memory_bandwidth_gbs, sig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
         wb = weight_bytes_per_token(folder / DECODER_FILE)
         m = measure_in_subprocess("tristream_ros.bench.decode", folder, args.threads, extra)
         bound = wb["weights_read_per_token_bytes"] / (bw["copy_gbs"] * GB) * 1000
-        result[name] = {**m, "file_gb": round(ExportManifest.load(folder).bytes[DECODER_FILE] / GB, 3),
-                        "weights_read_per_token_gb": round(wb["weights_read_per_token_bytes"] / GB, 3),
-                        "bound_ms_per_token": round(bound, 2),
+        result[name] = {**m, "file_gb": sig(ExportManifest.load(folder).bytes[DECODER_FILE] / GB),
+                        "weights_read_per_token_gb": sig(wb["weights_read_per_token_bytes"] / GB),
+                        "bound_ms_per_token": sig(bound),
                         "ms_per_token_over_bound": round(m["ms_per_token"] / bound, 2)}
     result["int8_speedup"] = round(result["fp32"]["ms_per_token"] / result["int8"]["ms_per_token"], 2)
     return emit(result, args)

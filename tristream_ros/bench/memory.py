@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from tristream_ros.bench.common import GB, add_common_arguments, emit, machine, peak_rss_gb
+from tristream_ros.bench.common import GB, add_common_arguments, emit, machine, peak_rss_gb, sig
 
 TARGET_INT8_PEAK_RSS_GB = 2.1  # issue 3: omni-0.5b int8 fits in 2.1 GB peak RSS
 PROMPT_TOKENS = 64
@@ -140,8 +140,8 @@ def run(args: argparse.Namespace) -> int:
         man = ExportManifest.load(folder)
         m = measure_in_subprocess(__name__ if __name__ != "__main__" else "tristream_ros.bench.memory",
                                   folder, args.threads)
-        result[name] = {"file_gb": round(sum(man.bytes.values()) / GB, 3),
-                        "files_gb": {k: round(v / GB, 3) for k, v in man.bytes.items()}, **m}
+        result[name] = {"file_gb": sig(sum(man.bytes.values()) / GB),
+                        "files_gb": {k: sig(v / GB) for k, v in man.bytes.items()}, **m}
     result["int8_vs_fp32"] = {"file_ratio": round(result["int8"]["file_gb"] / result["fp32"]["file_gb"], 3),
                               "peak_rss_ratio": round(result["int8"]["peak_rss_gb"] / result["fp32"]["peak_rss_gb"], 3)}
     result["target"] = {"int8_peak_rss_gb_max": TARGET_INT8_PEAK_RSS_GB,

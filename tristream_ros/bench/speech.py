@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 
-from tristream_ros.bench.common import add_common_arguments, emit, machine, set_threads
+from tristream_ros.bench.common import add_common_arguments, emit, machine, set_threads, sig
 
 DURATIONS_S = (1.0, 3.0, 10.0)
 WHISPER_WINDOW_S = 30.0
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         s_gflops, s_ms = measure(streaming, mel)
         if base_gflops is None:  # the padded baseline costs the same for every length <= 30 s
             base_gflops, base_ms = measure(padded, mel)
-        rows[f"{d:g}s"] = {"seconds": d, "streaming_gflops": round(s_gflops, 3), "streaming_ms": round(s_ms, 1),
+        rows[f"{d:g}s"] = {"seconds": d, "streaming_gflops": sig(s_gflops), "streaming_ms": round(s_ms, 1),
                            "real_time_factor": round(s_ms / 1000 / d, 3),
                            "flops_ratio_vs_padded": round(s_gflops / base_gflops, 4),
                            "flops_reduction": round(1 - s_gflops / base_gflops, 4),
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
               "machine": machine(), "repeats": args.repeats,
               "encoder": {"d_model": cfg.d_model, "n_layers": cfg.n_layers, "n_mels": cfg.n_mels,
                           "chunk_ms": cfg.chunk_ms, "left_context_ms": cfg.left_context_ms},
-              "padded_30s_baseline": {"gflops": round(base_gflops, 3), "ms": round(base_ms, 1),
+              "padded_30s_baseline": {"gflops": sig(base_gflops), "ms": round(base_ms, 1),
                                       "encoder_frames": window, "attention": "full over the 30 s window"},
               "utterances": rows,
               "cost_grows_with_length": all(a < b for a, b in zip(gf, gf[1:]))}

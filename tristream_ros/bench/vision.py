@@ -27,7 +27,7 @@ import statistics
 import sys
 import time
 
-from tristream_ros.bench.common import add_common_arguments, emit, machine, set_threads
+from tristream_ros.bench.common import add_common_arguments, emit, machine, set_threads, sig
 
 TARGET_KEEP_RATIO_MAX = 0.27
 
@@ -115,12 +115,12 @@ def run(args: argparse.Namespace) -> int:
         "dense_tokens": dense_n, "max_tokens_by_budget": cfg.vision.max_tokens,
         "tokens_kept": round(kept_mean, 2), "keep_ratio": round(kept_mean / dense_n, 4),
         "tiles_reencoded_per_frame": round(tiles_mean, 2), "tiles_per_frame": cfg.vision.num_tiles,
-        "encoder": {"stve_gflops_per_frame": round(stve_gflops, 4), "dense_gflops_per_frame": round(dense_gflops, 4),
-                    "gflops_per_tile": round(per_tile / 1e9, 5), "stve_ms_per_frame": round(stve_ms, 2),
+        "encoder": {"stve_gflops_per_frame": sig(stve_gflops), "dense_gflops_per_frame": sig(dense_gflops),
+                    "gflops_per_tile": sig(per_tile / 1e9), "stve_ms_per_frame": round(stve_ms, 2),
                     "dense_ms_per_frame": round(dense_ms, 2),
                     "flops_reduction": round(1 - stve_gflops / dense_gflops, 4),
                     "ms_reduction": round(1 - stve_ms / dense_ms, 4)},
-        "decoder_vision": {"sparse_gflops_per_query": round(dec_sparse, 4), "dense_gflops_per_query": round(dec_dense, 4),
+        "decoder_vision": {"sparse_gflops_per_query": sig(dec_sparse), "dense_gflops_per_query": sig(dec_dense),
                            "flops_reduction": round(1 - dec_sparse / dec_dense, 4)},
         "by_kind": {k: summary([r for r in rows if r[0] == k]) for k in ("scene", "static")},
     }
