@@ -11,7 +11,7 @@ from tristream_ros.errors import InputError
 from tristream_ros.model.speech.config import SpeechConfig
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.tokenizer import (CtcSpeechTokenizer, EndOfUtterance, HybridSpeechTokenizer,
-                                                  PartialTranscript, SpeechStarted, Utterance,
+                                                  PartialTranscript, SpeechStarted, TentativeEndOfUtterance, Utterance,
                                                   build_speech_tokenizer)
 from tristream_ros.model.speech.vad import SileroVadModel, StreamingVad, VadConfig
 
@@ -131,9 +131,11 @@ def test_bad_audio_clear_errors(model, vad_model):
 
 def test_hybrid_text_from_pocketsphinx_tokens_from_encoder(model, vad_model):
     y = np.concatenate([np.zeros(8000, np.float32), read_wav(SPEECH[4]), np.zeros(12000, np.float32)])
-    tok = HybridSpeechTokenizer(model, vad=StreamingVad(VadConfig(), vad_model))
+    tok = HybridSpeechTokenizer(model, vad=StreamingVad(VadConfig(tentative_silence_ms=120), vad_model))
     events = feed(tok, y)
     utt = [e.utterance for e in events if isinstance(e, EndOfUtterance)][0]
+    preview = [e.utterance for e in events if isinstance(e, TentativeEndOfUtterance)][0]
+    assert preview.text == utt.text  # the speculative transcript was already the final one
     assert utt.frontend == "hybrid"
     assert utt.text.split()[:4] == ["he", "might", "even", "have"]  # "he might even have been made amiable himself"
     assert utt.tokens.shape[1] == model.cfg.llm_dim and utt.tokens.shape[0] > 20

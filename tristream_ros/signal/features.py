@@ -118,7 +118,7 @@ class LogMel:
         if n_frames <= 0:
             return np.zeros((0, self.n_mels), dtype=np.float32)
         windows = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[:: self.hop_length][:n_frames]
-        w = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))  # (T, n_fft)
+        w = torch.from_numpy(np.array(windows, dtype=np.float32))  # (T, n_fft), a writable copy
         spec = torch.fft.rfft(w * self._window_t, dim=-1)  # (T, n_freq)
         power = spec.real.square() + spec.imag.square()
         mel = power @ self._filters_t  # (T, n_mels)
