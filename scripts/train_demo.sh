@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The exact recipe of the shipped demo checkpoint (models/demo), on 2 CPU cores:
+#   generate data (fixed seed) -> phase 1 (STVE contrastive) -> phase 2 (alignment)
+#   -> phase 3 (DPO) -> eval -> models/demo (+ recipe.json with per-step wall-clock)
+# Usage: scripts/train_demo.sh [RUN_DIR] [MODEL_DIR]     (defaults: runs/demo, models/demo)
+# Resumable: RESUME=1 scripts/train_demo.sh keeps finished phases' state and caches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${1:-runs/demo}
+MODEL=${2:-models/demo}
+SEED=${SEED:-0}
+TRAIN_N=${TRAIN_N:-1200}
+TEST_N=${TEST_N:-240}
+RESUME_FLAG=$([ "${RESUME:-0}" = 1 ] && echo --resume || true)
+mkdir -p "$RUN"
+TIMES="$RUN/times.tsv"
+: > "$TIMES"
+
+step() {  # step NAME COMMAND... : run, log, record wall-clock seconds
+  local name=$1; shift
+  echo "== $name: $*" | tee -a "$RUN/commands.log"
+  local t0=$(date +%s.%N)
+  "$@"
+  local t1=$(date +%s.%N)
+  printf '%s\t%.1f\t%s\n' "$name" "$(echo "$t1 - $t0" | bc)" "$*" >> "$TIMES"
+}
+
+if [ ! -f "$RUN/data/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
+  step generate tristream generate dataset --out "$RUN/data" --train "$TRAIN_N" --val 0 --test "$TEST_N" \
+       --seed "$SEED" --frames render --no-progress
+fi
+step phase1 tristream train --phase 1 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
+step phase2 tristream train --phase 2 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
+step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
+step eval tristream eval --model "$RUN/out/phase3" --data "$RUN/data" --json --out "$RUN/eval.json"
+
+python -m tristream_ros.training.ship --run "$RUN" --model "$MODEL" --seed "$SEED"
+echo "shipped $MODEL"; cat "$TIMES"

@@ -1,0 +1,75 @@
+"""`tristream eval [--model models/demo] --data DIR [--split test] [--json]`.
+
+Runs a checkpoint through the inference path (default speech front end -> cascade -> answer)
+on a held-out split, per route, sparse (STVE default budget) and dense side by side, plus the
+real recordings in ../shared/data/speech (transcript CER per front end, VAD boundaries).
+Figures are fractions named for what they are (see tristream_ros/training/evaluate.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "demo"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint folder (default: models/demo)")
+    parser.add_argument("--data", required=True, help="dataset folder from `tristream generate dataset`")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--limit", type=int, default=None, help="first N samples only")
+    parser.add_argument("--frontend", default="hybrid", choices=("hybrid", "ctc", "pocketsphinx"),
+                        help="speech front end (default hybrid: pocketsphinx text + our speech tokens)")
+    parser.add_argument("--real", default=None, help="folder of real WAV+TXT recordings "
+                        "(default ../shared/data/speech; 'none' to skip)")
+    parser.add_argument("--predictions", action="store_true", help="include per-sample predictions")
+    parser.add_argument("--json", action="store_true", help="print the JSON report only")
+    parser.add_argument("--out", default=None, help="also write the JSON report here")
+    parser.add_argument("--threads", type=int, default=1)
+
+
+def _table(report: dict) -> str:
+    lines = [f"{'route':14s} {'n':>4s} {'exact':>6s} {'action':>6s} {'route':>6s} {'tgt_err':>7s} "
+             f"{'cer':>5s} {'exact(dense)':>12s}"]
+    for name, r in list(report["split"]["routes"].items()) + [("overall", report["split"]["overall"])]:
+        if not r.get("n"):
+            continue
+        te = r.get("target_error")
+        cer = r.get("transcript_cer")
+        lines.append(f"{name:14s} {r['n']:4d} {r['answer_exact_match']:6.3f} {r['action_accuracy']:6.3f} "
+                     f"{r['route_cheapest_sufficient']:6.3f} {'' if te is None else f'{te:7.3f}':>7s} "
+                     f"{'' if cer is None else f'{cer:5.3f}':>5s} {r['dense'].get('answer_exact_match', 0):12.3f}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    import torch
+
+    from tristream_ros.errors import InputError, ModelFileError
+    from tristream_ros.training.evaluate import REAL_SPEECH_DIR, evaluate_real, evaluate_split
+
+    torch.set_num_threads(args.threads)
+    try:
+        split = evaluate_split(args.model, args.data, args.split, args.limit, args.frontend,
+                               progress=not args.json, keep_predictions=args.predictions)
+        report = {"model": args.model, "split": split}
+        real = REAL_SPEECH_DIR if args.real is None else (None if args.real == "none" else Path(args.real))
+        if real is not None and Path(real).is_dir():
+            report["real_recordings"] = evaluate_real(args.model, real)
+    except (InputError, ModelFileError) as exc:
+        print(f"tristream eval: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(report, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    if args.json:
+        print(text)
+    else:
+        print(_table(report))
+        if "real_recordings" in report:
+            rr = report["real_recordings"]
+            print("real recordings:", json.dumps({k: rr[k] for k in ("transcript_cer", "vad_start_error_ms",
+                                                                       "vad_end_error_ms")}))
+    return 0

@@ -1,0 +1,240 @@
+"""Evaluation of a checkpoint on the held-out split and on real recordings.
+
+Everything runs through the inference path the nodes use: audio -> the default speech front
+end (`HybridSpeechTokenizer`: silero VAD, pocketsphinx with the domain LM for text, our encoder
+for speech tokens and the live CTC transcript) -> `TriStreamModel.answer(Query)` with the
+scene frames offered lazily (a callable that counts its calls: vision must not be touched on
+the speech route). Each sample is answered twice: STVE default budget (sparse) and all vision
+tokens (dense), to measure the price of sparsity side by side.
+
+Labels: `needed_route` (the cheapest sufficient expert; see phase2_alignment). Metrics, as
+fractions unless named otherwise, per route and overall:
+
+    answer_exact_match        streamed answer == the generator's answer (normalised words)
+    action_accuracy           action head == labelled action
+    target_error              mean |uv_pred - uv_true| (normalised image units) over target actions
+    target_missing            share of target actions answered without a target
+    route_cheapest_sufficient the cascade's final expert == the cheapest sufficient expert
+    transcript_cer            CER of the default front end's text (pocketsphinx, domain LM)
+    ctc_transcript_cer        CER of our live CTC transcript
+    vision_touched            share of queries for which the vision callable ran
+
+Real recordings (../shared/data/speech, LibriVox read speech with reference transcripts):
+transcript_cer per front end and VAD boundary error against a reference from pocketsphinx
+forced alignment of the known transcript (first word start, last word end).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from tristream_ros.data.scenes import render_scene, spec_from_dict
+from tristream_ros.model.checkpoint import load_checkpoint
+from tristream_ros.model.config import ROUTES
+from tristream_ros.model.speech.speech_model import SpeechModel
+from tristream_ros.model.text_tokenizer import normalize
+from tristream_ros.model.tristream_model import Action, Done, Query, RouteChosen, TextDelta
+from tristream_ros.training.cache import RunCache, char_error_rate, default_pocketsphinx_config
+from tristream_ros.training.phase2_alignment import SPEECH_FILE, needed_route
+
+REAL_SPEECH_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech"
+SCENE_ROUTES = ("speech_vision", "trimodal")
+
+
+def load_speech_model(model_dir: str | Path, config) -> SpeechModel:
+    speech = SpeechModel(config.speech)
+    speech.load_state_dict(load_file(str(Path(model_dir) / SPEECH_FILE)))
+    return speech.eval()
+
+
+def build_frontend(speech: SpeechModel, kind: str = "hybrid"):
+    from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
+    ps = default_pocketsphinx_config() if kind in ("hybrid", "pocketsphinx") else None
+    return build_speech_tokenizer(kind, speech, ps)
+
+
+def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:
+    """One answer() call -> {route, action, target, text, vision_calls, flops, latency_ms}."""
+    calls = [0]
+
+    def vision():
+        calls[0] += 1
+        model.vision.reset()
+        tokens = model.encode_vision(frames, dense=dense)
+        out["keep"] = tokens.keep_ratio
+        return tokens
+
+    q = Query(text=text, speech_tokens=tokens, vision=vision if camera else None, context_text=context or None)
+    out = {"route": None, "action": None, "target": None, "text": "", "keep": None}
+    words = []
+    for ev in model.answer(q):
+        if isinstance(ev, RouteChosen):
+            out["route"] = ev.route
+        elif isinstance(ev, Action):
+            out["action"], out["target"] = ev.name, ev.target_uv
+        elif isinstance(ev, TextDelta):
+            words.append(ev.text)
+        elif isinstance(ev, Done):
+            out["flops"] = ev.flops
+            out["latency_ms"] = ev.latencies_ms
+    out["text"] = normalize("".join(words))
+    out["vision_calls"] = calls[0]
+    return out
+
+
+def _score(rows: list[dict], preds: list[dict]) -> dict:
+    n = len(rows)
+    if n == 0:
+        return {"n": 0}
+    em = [normalize(r["answer"]) == p["text"] for r, p in zip(rows, preds)]
+    act = [r["action"] == p["action"] for r, p in zip(rows, preds)]
+    route = [needed_route(r) == p["route"] for r, p in zip(rows, preds)]
+    terr, tmiss = [], []
+    for r, p in zip(rows, preds):
+        if r.get("target_uv") is not None:
+            if p["target"] is None:
+                tmiss.append(1.0)
+            else:
+                tmiss.append(0.0)
+                terr.append(math.dist(r["target_uv"], p["target"]))
+    res = {"n": n, "answer_exact_match": float(np.mean(em)), "action_accuracy": float(np.mean(act)),
+           "route_cheapest_sufficient": float(np.mean(route)),
+           "vision_touched": float(np.mean([p["vision_calls"] > 0 for p in preds]))}
+    if tmiss:
+        res["target_error"] = float(np.mean(terr)) if terr else None
+        res["target_missing"] = float(np.mean(tmiss))
+    return res
+
+
+def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "test", limit: int | None = None,
+                   frontend: str = "hybrid", progress: bool = True, keep_predictions: bool = False) -> dict:
+    t0 = time.perf_counter()
+    model = load_checkpoint(model_dir)
+    speech = load_speech_model(model_dir, model.config)
+    tok = build_frontend(speech, frontend)
+    cache = RunCache(data_dir, Path(model_dir) / ".eval_cache")
+    reader = cache.reader(split)
+    n = len(reader) if limit is None else min(limit, len(reader))
+    rows, sparse, dense, nocam = [], [], [], []
+    cer_ps, cer_ctc, no_utt, keep = [], [], 0, []
+    it = range(n)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, desc=f"eval {split}", unit="sample", mininterval=2.0)
+    for i in it:
+        s = reader[i]
+        row = {k: v for k, v in s.items() if k not in ("frames", "audio")}
+        text, tokens = s["query"], None
+        if s["audio"] is not None:
+            utt = tok.transcribe(s["audio"])
+            if utt is None:
+                no_utt += 1
+                text, tokens = "", None
+            else:
+                text = utt.text
+                tokens = utt.tokens if utt.tokens.numel() else None
+                cer_ctc.append(char_error_rate(s["query"], utt.ctc_text))
+            cer_ps.append(char_error_rate(s["query"], text))
+            row["heard"] = text
+        if not text and tokens is None:
+            pred = {"route": None, "action": None, "target": None, "text": "", "vision_calls": 0}
+            sparse.append(pred), dense.append(pred)
+        else:
+            sparse.append(run_query(model, text, tokens, s["frames"], s.get("context"), dense=False))
+            dense.append(run_query(model, text, tokens, s["frames"], s.get("context"), dense=True))
+            if sparse[-1].get("keep") is not None:
+                keep.append(sparse[-1]["keep"])
+        if needed_route(row) == "speech":
+            nocam.append(run_query(model, text, tokens, None, s.get("context"), dense=False, camera=False)
+                         if (text or tokens is not None) else sparse[-1])
+        rows.append(row)
+    report = {"split": split, "n": n, "frontend": frontend, "no_utterance_detected": no_utt,
+              "transcript_cer": float(np.mean(cer_ps)) if cer_ps else None,
+              "ctc_transcript_cer": float(np.mean(cer_ctc)) if cer_ctc else None}
+    by_route = {}
+    for r in ROUTES:
+        sel = [j for j, row in enumerate(rows) if needed_route(row) == r]
+        sc = _score([rows[j] for j in sel], [sparse[j] for j in sel])
+        dn = _score([rows[j] for j in sel], [dense[j] for j in sel])
+        if sc.get("n"):
+            sc["dense"] = {k: dn[k] for k in ("answer_exact_match", "action_accuracy") if k in dn}
+            spoken = [j for j in sel if rows[j].get("spoken")]
+            if spoken:
+                sc["transcript_cer"] = float(np.mean([char_error_rate(rows[j]["query"], rows[j]["heard"]) for j in spoken]))
+        by_route[r] = sc
+    report["routes"] = by_route
+    report["overall"] = _score(rows, sparse)
+    report["overall"]["dense"] = {k: v for k, v in _score(rows, dense).items() if k in ("answer_exact_match", "action_accuracy")}
+    scene = [j for j, row in enumerate(rows) if row.get("spoken") and needed_route(row) in SCENE_ROUTES]
+    report["spoken_scene_questions"] = _score([rows[j] for j in scene], [sparse[j] for j in scene])
+    report["spoken_scene_questions"]["dense"] = {
+        k: v for k, v in _score([rows[j] for j in scene], [dense[j] for j in scene]).items()
+        if k in ("answer_exact_match", "action_accuracy")}
+    sp = [j for j, row in enumerate(rows) if needed_route(row) == "speech"]
+    report["speech_commands_no_camera"] = _score([rows[j] for j in sp], nocam)
+    report["vision_keep_ratio"] = float(np.mean(keep)) if keep else None
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    if keep_predictions:
+        report["predictions"] = [{"id": r["id"], "heard": r.get("heard"), "query": r["query"], "answer": r["answer"],
+                                  "pred": p["text"], "action": r["action"], "pred_action": p["action"],
+                                  "route": needed_route(r), "pred_route": p["route"]}
+                                 for r, p in zip(rows, sparse)]
+    return report
+
+
+def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DIR) -> dict:
+    """Transcript CER per front end and VAD boundary error on real recordings."""
+    from pocketsphinx import Decoder
+
+    from tristream_ros.data.speech_synth import read_wav
+    from tristream_ros.model.speech.vad import speech_segments
+    from tristream_ros.model.tristream_model import TriStreamModel  # noqa: F401  (import check)
+
+    model = load_checkpoint(model_dir)
+    speech = load_speech_model(model_dir, model.config)
+    fronts = {"hybrid_domain_lm": build_frontend(speech, "hybrid"),
+              "ctc": build_frontend(speech, "ctc")}
+    from tristream_ros.model.speech.pocketsphinx_frontend import PocketsphinxConfig
+    from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
+    fronts["pocketsphinx_general_lm"] = build_speech_tokenizer("pocketsphinx", None, PocketsphinxConfig())
+    wavs = sorted(Path(speech_dir).glob("*.wav"))
+    per_file, cers = [], {k: [] for k in fronts}
+    start_err, end_err = [], []
+    for wav in wavs:
+        ref = wav.with_suffix(".txt").read_text().strip()
+        audio = read_wav(wav)
+        entry = {"file": wav.name, "reference": normalize(ref)}
+        for name, fe in fronts.items():
+            utt = fe.transcribe(audio)
+            hyp = utt.text if utt is not None else ""
+            entry[name] = hyp
+            cers[name].append(char_error_rate(ref, hyp))
+        # reference boundaries: forced alignment of the known transcript (real-speech acoustic model)
+        dec = Decoder(samprate=16000, loglevel="FATAL")
+        dec.set_align_text(normalize(ref))
+        dec.start_utt()
+        dec.process_raw((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes(), full_utt=True)
+        dec.end_utt()
+        words = [(s.start_frame / 100.0, (s.end_frame + 1) / 100.0) for s in dec.seg()
+                 if not s.word.startswith(("<", "["))]
+        segs = speech_segments(audio)
+        if words and segs:
+            ref_s, ref_e = words[0][0], words[-1][1]
+            vad_s, vad_e = segs[0][0], segs[-1][1]
+            entry.update(ref_start_s=ref_s, ref_end_s=ref_e, vad_start_s=vad_s, vad_end_s=vad_e,
+                         vad_segments=len(segs))
+            start_err.append(abs(vad_s - ref_s))
+            end_err.append(abs(vad_e - ref_e))
+        per_file.append(entry)
+    return {"files": len(wavs),
+            "transcript_cer": {k: float(np.mean(v)) for k, v in cers.items()},
+            "vad_start_error_ms": 1000 * float(np.mean(start_err)) if start_err else None,
+            "vad_end_error_ms": 1000 * float(np.mean(end_err)) if end_err else None,
+            "vad_reference": "pocketsphinx forced alignment of the reference transcript (first word start, last word end)",
+            "per_file": per_file}

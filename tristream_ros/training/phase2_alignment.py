@@ -1,0 +1,361 @@
+"""Phase 2: cross-modal alignment on speech-vision-text triplets.
+
+Steps (each cached on disk, so a re-run or `--resume` skips what is done):
+
+1. front-end transcripts: the default front end (pocketsphinx, real-speech acoustic model,
+   domain LM over the generator's sentences) decodes the synthetic audio, so the fusion model
+   trains on the ASR errors it will meet (``RunCache.transcripts``); samples without a decoded
+   transcript get word-level noise instead.
+2. speech path, CTC: our streaming encoder + CTC head learn the characters of the query from
+   log-mel of the voiced span (live transcript, Stream-Omni style); the k=5 adapter then
+   gives the speech tokens the fusion model reads (cached, encoder frozen afterwards).
+3. vision tokens: phase-1 STVE on each sample's frames, exactly as at inference (tile cache,
+   temporal pooling); dense tokens + importance + the sparse keep mask of the default budget
+   are cached (STVE frozen afterwards). Tokens depend on trained weights, so they are cached
+   in RUN/phase2/ (cleared with the phase), transcripts and log-mel in RUN/cache/.
+4. fusion: `TriStreamModel.forward_train` on the cached tokens: LM loss on answers, action +
+   target (pointer) loss, router loss (label = cheapest sufficient expert), sufficiency
+   (cascade confidence) loss, with modal dropout (examples run through other feasible experts,
+   so every subset of modalities is trained and insufficient experts learn low confidence),
+   input dropout (speech tokens or transcript dropped), camera dropped for commands that do not
+   need it, speech tokens swapped with another utterance's (robustness to speech tokens that
+   do not match, e.g. unfamiliar real voices), sparse and dense vision tokens mixed.
+
+Output: RUN/phase2/ = model.safetensors + config.json + vocab.json (load_checkpoint) +
+speech.safetensors (the SpeechModel) + loss curves.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch.nn import functional as F
+
+from tristream_ros.data.language import FOLLOWUP_INTENTS
+from tristream_ros.model.checkpoint import save_checkpoint
+from tristream_ros.model.config import ROUTE_INDEX, TriStreamConfig
+from tristream_ros.model.speech.ctc import ctc_loss, greedy_decode
+from tristream_ros.model.speech.speech_model import SpeechModel
+from tristream_ros.model.speech.streaming_encoder import SILENCE_MEL
+from tristream_ros.model.text_tokenizer import CharVocab, TextTokenizer
+from tristream_ros.model.tristream_model import IGNORE, TriStreamModel
+from tristream_ros.training.cache import RunCache, build_tokenizer, char_error_rate, word_noise
+from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
+from tristream_ros.training.phase1_contrastive import STVE_FILE
+
+SPEECH_FILE = "speech.safetensors"
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase2Options:
+    """Sizes and augmentation rates of phase 2 (defaults: the shipped recipe)."""
+
+    ps_train_limit: int = 5000  # spoken train samples decoded by pocketsphinx (the rest: word noise)
+    ctc_steps: int = 600
+    ctc_batch: int = 16
+    ctc_lr: float = 1.5e-3
+    fusion_steps: int = 700
+    fusion_batch: int = 24
+    fusion_lr: float = 1e-3
+    modal_dropout: float = 0.3
+    input_dropout: float = 0.15
+    ps_text_rate: float = 0.85  # use the decoded transcript (when there is one) this often
+    word_noise_rate: float = 0.08  # per-word error rate of the synthetic noise
+    no_camera_rate: float = 0.2  # speech-only commands trained without a camera frame this often
+    speech_swap_rate: float = 0.1  # speech tokens replaced by another utterance's
+    dense_rate: float = 0.25  # batches-share of examples given all vision tokens
+
+
+def needed_route(row: dict) -> str:
+    """Cheapest sufficient expert. The generator labels typed follow-ups ("go to it" typed, with
+    a text context) "vision", but only the trimodal expert reads the context: they need it."""
+    if row.get("intent") in FOLLOWUP_INTENTS and row.get("context"):
+        return "trimodal"
+    return row["route"]
+
+
+# -- speech path ----------------------------------------------------------------------------------
+def pad_mel(mels: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    n = max(m.shape[0] for m in mels)
+    out = torch.full((len(mels), n, mels[0].shape[1]), float(SILENCE_MEL))
+    for i, m in enumerate(mels):
+        out[i, : m.shape[0]] = torch.from_numpy(m.astype(np.float32))
+    return out, torch.tensor([m.shape[0] for m in mels])
+
+
+def train_ctc(config: TriStreamConfig, cache: RunCache, out: Path, opts: Phase2Options, seed: int,
+              resume: bool, progress: bool, tokenizer: TextTokenizer) -> tuple[SpeechModel, dict]:
+    """CTC on characters (encoder + CTC head) + a word-presence loss on the mean-pooled adapter
+    tokens (which words of the vocabulary the query contains), so that the speech tokens the
+    fusion model reads carry the words even before the character CTC has converged."""
+    speech = SpeechModel(config.speech)
+    path = out / SPEECH_FILE
+    if resume and path.is_file() and (out / "ctc_summary.json").is_file():
+        speech.load_state_dict(load_file(str(path)))
+        return speech.eval(), json.loads((out / "ctc_summary.json").read_text())
+    mel = cache.mel("train", config.speech.n_mels, progress=progress)
+    rows = {r["id"]: r for r in cache.rows("train")}
+    ids = sorted(mel)
+    vocab = CharVocab()
+    targets = {i: vocab.encode(rows[i]["query"]) for i in ids}
+    words = torch.zeros(len(ids), len(tokenizer))
+    for j, i in enumerate(ids):
+        words[j, tokenizer.encode(rows[i]["query"])] = 1.0
+    row_of = {i: j for j, i in enumerate(ids)}
+    bow = torch.nn.Linear(config.speech.llm_dim, len(tokenizer))
+    loop = TrainLoop(list(speech.parameters()) + list(bow.parameters()),
+                     LoopConfig(steps=opts.ctc_steps, lr=opts.ctc_lr, warmup=50, save_every=100),
+                     out, "phase2_speech", progress=progress)
+    modules = {"speech": speech, "bow": bow}
+    if resume:
+        loop.resume(modules)
+    else:
+        loop.attach(modules)
+    speech.train()
+    for step in loop:
+        rng = random.Random(seed * 7919 + step)
+        batch = rng.sample(ids, min(opts.ctc_batch, len(ids)))
+        x, lengths = pad_mel([mel[i] for i in batch])
+        o = speech(x, lengths)
+        ctc = ctc_loss(o.ctc_log_probs, o.frame_lengths, [targets[i] for i in batch])
+        tmask = torch.arange(o.tokens.shape[1])[None] < o.token_lengths[:, None]  # (B, T'')
+        pooled = (o.tokens * tmask.unsqueeze(-1)).sum(1) / tmask.sum(1, keepdim=True).clamp_min(1)
+        wp = F.binary_cross_entropy_with_logits(bow(pooled), words[[row_of[i] for i in batch]]) * 10.0
+        loop.update({"total": ctc + wp, "ctc": ctc.detach(), "word_presence": wp.detach()})
+    summary = loop.finish(modules)
+    save_file({k: v.contiguous() for k, v in speech.state_dict().items()}, str(path))
+    (out / "ctc_summary.json").write_text(json.dumps(summary) + "\n")
+    return speech.eval(), summary
+
+
+@torch.no_grad()
+def speech_tokens(speech: SpeechModel, cache: RunCache, split: str, n_mels: int, root: Path,
+                  progress: bool) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """{id: (T'', llm_dim) float16 adapter tokens}, {id: greedy CTC transcript} (cached)."""
+    path, tpath = root / f"speech_tokens_{split}.npz", root / f"ctc_text_{split}.json"
+    if path.is_file() and tpath.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}, json.loads(tpath.read_text())
+    mel = cache.mel(split, n_mels, progress=progress)
+    speech.eval()
+    toks, texts = {}, {}
+    ids = sorted(mel)
+    for a in range(0, len(ids), 16):
+        chunk = ids[a:a + 16]
+        x, lengths = pad_mel([mel[i] for i in chunk])
+        o = speech(x, lengths)
+        for j, i in enumerate(chunk):
+            toks[i] = o.tokens[j, : int(o.token_lengths[j])].numpy().astype(np.float16)
+            texts[i] = greedy_decode(o.ctc_log_probs[j, : int(o.frame_lengths[j])])
+    np.savez(path, **toks)
+    tpath.write_text(json.dumps(texts) + "\n")
+    return toks, texts
+
+
+# -- vision tokens ----------------------------------------------------------------------------------
+def _vision_job(args):
+    """Pool worker: STVE tokens for a slice of samples (dense features, importance, sparse mask)."""
+    stve_state, vcfg, data_dir, split, idxs = args
+    torch.set_num_threads(1)
+    from tristream_ros.data.scenes import render_scene, spec_from_dict
+    from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
+    from tristream_ros.data.dataset import DatasetReader
+    stve = SparseTemporalVisionEncoder(vcfg)
+    stve.load_state_dict(stve_state)
+    stve.eval()
+    rows = DatasetReader(data_dir, split, load_arrays=False).rows
+    out = []
+    for i in idxs:
+        frames = render_scene(spec_from_dict(rows[i]["scene"])).frames
+        stve.reset()
+        sparse = stve.encode(frames)
+        dense = stve.last_dense()
+        mask = np.zeros(dense.features.shape[0], bool)
+        mask[sparse.flat_index.numpy()] = True
+        out.append((rows[i]["id"], dense.features.numpy().astype(np.float16),
+                    dense.importance.numpy().astype(np.float16), mask))
+    return out
+
+
+def vision_tokens(stve_state: dict, config: TriStreamConfig, cache: RunCache, split: str, root: Path,
+                  processes: int = 2, progress: bool = True) -> dict[str, np.ndarray]:
+    """{"ids", "features" (n, N, D) f16, "importance" (n, N) f16, "sparse_mask" (n, N) bool} (cached)."""
+    path = root / f"vision_{split}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    n = len(cache.rows(split))
+    parts = [list(range(a, min(n, a + 40))) for a in range(0, n, 40)]
+    jobs = [(stve_state, config.vision, str(cache.data_dir), split, p) for p in parts]
+    if processes > 1 and len(jobs) > 1:
+        from multiprocessing import get_context
+        pool = get_context("fork").Pool(processes)
+        it = pool.imap(_vision_job, jobs)
+    else:
+        pool, it = None, map(_vision_job, jobs)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, total=len(jobs), desc=f"STVE tokens {split}", unit="x40", mininterval=2.0)
+    res = [r for part in it for r in part]
+    if pool is not None:
+        pool.close()
+        pool.join()
+    data = {"ids": np.array([r[0] for r in res]), "features": np.stack([r[1] for r in res]),
+            "importance": np.stack([r[2] for r in res]), "sparse_mask": np.stack([r[3] for r in res])}
+    np.savez(path, **data)
+    return data
+
+
+# -- fusion batches ---------------------------------------------------------------------------------
+class FusionData:
+    """Cached training examples -> `forward_train` batches with the phase-2 augmentations."""
+
+    def __init__(self, config: TriStreamConfig, tokenizer: TextTokenizer, rows: list[dict],
+                 ps_text: dict[str, str], tokens: dict[str, np.ndarray], vision: dict[str, np.ndarray],
+                 opts: Phase2Options):
+        self.config, self.tok, self.rows, self.opts = config, tokenizer, rows, opts
+        self.ps_text, self.tokens = ps_text, tokens
+        vid = {str(k): i for i, k in enumerate(vision["ids"])}
+        self.vindex = [vid[r["id"]] for r in rows]
+        self.vfeat = torch.from_numpy(vision["features"].astype(np.float32))
+        self.vimp = torch.from_numpy(vision["importance"].astype(np.float32))
+        self.vsparse = torch.from_numpy(vision["sparse_mask"])
+        self.spoken = [i for i, r in enumerate(rows) if r["id"] in tokens]
+        self.words = [w for w in tokenizer.words[5:]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def query_text(self, row: dict, rng: random.Random) -> str:
+        if row["id"] in self.tokens:  # spoken: what the front end would hear
+            ps = self.ps_text.get(row["id"])
+            if ps is not None and rng.random() < self.opts.ps_text_rate:
+                return ps
+            nrng = np.random.default_rng(rng.randrange(2**31))
+            return word_noise(row["query"], nrng, self.opts.word_noise_rate, self.words)
+        return row["query"]
+
+    def batch(self, idx: list[int], rng: random.Random, train: bool = True) -> dict:
+        cfg, o = self.config, self.opts
+        B = len(idx)
+        rows = [self.rows[i] for i in idx]
+        S = max([self.tokens[r["id"]].shape[0] for r in rows if r["id"] in self.tokens] + [1])
+        speech = torch.zeros(B, S, cfg.speech_dim)
+        smask = torch.zeros(B, S, dtype=torch.bool)
+        q, a, c, route, action, uv, has_t, has_v = [], [], [], [], [], [], [], []
+        dense = rng.random() < o.dense_rate if train else False
+        for b, r in enumerate(rows):
+            if r["id"] in self.tokens:
+                sid = r["id"]
+                if train and rng.random() < o.speech_swap_rate:
+                    sid = self.rows[self.spoken[rng.randrange(len(self.spoken))]]["id"]
+                t = torch.from_numpy(self.tokens[sid].astype(np.float32))[:S]
+                speech[b, : t.shape[0]] = t
+                smask[b, : t.shape[0]] = True
+            q.append(self.tok.encode(self.query_text(r, rng) if train else r["query"]))
+            a.append(self.tok.encode(r["answer"]))
+            c.append(self.tok.encode(r.get("context") or ""))
+            need = needed_route(r)
+            route.append(ROUTE_INDEX[need])
+            action.append(cfg.action.index(r["action"]))
+            uv.append(r["target_uv"] if r.get("target_uv") is not None else (0.0, 0.0))
+            has_t.append(r.get("target_uv") is not None)
+            has_v.append(not (train and need == "speech" and rng.random() < o.no_camera_rate))
+        vi = torch.tensor([self.vindex[i] for i in idx])
+        mask = torch.ones(B, self.vfeat.shape[1], dtype=torch.bool) if dense else self.vsparse[vi]
+        return {"query_ids": q, "answer_ids": a, "context_ids": c, "speech_tokens": speech, "speech_mask": smask,
+                "vision_features": self.vfeat[vi], "vision_mask": mask, "vision_importance": self.vimp[vi],
+                "has_vision": torch.tensor(has_v), "route": torch.tensor(route), "action": torch.tensor(action),
+                "target_uv": torch.tensor(uv, dtype=torch.float32), "has_target": torch.tensor(has_t)}
+
+
+def build_model(config: TriStreamConfig, tokenizer: TextTokenizer, stve_state: dict | None) -> TriStreamModel:
+    model = TriStreamModel(config, tokenizer)
+    if stve_state is not None:
+        model.vision.load_state_dict(stve_state)
+    for p in model.vision.parameters():  # STVE is frozen after phase 1 (its tokens are cached)
+        p.requires_grad_(False)
+    return model
+
+
+def load_stve_state(out_dir: Path) -> dict:
+    path = out_dir / "phase1" / STVE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"phase 1 output {path} not found: run `tristream train --phase 1` first")
+    return load_file(str(path))
+
+
+def run_phase2(config: TriStreamConfig, data_dir: str, out_dir: str, *, opts: Phase2Options = Phase2Options(),
+               seed: int = 0, resume: bool = True, progress: bool = True, processes: int = 2) -> dict:
+    seed_everything(seed)
+    t0 = time.perf_counter()
+    run = Path(out_dir)
+    out = run / "phase2"
+    out.mkdir(parents=True, exist_ok=True)
+    cache = RunCache(data_dir, run / "cache")
+    tokenizer = build_tokenizer()
+    config = dataclasses.replace(
+        config, fusion=dataclasses.replace(config.fusion, vocab_size=len(tokenizer),
+                                           modal_dropout=opts.modal_dropout, input_dropout=opts.input_dropout))
+    timings = {}
+
+    t = time.perf_counter()
+    ps = cache.transcripts("train", limit=opts.ps_train_limit, processes=processes, progress=progress)
+    timings["pocketsphinx_train_s"] = round(time.perf_counter() - t, 1)
+
+    t = time.perf_counter()
+    speech, ctc_summary = train_ctc(config, cache, out, opts, seed, resume, progress, tokenizer)
+    timings["ctc_train_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    tokens, ctc_text = speech_tokens(speech, cache, "train", config.speech.n_mels, out, progress)
+    rows = cache.rows("train")
+    ctc_cer = float(np.mean([char_error_rate(r["query"], ctc_text[r["id"]]) for r in rows if r["id"] in ctc_text]))
+    timings["speech_tokens_s"] = round(time.perf_counter() - t, 1)
+
+    t = time.perf_counter()
+    stve_state = load_stve_state(run)
+    vision = vision_tokens(stve_state, config, cache, "train", out, processes, progress)
+    timings["vision_tokens_s"] = round(time.perf_counter() - t, 1)
+
+    t = time.perf_counter()
+    model = build_model(config, tokenizer, stve_state)
+    data = FusionData(config, tokenizer, rows, ps, tokens, vision, opts)
+    params = [p for p in model.parameters() if p.requires_grad]
+    loop = TrainLoop(params, LoopConfig(steps=opts.fusion_steps, lr=opts.fusion_lr, warmup=60, save_every=150),
+                     out, "phase2_fusion", progress=progress)
+    modules = {"model": model}
+    if resume:
+        loop.resume(modules)
+    else:
+        loop.attach(modules)
+    model.train()
+    for step in loop:
+        rng = random.Random(seed * 104729 + step)
+        idx = [rng.randrange(len(data)) for _ in range(opts.fusion_batch)]
+        _, losses = model.forward_train(data.batch(idx, rng), generator=rng)
+        loop.update(losses)
+    fusion_summary = loop.finish(modules)
+    timings["fusion_train_s"] = round(time.perf_counter() - t, 1)
+    model.eval()
+    save_checkpoint(model, out, tokenizer, metadata={"phase": "2"})
+    save_file({k: v.contiguous() for k, v in speech.state_dict().items()}, str(out / SPEECH_FILE))
+    summary = {"ctc": ctc_summary, "ctc_train_cer": round(ctc_cer, 4), "fusion": fusion_summary,
+               "timings": timings, "seconds_total": round(time.perf_counter() - t0, 1),
+               "options": dataclasses.asdict(opts), "ps_decoded_train": len(ps)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def answer_logprobs(model: TriStreamModel, batch: dict, outputs: dict) -> torch.Tensor:
+    """Sum of answer-token log-probabilities per example (B,) from forward_train outputs."""
+    logits, labels = outputs["lm_logits"], outputs["labels"]
+    lp = F.log_softmax(logits, -1)
+    valid = labels != IGNORE
+    tok = lp.gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+    return (tok * valid).sum(-1)

@@ -1,0 +1,141 @@
+"""Phase 3: preference optimisation (DPO), the practical form of the paper's RLHF.
+
+Preference pairs come from the generator's ground truth, no human labels needed:
+
+    chosen    the true answer ("the ball is red", "there are two cups")
+    rejected  the same answer with one fact made wrong: another colour, kind, count, region,
+              yes <-> no, or (for answers with no such word) another sample's answer;
+              for the action head, a wrong action
+
+DPO (Rafailov et al. 2023) on the answer's sequence log-probability, against a frozen copy of
+the phase-2 model (the reference):
+
+    L = -log sigmoid(beta * [(log pi(y+|x) - log ref(y+|x)) - (log pi(y-|x) - log ref(y-|x))])
+
+plus the same DPO term over the action head's distribution, and the phase-2 supervised losses
+on the chosen answers (weight `sft_weight`) so the router, sufficiency and pointer heads do not
+drift. The expert that runs is the labelled cheapest sufficient one (no modal dropout here).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from tristream_ros.data.language import NUMBER_WORDS
+from tristream_ros.data.scenes import COLOURS, KINDS
+from tristream_ros.model.checkpoint import load_checkpoint, save_checkpoint
+from tristream_ros.training.cache import RunCache
+from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
+from tristream_ros.training.phase2_alignment import (SPEECH_FILE, FusionData, Phase2Options, answer_logprobs,
+                                                     speech_tokens, vision_tokens)
+
+_SWAPS = [tuple(COLOURS), tuple(KINDS), tuple(NUMBER_WORDS), ("left", "middle", "right"),
+          ("yes", "no"), ("going", "looking")]
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase3Options:
+    steps: int = 120
+    batch: int = 16
+    lr: float = 1e-4
+    beta: float = 0.1
+    sft_weight: float = 1.0
+    action_weight: float = 0.5
+
+
+def reject_answer(answer: str, rng: random.Random, others: list[str]) -> str:
+    """One fact of `answer` made wrong (see module docstring)."""
+    words = answer.split()
+    slots = [(i, group) for i, w in enumerate(words) for group in _SWAPS if w in group]
+    if slots:
+        i, group = slots[rng.randrange(len(slots))]
+        words[i] = rng.choice([g for g in group if g != words[i]])
+        return " ".join(words)
+    for _ in range(10):
+        alt = others[rng.randrange(len(others))]
+        if alt != answer:
+            return alt
+    return answer + " " + answer.split()[-1]
+
+
+def run_phase3(data_dir: str, out_dir: str, *, opts: Phase3Options = Phase3Options(), seed: int = 0,
+               resume: bool = True, progress: bool = True) -> dict:
+    seed_everything(seed)
+    t0 = time.perf_counter()
+    run = Path(out_dir)
+    src, out = run / "phase2", run / "phase3"
+    out.mkdir(parents=True, exist_ok=True)
+    policy = load_checkpoint(src)
+    reference = copy.deepcopy(policy).eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    for p in policy.vision.parameters():
+        p.requires_grad_(False)
+    cfg = policy.config
+    cache = RunCache(data_dir, run / "cache")
+    rows = cache.rows("train")
+    ps = cache.transcripts("train", limit=None, processes=1, progress=False) \
+        if (cache.root / "ps_train.json").is_file() else {}
+    tokens, _ = speech_tokens(None, cache, "train", cfg.speech.n_mels, src, progress)
+    vision = vision_tokens({}, cfg, cache, "train", src, progress=progress)
+    p2 = json.loads((src / "summary.json").read_text()).get("options", {})
+    p2opts = dataclasses.replace(Phase2Options(), **{k: v for k, v in p2.items() if k in Phase2Options.__dataclass_fields__})
+    data = FusionData(cfg, policy.tokenizer, rows, ps, tokens, vision, p2opts)
+    others = sorted({r["answer"] for r in rows})
+    n_actions = len(cfg.action.actions)
+
+    loop = TrainLoop([p for p in policy.parameters() if p.requires_grad],
+                     LoopConfig(steps=opts.steps, lr=opts.lr, warmup=10, save_every=60, log_every=5),
+                     out, "phase3_dpo", progress=progress)
+    modules = {"model": policy}
+    if resume:
+        loop.resume(modules)
+    else:
+        loop.attach(modules)
+    policy.train()
+    wins = []
+    for step in loop:
+        rng = random.Random(seed * 15485863 + step)
+        idx = [rng.randrange(len(data)) for _ in range(opts.batch)]
+        chosen = data.batch(idx, rng)
+        rejected = dict(chosen)
+        rejected["answer_ids"] = [policy.tokenizer.encode(reject_answer(data.rows[i]["answer"], rng, others))
+                                  for i in idx]
+        kw = dict(modal_dropout=0.0, input_dropout=0.0)
+        out_c, losses = policy.forward_train(chosen, **kw)
+        out_r, _ = policy.forward_train(rejected, **kw)
+        with torch.no_grad():
+            ref_c, _ = reference.forward_train(chosen, **kw)
+            ref_r, _ = reference.forward_train(rejected, **kw)
+        margin = (answer_logprobs(policy, chosen, out_c) - answer_logprobs(reference, chosen, ref_c)) - \
+                 (answer_logprobs(policy, rejected, out_r) - answer_logprobs(reference, rejected, ref_r))
+        dpo = -F.logsigmoid(opts.beta * margin).mean()
+        # action DPO: the labelled action against a random wrong one
+        a_true = chosen["action"]
+        a_bad = (a_true + torch.randint(1, n_actions, a_true.shape, generator=torch.Generator().manual_seed(step))) % n_actions
+        lp, lr_ = F.log_softmax(out_c["action_logits"], -1), F.log_softmax(ref_c["action_logits"], -1)
+        a_margin = (lp.gather(1, a_true[:, None]) - lr_.gather(1, a_true[:, None])) - \
+                   (lp.gather(1, a_bad[:, None]) - lr_.gather(1, a_bad[:, None]))
+        a_dpo = -F.logsigmoid(opts.beta * a_margin).mean()
+        sft = losses["total"]
+        total = dpo + opts.action_weight * a_dpo + opts.sft_weight * sft
+        wins.append(float((margin > 0).float().mean()))
+        loop.update({"total": total, "dpo": dpo, "action_dpo": a_dpo, "sft": sft.detach(),
+                     "pref_acc": torch.tensor(wins[-1])})
+    summary = loop.finish(modules)
+    policy.eval()
+    save_checkpoint(policy, out, policy.tokenizer, metadata={"phase": "3"})
+    shutil.copy(src / SPEECH_FILE, out / SPEECH_FILE)
+    summary.update(seconds_total=round(time.perf_counter() - t0, 1), options=dataclasses.asdict(opts),
+                   preference_accuracy_last20=float(np.mean(wins[-20:])) if wins else None)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary

@@ -1,0 +1,94 @@
+"""Copy a finished run into the shipped checkpoint folder (models/demo) with its recipe.
+
+    python -m tristream_ros.training.ship --run runs/demo --model models/demo --seed 0
+
+models/demo/ then holds: model.safetensors, config.json, vocab.json (load_checkpoint),
+speech.safetensors (the SpeechModel: streaming encoder, CTC head, adapter; config in
+config.json["speech"]), frontend.json (the default speech front end), eval.json, recipe.json
+(config, seed, commands, per-step wall-clock, machine) and the loss curves (*.png).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+SHIP_FILES = ("model.safetensors", "config.json", "vocab.json", "speech.safetensors")
+FRONTEND = {
+    "speech_frontend": "hybrid",
+    "text": "pocketsphinx (en-US acoustic model of real speech) with a bigram domain LM over "
+            "tristream_ros.data.language.all_sentences(); lw=10",
+    "speech_tokens": "speech.safetensors: streaming encoder + k=5 adapter",
+    "live_transcript": "CTC head of speech.safetensors",
+    "build": "tristream_ros.training.evaluate.build_frontend(speech_model, 'hybrid')",
+}
+
+
+def load_shipped(folder: str | Path):
+    """-> (TriStreamModel, SpeechModel), both in eval mode."""
+    from tristream_ros.model.checkpoint import load_checkpoint
+    from tristream_ros.training.evaluate import load_speech_model
+    model = load_checkpoint(folder)
+    return model, load_speech_model(folder, model.config)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def ship(run: Path, model: Path, seed: int) -> dict:
+    import torch
+    src = run / "out" / "phase3"
+    model.mkdir(parents=True, exist_ok=True)
+    for name in SHIP_FILES:
+        shutil.copy(src / name, model / name)
+    for png in sorted((run / "out").glob("phase*/*_loss.png")):
+        shutil.copy(png, model / png.name)
+    if (run / "eval.json").is_file():
+        shutil.copy(run / "eval.json", model / "eval.json")
+    (model / "frontend.json").write_text(json.dumps(FRONTEND, indent=1) + "\n")
+    steps = []
+    times = run / "times.tsv"
+    if times.is_file():
+        for line in times.read_text().splitlines():
+            name, secs, cmd = line.split("\t", 2)
+            steps.append({"step": name, "seconds": float(secs), "command": cmd})
+    summaries = {p.parent.name: json.loads(p.read_text()) for p in sorted((run / "out").glob("phase*/summary.json"))}
+    info = json.loads((run / "data" / "info.json").read_text()) if (run / "data" / "info.json").is_file() else {}
+    recipe = {
+        "config": "demo", "seed": seed, "script": "scripts/train_demo.sh",
+        "dataset": {k: info.get(k) for k in ("counts", "seed", "frames", "espeak_version")},
+        "steps": steps, "wall_clock_s": round(sum(s["seconds"] for s in steps), 1),
+        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads_per_process": 1,
+                    "torch": torch.__version__, "python": sys.version.split()[0], "platform": platform.platform()},
+        "phases": {k: {kk: v.get(kk) for kk in ("steps", "seconds", "seconds_total", "timings", "final_loss",
+                                                 "ctc_train_cer", "preference_accuracy_last20") if kk in v}
+                   for k, v in summaries.items()},
+    }
+    (model / "recipe.json").write_text(json.dumps(recipe, indent=1) + "\n")
+    return recipe
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    r = ship(Path(a.run), Path(a.model), a.seed)
+    print(json.dumps({"wall_clock_s": r["wall_clock_s"], "steps": r["steps"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
