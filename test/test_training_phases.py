@@ -1,0 +1,100 @@
+"""Pieces of the three training phases on the tiny preset (seconds, no dataset on disk)."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from tristream_ros.model.config import TriStreamConfig
+from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
+from tristream_ros.training.cache import build_tokenizer, char_error_rate, word_noise
+from tristream_ros.training.phase1_contrastive import Phase1Heads, phase1_losses, token_labels
+from tristream_ros.training.phase2_alignment import (FusionData, Phase2Options, answer_logprobs, build_model,
+                                                     needed_route)
+from tristream_ros.training.phase3_preference import reject_answer
+
+torch.set_num_threads(1)
+
+
+def test_token_labels_mark_the_cells_an_object_covers():
+    obj = {"bbox": [40, 40, 80, 70], "colour": "red", "kind": "ball"}
+    colour, kind, salient = token_labels([obj], (8, 8), 256)
+    cells = set(np.flatnonzero(salient))
+    assert cells == {1 * 8 + 1, 1 * 8 + 2, 2 * 8 + 1, 2 * 8 + 2}
+    assert colour[1 * 8 + 1] > 0 and kind[1 * 8 + 1] > 0
+    assert colour[0] == 0 and salient[0] == 0
+
+
+def test_phase1_losses_are_finite_and_reach_the_scorer():
+    cfg = TriStreamConfig.preset("tiny").vision
+    stve = SparseTemporalVisionEncoder(cfg.replace(channels_last=False))
+    heads = Phase1Heads(cfg.token_dim, 16)
+    b = 4
+    batch = {"tiles": torch.randint(0, 255, (b, 3, 64, 64), dtype=torch.uint8),
+             "colour": torch.randint(0, 8, (b, 4)), "kind": torch.randint(0, 6, (b, 4)),
+             "salient": torch.randint(0, 2, (b, 4)).float(), "obj_ids": torch.zeros(b, 1, 2, dtype=torch.long),
+             "obj_mask": torch.tensor([[True], [False], [True], [False]]), "key": torch.tensor([0, 1, 0, 1])}
+    losses = phase1_losses(stve, heads, batch)
+    assert torch.isfinite(losses["total"])
+    losses["total"].backward()
+    assert stve.scorer.mlp[0].weight.grad.abs().sum() > 0
+
+
+def test_needed_route_sends_typed_followups_to_the_trimodal_expert():
+    assert needed_route({"route": "vision", "intent": "go_to_it", "context": "where is the ball <sep> ..."}) == "trimodal"
+    assert needed_route({"route": "vision", "intent": "count", "context": ""}) == "vision"
+    assert needed_route({"route": "speech", "intent": "stop", "context": ""}) == "speech"
+
+
+def test_reject_answer_changes_exactly_one_fact():
+    rng = random.Random(0)
+    for ans in ("the ball is red", "there are two cups", "the red box is on the left", "yes there is a red cup"):
+        bad = reject_answer(ans, rng, ["stopping"])
+        assert bad != ans and len(bad.split()) == len(ans.split())
+        assert sum(a != b for a, b in zip(ans.split(), bad.split())) == 1
+    assert reject_answer("stopping", rng, ["stopping", "turning left"]) == "turning left"
+
+
+def test_cer_and_word_noise():
+    assert char_error_rate("turn left", "turn left") == 0.0
+    assert char_error_rate("turn left", "turn lift") == pytest.approx(1 / 9)
+    assert char_error_rate("", "x") == 1.0
+    rng = np.random.default_rng(0)
+    noisy = [word_noise("go to the red ball", rng, 0.5, ["cup", "blue"]) for _ in range(20)]
+    assert any(n != "go to the red ball" for n in noisy)
+    assert word_noise("go to the red ball", rng, 0.0, ["cup"]) == "go to the red ball"
+
+
+def _rows():
+    return [
+        {"id": "a", "query": "stop", "answer": "stopping", "context": "", "route": "speech", "intent": "stop",
+         "action": "stop", "target_uv": None, "spoken": True},
+        {"id": "b", "query": "go to the red ball", "answer": "going to the red ball", "context": "",
+         "route": "speech_vision", "intent": "go_to", "action": "navigate_to", "target_uv": (0.3, 0.6), "spoken": True},
+        {"id": "c", "query": "what colour is the cup", "answer": "the cup is blue", "context": "",
+         "route": "vision", "intent": "colour_of", "action": "none", "target_uv": None, "spoken": False},
+    ]
+
+
+def test_fusion_batches_train_the_tiny_model_and_give_answer_logprobs():
+    tok = build_tokenizer()
+    cfg = TriStreamConfig.preset("tiny", vocab_size=len(tok))
+    rows = _rows()
+    n, d = cfg.vision_grid[0] * cfg.vision_grid[1], cfg.vision_dim
+    rng = np.random.default_rng(0)
+    vision = {"ids": np.array([r["id"] for r in rows]), "features": rng.normal(size=(3, n, d)).astype(np.float16),
+              "importance": rng.random((3, n)).astype(np.float16), "sparse_mask": rng.random((3, n)) < 0.3}
+    tokens = {"a": rng.normal(size=(3, cfg.speech_dim)).astype(np.float16),
+              "b": rng.normal(size=(5, cfg.speech_dim)).astype(np.float16)}
+    data = FusionData(cfg, tok, rows, {"a": "stop", "b": "go to the bed ball"}, tokens, vision, Phase2Options())
+    model = build_model(cfg, tok, None)
+    assert not any(p.requires_grad for p in model.vision.parameters())  # STVE frozen in phase 2
+    batch = data.batch([0, 1, 2], random.Random(0))
+    assert batch["speech_mask"][2].sum() == 0 and batch["speech_mask"][1].sum() == 5
+    assert batch["route"].tolist() == [0, 2, 1]
+    model.train()
+    out, losses = model.forward_train(batch, modal_dropout=0.0, input_dropout=0.0)
+    assert torch.isfinite(losses["total"])
+    losses["total"].backward()
+    lp = answer_logprobs(model, batch, out)
+    assert lp.shape == (3,) and bool((lp < 0).all())
