@@ -105,6 +105,24 @@ def test_graph_survives_bad_input(tmp_path):
         expected = [t["text"] for t in truth["utterances"]]
         assert sum(a == b for a, b in zip(heard, expected)) >= n - 1, (heard, expected)
         assert obs.wait_until(lambda: len(wavs.paths) == n, 15), wavs.paths  # the last answer is still being spoken
+        # barge-in through the real speech path: each talkative answer (~4 s of speech) is longer
+        # than the 2.5 s gap, so the next utterance's VAD start must cut it within one chunk
+        starts = {}
+        for h in obs.get("speech/transcript"):
+            if not h.msg.is_final:
+                starts.setdefault(h.msg.utterance_id, h.t_ns)
+        order = [u["id"] for u in utts]
+        cut = 0
+        for prev, nxt in zip(order, order[1:]):
+            t_start = starts[nxt]
+            late = [h for h in obs.get("audio/output") if h.msg.utterance_id == prev and len(h.msg.data)
+                    and h.t_ns > t_start + 20_000_000]  # 20 ms for the transcript to reach the fusion node
+            spoke_before = any(h.msg.utterance_id == prev and len(h.msg.data) and h.t_ns < t_start
+                               for h in obs.get("audio/output"))
+            if spoke_before:
+                cut += 1
+                assert len(late) <= 1, (prev, len(late))  # at most the chunk already in flight
+        assert cut >= 3
         diags = obs.diagnostics()
         assert error_statuses(diags, "vision_encoder_node") and error_statuses(diags, "speech_tokenizer_node")
         vision = [s for s in diags if "vision_encoder_node" in s.name][-1]
