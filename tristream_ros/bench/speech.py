@@ -8,7 +8,8 @@ encoder frames, bounded left context): cost follows the audio actually heard.
 Baseline: the same layers and weights with one 30 s chunk (1500 encoder frames, full
 attention) on 3000 mel frames of padded audio, as Whisper / LLaMA-Omni2 run it; its cost is the
 same for every utterance length. FLOPs are counted by torch.utils.flop_counter on one run of
-each; ms are the median of --repeats further runs (eager PyTorch, --threads). Random weights and
+each (with the CPU attention kernel registered, see common.count_cpu_attention_flops; the
+analytic streaming_encoder.estimate_macs x 2 is printed beside it); ms are the median of --repeats further runs (eager PyTorch, --threads). Random weights and
 random log-mel input (cost does not depend on the values).
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import statistics
 import sys
 import time
 
-from tristream_ros.bench.common import add_common_arguments, emit, machine, set_threads, sig
+from tristream_ros.bench.common import add_common_arguments, count_cpu_attention_flops, emit, machine, set_threads, sig
 
 DURATIONS_S = (1.0, 3.0, 10.0)
 WHISPER_WINDOW_S = 30.0
@@ -39,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from tristream_ros.model.speech.config import SpeechConfig
-    from tristream_ros.model.speech.streaming_encoder import SpeechEncoder
+    from tristream_ros.model.speech.streaming_encoder import SpeechEncoder, estimate_macs
 
     set_threads(args.threads)
+    count_cpu_attention_flops()
     torch.manual_seed(0)
     cfg = SpeechConfig.preset(args.preset)
     enc = SpeechEncoder(cfg).eval()
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             base_gflops, base_ms = measure(padded, mel)
         rows[f"{d:g}s"] = {"seconds": d, "streaming_gflops": sig(s_gflops), "streaming_ms": round(s_ms, 1),
                            "real_time_factor": round(s_ms / 1000 / d, 3),
+                           "analytic_gflops": sig(2 * estimate_macs(cfg, d) / 1e9),
                            "flops_ratio_vs_padded": round(s_gflops / base_gflops, 4),
                            "flops_reduction": round(1 - s_gflops / base_gflops, 4),
                            "ms_ratio_vs_padded": round(s_ms / base_ms, 4)}
@@ -91,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
               "encoder": {"d_model": cfg.d_model, "n_layers": cfg.n_layers, "n_mels": cfg.n_mels,
                           "chunk_ms": cfg.chunk_ms, "left_context_ms": cfg.left_context_ms},
               "padded_30s_baseline": {"gflops": sig(base_gflops), "ms": round(base_ms, 1),
+                                      "analytic_gflops": sig(2 * estimate_macs(cfg, 1.0, window_s=WHISPER_WINDOW_S) / 1e9),
                                       "encoder_frames": window, "attention": "full over the 30 s window"},
               "utterances": rows,
               "cost_grows_with_length": all(a < b for a, b in zip(gf, gf[1:]))}

@@ -11,7 +11,8 @@ scenes, so every scene starts by encoding all 16 tiles.
 Baseline, same weights: the MobileViT backbone over the whole 256x256 frame every frame, all
 8x8 = 64 tokens kept. Figures (per frame, means over the workload):
     tokens_kept, keep_ratio (kept / 64), tiles_reencoded
-    encoder: GFLOPs (counted by torch.utils.flop_counter on the backbone; STVE = tiles
+    encoder: GFLOPs (counted by torch.utils.flop_counter on the backbone, CPU attention kernel
+        registered (common.count_cpu_attention_flops); STVE = tiles
         re-encoded x per-tile FLOPs + scorer) and ms (eager PyTorch, --threads)
     decoder_vision: GFLOPs the fusion decoder spends on the vision tokens of one query
         (projector, cross-attention K/V and per-token attention, model/fusion/cascade.py),
@@ -27,7 +28,7 @@ import statistics
 import sys
 import time
 
-from tristream_ros.bench.common import add_common_arguments, emit, machine, set_threads, sig
+from tristream_ros.bench.common import add_common_arguments, count_cpu_attention_flops, emit, machine, set_threads, sig
 
 TARGET_KEEP_RATIO_MAX = 0.27
 
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from tristream_ros.model.vision.tiles import prepare_frame, PIXEL_MAX
 
     set_threads(args.threads)
+    count_cpu_attention_flops()  # MobileViT attention is SDPA: counted, not 0
     torch.manual_seed(args.seed)
     cfg = TriStreamConfig.preset(args.preset)
     enc = SparseTemporalVisionEncoder(cfg.vision).eval()
