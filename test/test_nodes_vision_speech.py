@@ -171,3 +171,26 @@ def test_speech_partials_final_stamps_and_bad_audio(model):
             assert node.alive()
         finally:
             probe.close()
+
+
+def test_vision_backends_agree(model, tmp_path):
+    """runtime.backend onnx (tile backbone in ONNX Runtime) gives the torch backend's tokens."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    from tristream_ros.model.checkpoint import load_checkpoint
+    from tristream_ros.ros.vision_encoder_node import build_backend
+    from tristream_ros.runtime.export_onnx import export_model
+
+    torch.set_num_threads(1)
+    export_model(load_checkpoint(model), tmp_path / "onnx", parts=("vision",), progress=False)
+    torch_be = build_backend("torch", model, False)
+    onnx_be = build_backend("onnx", model, False, str(tmp_path / "onnx"), 1)
+    for k in range(3):  # tile cache and temporal pooling run on top of either backbone
+        a, b = torch_be.encode(frame(k)), onnx_be.encode(frame(k))
+        assert a.rows.tolist() == b.rows.tolist() and a.tiles_reencoded == b.tiles_reencoded
+        torch.testing.assert_close(a.features, b.features, atol=1e-4, rtol=1e-4)
+    from tristream_ros.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="runtime"):
+        build_backend("onnx", model, False, str(tmp_path), 1)  # no runtime.json there
