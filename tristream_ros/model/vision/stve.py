@@ -165,11 +165,13 @@ class SparseTemporalVisionEncoder(nn.Module):
             for frame in frame_list:
                 pixels = prepare_frame(frame, c).to(device)  # (3, S, S), 0..255
                 tiles = split_tiles(pixels.unsqueeze(0), c.tile_size)[0]  # (n, 3, t, t)
-                changed = self._cache.changed(tiles)  # (n,) bool
-                if bool(changed.any()):
-                    new = tiles[changed]
-                    self._cache.update(changed, tiles, self.encode_tiles(new), tile_edge_energy(new))
-                reencoded += int(changed.sum())
+                summary = self._cache.summarize(tiles)  # (n, 3, t/pool, t/pool)
+                changed = self._cache.changed(summary)  # (n,) bool
+                n_changed = int(changed.sum())
+                if n_changed:
+                    new = tiles if n_changed == c.num_tiles else tiles[changed]  # (n_changed, 3, t, t)
+                    self._cache.update(changed, summary, self.encode_tiles(new), tile_edge_energy(new))
+                reencoded += n_changed
                 pooled = self._window.push(self.tiles_to_grid(self._cache.features))  # (N, D)
             scores = torch.sigmoid(self.scorer(pooled))  # (N,)
         complexity = complexity_from_edges(self._cache.edge, c)

@@ -72,7 +72,7 @@ def prepare_frame(frame: torch.Tensor, config: VisionConfig) -> torch.Tensor:
     640x480 on one thread versus ~2.4 ms in float); it differs from the float resize used in
     training by at most half a grey level."""
     x = frame.permute(2, 0, 1).unsqueeze(0)  # (1, 3, H, W) uint8, channels-last strides
-    return resize_pixels(x, config)[0].float()
+    return resize_pixels(x, config)[0].float().contiguous()  # (3, S, S) planar
 
 
 def split_tiles(pixels: torch.Tensor, tile: int) -> torch.Tensor:
@@ -131,25 +131,24 @@ class TileCache:
         """tiles (n, 3, t, t) -> block means (n, 3, t/pool, t/pool)."""
         return F.avg_pool2d(tiles, self.pool) if self.pool > 1 else tiles
 
-    def changed(self, tiles: torch.Tensor) -> torch.Tensor:
-        """tiles (n, 3, t, t) -> bool (n,): which tiles must be (re-)encoded."""
-        if tiles.shape[0] != self.num_tiles:
-            raise InputError(f"TileCache expects {self.num_tiles} tiles, got {tiles.shape[0]}")
+    def changed(self, summary: torch.Tensor) -> torch.Tensor:
+        """summary (n, 3, t/pool, t/pool) from ``summarize`` -> bool (n,): tiles to (re-)encode."""
+        if summary.shape[0] != self.num_tiles:
+            raise InputError(f"TileCache expects {self.num_tiles} tiles, got {summary.shape[0]}")
         if self.summary is None:
-            return torch.ones(self.num_tiles, dtype=torch.bool)
-        diff = (self.summarize(tiles) - self.summary).abs().mean(dim=(1, 2, 3))  # (n,)
+            return torch.ones(self.num_tiles, dtype=torch.bool, device=summary.device)
+        diff = (summary - self.summary).abs().mean(dim=(1, 2, 3))  # (n,)
         return diff > self.threshold
 
-    def update(self, changed: torch.Tensor, tiles: torch.Tensor, features: torch.Tensor,
+    def update(self, changed: torch.Tensor, summary: torch.Tensor, features: torch.Tensor,
                edge: torch.Tensor) -> None:
-        """Store the new pixels of the ``changed`` tiles and their features/edge energy
-        (``features`` and ``edge`` hold only the changed rows, in tile order)."""
-        summary = self.summarize(tiles[changed])
+        """Remember the ``changed`` tiles: their summaries (all n rows given) and their new
+        features and edge energy (only the changed rows, in tile order)."""
         if self.features is None:
             if not bool(changed.all()):
                 raise InputError("the first frame must encode every tile")
             self.summary, self.features, self.edge = summary.clone(), features.clone(), edge.clone()
             return
-        self.summary[changed] = summary
+        self.summary[changed] = summary[changed]
         self.features[changed] = features
         self.edge[changed] = edge
