@@ -99,8 +99,6 @@ def test_bridge_goal_twist_deadman(bridge):
 
 
 def test_bridge_off_publishes_nothing():
-    from geometry_msgs.msg import PoseStamped, Twist
-
     from tristream_ros.msg import ActionHint
 
     with NodeProcess(MODULE, ros_args=["-r", "__node:=bridge_off", "-r", "__ns:=/off"]) as node:

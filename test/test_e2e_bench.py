@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import types
 
-import pytest
-
 from graph_helpers import demo_bag, make_checkpoint
 from tristream_ros.commands import bench_cmd
 

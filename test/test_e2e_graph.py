@@ -41,8 +41,6 @@ def test_demo_bag_answers_match_ground_truth(tmp_path):
 
 
 def test_graph_survives_bad_input(tmp_path):
-    from sensor_msgs.msg import Image
-
     from tristream_ros.commands.demo_cmd import AnswerWavs, collect_utterances
     from tristream_ros.msg import AudioChunk
     from tristream_ros.ros.conversions import ns_to_stamp, numpy_to_image

@@ -29,7 +29,7 @@ def test_vision_rate_flood_and_bad_frames(model):
     from sensor_msgs.msg import CompressedImage, Image
 
     from tristream_ros.msg import VisionTokens
-    from tristream_ros.ros.conversions import ns_to_stamp, numpy_to_compressed, numpy_to_image
+    from tristream_ros.ros.conversions import ns_to_stamp, numpy_to_image
 
     with NodeProcess("tristream_ros.ros.vision_encoder_node",
                      ros_args=["-p", f"model.path:={model}", "-p", "max_rate_hz:=5.0"]) as node:

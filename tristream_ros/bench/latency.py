@@ -28,7 +28,6 @@ import json
 import math
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -210,14 +209,12 @@ def summary(rows: list[dict]) -> dict:
 # -- cascade baseline ------------------------------------------------------------------------------
 def measure_cascade(model_path: Path, bags, vad_cfg, vocabulary: str, log) -> dict:
     """VAD end -> pocketsphinx (whole utterance) -> text model (whole answer) -> espeak-ng."""
-    import torch
-
     from tristream_ros.data.language import all_queries, all_sentences
     from tristream_ros.model.checkpoint import load_checkpoint
     from tristream_ros.model.speech.pocketsphinx_frontend import (DomainVocabulary, PocketsphinxConfig,
                                                                   PocketsphinxRecognizer)
     from tristream_ros.model.speech.vad import StreamingVad
-    from tristream_ros.model.tristream_model import Action, Done, Query, RouteChosen, TextDelta
+    from tristream_ros.model.tristream_model import Action, Query, TextDelta
     from tristream_ros.outputs.tts import EspeakTTS
     from tristream_ros.ros.conversions import image_to_rgb8
 

@@ -41,7 +41,6 @@ def _say(args, text: str = "", end: str = "\n") -> None:
 
 def _check_devices(args) -> str | None:
     if args.mic:
-        from tristream_ros.inputs.microphone import PyAudioSource  # noqa: F401 (import error = no pyaudio)
         try:
             import pyaudio
         except ImportError:

@@ -49,7 +49,7 @@ from std_msgs.msg import Header, String
 from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.msg import ActionHint, AudioChunk, ResponseChunk, SpeechTokens, Transcript
 from tristream_ros.msg import VisionTokens as VisionTokensMsg
-from tristream_ros.ros.conversions import ns_to_stamp, numpy_to_audio_chunk, stamp_to_ns
+from tristream_ros.ros.conversions import numpy_to_audio_chunk, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
 from tristream_ros.ros.model_files import DEFAULT_MODEL_PATH, resolve_model_path
 from tristream_ros.ros.node_runtime import param, run_node

@@ -38,7 +38,6 @@ import itertools
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
