@@ -147,7 +147,16 @@ class DecoderStepGraph(nn.Module):
         B, T = input_ids.shape
         P = past_key.shape[3]
         route1 = route.reshape(1)
-        words = dec.embed_tokens(input_ids.clamp(min=0)) * (input_ids >= 0).unsqueeze(-1).to(inputs_embeds.dtype)
+        ids = input_ids.clamp(min=0)
+        if dec.lm_head is None:
+            # tied: read the embeddings from the same (d, V) matrix as the LM head, so the file
+            # holds the table once (exporters fold W.t() into a second copy otherwise)
+            w_t = dec.embed_tokens.weight.t()  # (d, V)
+            words = w_t.index_select(1, ids.reshape(-1)).t().reshape(B, T, -1)  # (B, T, d)
+        else:
+            w_t = None
+            words = dec.embed_tokens(ids)
+        words = words * (input_ids >= 0).unsqueeze(-1).to(inputs_embeds.dtype)
         x = words + inputs_embeds + self.route_embed(route1)[:, None, :]  # (1, T, d)
         positions = P + torch.arange(T)
         cos, sin = rope_cos_sin(positions, cfg.head_dim, cfg.rope_theta)  # (T, hd)
@@ -190,7 +199,8 @@ class DecoderStepGraph(nn.Module):
                 ff = layer.mlp(h) + ff
             x = x + ff
         h_last = dec.norm(x[:, -1])  # (1, d)
-        return dec.logits(h_last), h_last, torch.stack(keys), torch.stack(values)
+        logits = h_last @ w_t if w_t is not None else dec.logits(h_last)  # (1, V)
+        return logits, h_last, torch.stack(keys), torch.stack(values)
 
 
 # --- example inputs -----------------------------------------------------------------------------
