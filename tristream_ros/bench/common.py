@@ -116,7 +116,8 @@ def memory_bandwidth_gbs(size_mb: int = 512, repeats: int = 5) -> dict:
 
 def main(module) -> int:
     """Entry point for ``python -m tristream_ros.bench.<name>``."""
-    parser = argparse.ArgumentParser(prog=f"python -m {module.__name__}", description=(module.__doc__ or "").split("\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {module.__name__}",
+                                     description=(module.__doc__ or "").split("\n")[0])
     module.add_arguments(parser)
     return int(module.run(parser.parse_args()) or 0)
 

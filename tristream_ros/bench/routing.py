@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     for name, (share, need, speech_s, words, context, answer) in WORKLOAD.items():
         has_speech, has_vision = speech_s > 0, True  # a camera is always there on the robot
         order = cascade_order(has_speech, has_vision)
-        lens = {r: prompt_tokens(r, speech_s, words, context) for r in ("speech", "vision", "speech_vision", "trimodal")}
+        lens = {r: prompt_tokens(r, speech_s, words, context)
+                for r in ("speech", "vision", "speech_vision", "trimodal")}
         costs = {}
         for scenario, start in (("router_start", need), ("cheapest_start", order[0])):
             i0, i1 = order.index(start), order.index(need)

@@ -9,7 +9,8 @@ Baseline: the same layers and weights with one 30 s chunk (1500 encoder frames, 
 attention) on 3000 mel frames of padded audio, as Whisper / LLaMA-Omni2 run it; its cost is the
 same for every utterance length. FLOPs are counted by torch.utils.flop_counter on one run of
 each (with the CPU attention kernel registered, see common.count_cpu_attention_flops; the
-analytic streaming_encoder.estimate_macs x 2 is printed beside it); ms are the median of --repeats further runs (eager PyTorch, --threads). Random weights and
+analytic streaming_encoder.estimate_macs x 2 is printed beside it); ms are the median of
+--repeats further runs (eager PyTorch, --threads). Random weights and
 random log-mel input (cost does not depend on the values).
 """
 from __future__ import annotations
@@ -94,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
               "encoder": {"d_model": cfg.d_model, "n_layers": cfg.n_layers, "n_mels": cfg.n_mels,
                           "chunk_ms": cfg.chunk_ms, "left_context_ms": cfg.left_context_ms},
               "padded_30s_baseline": {"gflops": sig(base_gflops), "ms": round(base_ms, 1),
-                                      "analytic_gflops": sig(2 * estimate_macs(cfg, 1.0, window_s=WHISPER_WINDOW_S) / 1e9),
+                                      "analytic_gflops": sig(2 * estimate_macs(cfg, 1.0,
+                                                                               window_s=WHISPER_WINDOW_S) / 1e9),
                                       "encoder_frames": window, "attention": "full over the 30 s window"},
               "utterances": rows,
               "cost_grows_with_length": all(a < b for a, b in zip(gf, gf[1:]))}

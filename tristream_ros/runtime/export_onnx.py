@@ -24,7 +24,10 @@ state (KV caches, conv context) lives with the caller (``runtime/inference.py``)
 
 The decoder graph selects per-layer vision paths with route-indexed 0/1 tables instead of
 Python branches, so one file serves all four experts; adding ``0 * y`` for a path a route does
-not use leaves the sum exactly unchanged.
+not use leaves the sum exactly unchanged. Cross-attention K/V of the vision tokens are
+recomputed each step (N <= 17 tokens in a few layers) rather than cached. With tied
+embeddings the word embeddings are read from the LM head's (d, V) matrix, so the table is
+stored once.
 
 Exporters: "torchscript" (default, seconds per graph) or "dynamo" (``torch.export``; what the
 HF-style Qwen2 decoder needed, 30-50 s per graph here). The graphs avoid what tracing cannot
@@ -44,7 +47,6 @@ from torch.nn import functional as F
 from tristream_ros.errors import InputError
 from tristream_ros.model.config import ROUTES, VISION_ROUTES
 from tristream_ros.model.fusion.decoder import apply_rope, rope_cos_sin
-
 from tristream_ros.runtime.manifest import (DECODER_FILE, MANIFEST_FILE, SPEECH_FILE, VISION_FILE, ExportManifest,
                                             model_bytes)
 
@@ -204,8 +206,9 @@ class DecoderStepGraph(nn.Module):
 
 
 # --- example inputs -----------------------------------------------------------------------------
-def vision_example(config, n_tiles: int = 2) -> tuple[torch.Tensor]:
-    t = config.vision.tile_size if hasattr(config, "vision") else config.tile_size
+def vision_example(vcfg, n_tiles: int = 2) -> tuple[torch.Tensor]:
+    """Example tiles (n, 3, t, t) on the 0..255 scale for a VisionConfig."""
+    t = vcfg.tile_size
     g = torch.Generator().manual_seed(0)
     return (torch.rand(n_tiles, 3, t, t, generator=g) * 255.0,)
 
@@ -325,7 +328,8 @@ def export_model(model, out_dir, speech_model=None, parts=("vision", "speech", "
     unknown = set(parts) - {"vision", "speech", "decoder"}
     if unknown:
         raise InputError(f"unknown export parts {sorted(unknown)}; expected vision, speech, decoder")
-    manifest = ExportManifest(config=model.config.to_dict(), exporter=exporter, created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    manifest = ExportManifest(config=model.config.to_dict(), exporter=exporter,
+                              created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     jobs = []
     if "vision" in parts:
         jobs.append(("vision", VISION_FILE, lambda p: export_vision(model.vision, p, exporter)))

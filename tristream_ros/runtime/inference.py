@@ -190,7 +190,6 @@ class TorchInference(Inference):
 
     def _speech_chunk(self, mel, state: SpeechState):
         import torch
-        from torch.nn import functional as F
         enc = self.speech_model.encoder
         cfg = enc.cfg
         t = torch.from_numpy
