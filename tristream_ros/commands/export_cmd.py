@@ -5,7 +5,7 @@
 
 Writes OUT/{vision_encoder,speech_encoder,decoder_step}.onnx (+ .onnx.data) and runtime.json;
 with --int8 also OUT-int8/ (MatMul/Gemm/Gather weights int8, convolutions left fp32). The
-speech encoder is exported when the checkpoint folder holds speech_model.safetensors (a
+speech encoder is exported when the checkpoint folder holds speech.safetensors (a
 SpeechModel state dict for config.speech) or with --random-weights.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-SPEECH_MODEL_FILE = "speech_model.safetensors"
+SPEECH_MODEL_FILE = "speech.safetensors"  # as training/phase2_alignment.py writes it beside the checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
