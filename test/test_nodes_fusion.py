@@ -195,3 +195,20 @@ def test_queue_overflow_answers_with_error(active_fusion):
     errors = [u for u in ids if finals[u].is_error]
     assert errors and all("not answered" in finals[u].error for u in errors)  # explicit, none silent
     assert len(errors) < len(ids)
+
+
+def test_typed_query_is_answered(active_fusion):
+    from std_msgs.msg import String
+
+    from tristream_ros.msg import ActionHint, ResponseChunk
+
+    node, probe = active_fusion
+    responses = probe.subscribe(ResponseChunk, "assistant/response")
+    hints = probe.subscribe(ActionHint, "assistant/action_hint")
+    pub = probe.publisher(String, "assistant/query")
+    assert probe.wait_for_subscribers(pub, 1, 60)
+    pub.publish(String(data="what colour is the ball"))
+    assert probe.wait_until(lambda: any(r.is_final and r.utterance_id.startswith("typed-") for r in responses), 30)
+    final = [r for r in responses if r.is_final and r.utterance_id.startswith("typed-")][0]
+    assert not final.is_error and final.route
+    assert any(h.utterance_id == final.utterance_id for h in hints)

@@ -44,8 +44,11 @@ def test_vision_rate_flood_and_bad_frames(model):
             stamp = ns_to_stamp(1_700_000_000_123_000_000)
             msg = numpy_to_image(frame(0), "rgb8")
             msg.header.stamp, msg.header.frame_id = stamp, "cam_front"
-            pub.publish(msg)
-            assert probe.wait_until(lambda: len(out) == 1, 20), node.output
+            for _ in range(20):  # best-effort subscription: the very first message after matching may be lost
+                pub.publish(msg)
+                if probe.wait_until(lambda: len(out) >= 1, 1.0):
+                    break
+            assert len(out) == 1, node.output  # a repeat of the same stamp is stale, never re-encoded
             t = out[0]
             assert t.header.stamp == stamp and t.source_stamp == stamp and t.header.frame_id == "cam_front"
             n = len(t.rows)

@@ -51,12 +51,13 @@ from tristream_ros.ros.diagnostics import Diagnostics
 from tristream_ros.ros.model_files import (DEFAULT_MODEL_PATH, SPEECH_WEIGHTS_FILE, load_speech_model,
                                            resolve_model_path)
 from tristream_ros.ros.node_runtime import param, run_node
-from tristream_ros.ros.qos import declare_qos
+from tristream_ros.ros.qos import declare_qos, qos_profile
 from tristream_ros.signal.audio_format import SAMPLE_RATE, StreamResampler, to_mono
 
 AUDIO_TOPIC = "audio/input"
 TRANSCRIPT_TOPIC = "speech/transcript"
 TOKENS_TOPIC = "speech/tokens"
+AUDIO_DEPTH = 100  # chunks (5 s of 50 ms chunks) the subscription holds when qos.audio_depth is 0
 STAMP_HISTORY_S = 120.0  # s of chunk stamps kept to map stream time -> header stamps
 
 
@@ -135,6 +136,8 @@ class SpeechTokenizerNode(Node):
         threads = int(param(self, "runtime.threads", 1, "torch intra-op threads"))
         self.frame_id = str(param(self, "frame_id", "microphone"))
         audio_qos = declare_qos(self, "audio", "sensor_data")
+        if int(self.get_parameter("qos.audio_depth").value) == 0:  # best effort, but room for a busy moment
+            audio_qos = qos_profile(str(self.get_parameter("qos.audio").value), AUDIO_DEPTH)
         out_qos = declare_qos(self, "output", "reliable")
         if threads > 0:
             torch.set_num_threads(threads)
@@ -196,7 +199,7 @@ class SpeechTokenizerNode(Node):
                 self.diag.error(f"bad audio chunk seq {msg.sequence}: {exc}", key="bad_chunks")
             except Exception as exc:  # keep listening whatever one chunk did
                 self.diag.error(f"speech tokenizer failed on chunk seq {msg.sequence}: {exc!r}", key="errors")
-                self.tokenizer.reset()
+                self._abandon_utterance()
 
     def _process(self, msg: AudioChunk) -> None:
         frames, fmt = audio_chunk_to_numpy(msg)  # (N, C) float32; InputError for bad layouts
@@ -228,6 +231,19 @@ class SpeechTokenizerNode(Node):
                 self._publish_transcript(ev.text, False, float(ev.stability), newest_ns)
             elif isinstance(ev, EndOfUtterance):
                 self._finish(ev.utterance)
+
+    def _abandon_utterance(self) -> None:
+        """After a tokenizer failure: reset, and if an utterance was in progress publish it as empty
+        speech tokens, so the fusion node answers it with an explicit error instead of never."""
+        in_utt = bool(getattr(self.tokenizer, "_in_utt", False))
+        self.tokenizer.reset()
+        if in_utt and self._utt_id:
+            end_ns = self._stamps.stamp_at(self._samples / SAMPLE_RATE)
+            msg = SpeechTokens(utterance_id=self._utt_id, num_tokens=0, feature_dim=0, token_period_s=0.1,
+                               transcript="")
+            msg.header.stamp = msg.speech_end = ns_to_stamp(end_ns)
+            msg.speech_start = ns_to_stamp(self._utt_start_ns)
+            self.pub_tokens.publish(msg)
 
     def _publish_transcript(self, text: str, final: bool, stability: float, stamp_ns: int,
                             end_ns: int | None = None) -> None:
