@@ -14,7 +14,9 @@ output) and, for the bag, whether each answer matches the bag's ground truth.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 import wave
@@ -39,17 +41,34 @@ def _say(args, text: str = "", end: str = "\n") -> None:
         print(text, end=end, flush=True)
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the process's stderr (file descriptor 2, where C libraries write) for a while."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _check_devices(args) -> str | None:
     if args.mic:
         try:
             import pyaudio
         except ImportError:
             return "--mic needs pyaudio (apt-get install portaudio19-dev; pip install pyaudio)"
-        pa = pyaudio.PyAudio()
-        try:
-            inputs = [i for i in range(pa.get_device_count()) if pa.get_device_info_by_index(i).get("maxInputChannels", 0) > 0]
-        finally:
-            pa.terminate()
+        with _quiet_stderr():  # ALSA / JACK print pages of probing noise on machines without a card
+            pa = pyaudio.PyAudio()
+            try:
+                inputs = [i for i in range(pa.get_device_count())
+                          if pa.get_device_info_by_index(i).get("maxInputChannels", 0) > 0]
+            finally:
+                pa.terminate()
         if not inputs:
             return "--mic: no audio input device on this machine (PyAudio sees no capture device); " \
                    "run without --mic to use the bag's recorded commands"
