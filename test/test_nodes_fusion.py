@@ -212,3 +212,25 @@ def test_typed_query_is_answered(active_fusion):
     final = [r for r in responses if r.is_final and r.utterance_id.startswith("typed-")][0]
     assert not final.is_error and final.route
     assert any(h.utterance_id == final.utterance_id for h in hints)
+
+
+def test_two_robots_in_namespaces(talk_model):
+    """Relative topics: two fusion nodes in /robot1 and /robot2 answer only their own robot."""
+    from tristream_ros.msg import ResponseChunk, SpeechTokens
+
+    args = ["-p", f"model.path:={talk_model}", "-p", "tts.enabled:=false"]
+    with NodeProcess(MODULE, ros_args=args + ["-r", "__ns:=/robot1"]) as n1, \
+            NodeProcess(MODULE, ros_args=args + ["-r", "__ns:=/robot2"]) as n2:
+        probe = Probe("ns_probe")
+        try:
+            r1 = probe.subscribe(ResponseChunk, "/robot1/assistant/response")
+            r2 = probe.subscribe(ResponseChunk, "/robot2/assistant/response")
+            pub = probe.publisher(SpeechTokens, "/robot1/speech/tokens")
+            assert probe.wait_for_subscribers(pub, 1, 60), n1.output
+            assert probe.wait_for_publishers("/robot2/assistant/response", 1, 60), n2.output
+            pub.publish(speech_tokens("u-r1", "stop", time.time_ns(), n=0))
+            assert probe.wait_until(lambda: any(r.is_final for r in r1), 30), n1.output
+            probe.spin_for(0.5)
+            assert not r2 and {r.utterance_id for r in r1} == {"u-r1"}
+        finally:
+            probe.close()
