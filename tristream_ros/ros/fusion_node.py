@@ -76,6 +76,7 @@ class Job:
     epoch: int  # barge-in epoch when it was queued
     received: float = field(default_factory=time.monotonic)
     note: str = ""  # a warning to attach (e.g. dropped speech tokens)
+    seq: int = 0  # ResponseChunks published so far
 
 
 class AudioPacer:
@@ -389,7 +390,7 @@ class FusionNode(LifecycleNode):
             return
         vision, vmsg = self._vision_for(job)
         query = Query(text=job.text, speech_tokens=job.tokens, vision=vision, context_text=self._prev_turn)
-        route, seq, words = "", 0, []
+        route, words = "", []
         speak = self.streamer is not None and self.p_tts_enabled
         if speak:
             self.streamer.reset()
@@ -407,8 +408,8 @@ class FusionNode(LifecycleNode):
                 stages["action"] = 1000 * (time.monotonic() - t_start)
             elif isinstance(ev, TextDelta):
                 words.append(ev.text)
-                self._publish_chunk(job, seq, ev.text, route)
-                seq += 1
+                self._publish_chunk(job, job.seq, ev.text, route)
+                job.seq += 1
                 if first_text is None:
                     first_text = time.monotonic()
                 if speak:
@@ -427,7 +428,7 @@ class FusionNode(LifecycleNode):
         if first_audio is not None:
             stages["first_audio"] = 1000 * (first_audio - t_start)
         stages["total"] = 1000 * (time.monotonic() - t_start)
-        final = self._chunk(job, seq, "", route, final=True)
+        final = self._chunk(job, job.seq, "", route, final=True)
         final.latency_stages = list(stages)
         final.latency_ms = [float(v) for v in stages.values()]
         self.pub_response.publish(final)
@@ -457,7 +458,7 @@ class FusionNode(LifecycleNode):
         self.diag.error(f"{job.utterance_id}: {why}", key="error_responses")
         if not hasattr(self, "pub_response"):
             return
-        msg = self._chunk(job, 0, "", "", final=True)
+        msg = self._chunk(job, job.seq, "", "", final=True)  # after any words already streamed
         msg.is_error, msg.error = True, why
         self.pub_response.publish(msg)
 
