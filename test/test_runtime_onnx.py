@@ -232,3 +232,17 @@ def test_export_command_from_checkpoint(exported, tmp_path):
     assert export_cmd.run(p.parse_args(["--config", "demo", "--checkpoint", str(ckpt), "--out", str(out)])) == 2
     assert export_cmd.run(p.parse_args(["--config", "tiny", "--checkpoint", str(tmp_path / "no"),
                                         "--out", str(out)])) == 2
+
+
+def test_embedding_tables_stored_as_fp16(exported, tmp_path):
+    """Large Gather-only tables become float16 + Cast; the decoder still matches PyTorch."""
+    import shutil
+
+    from tristream_ros.runtime.quantize import fp16_gather_tables
+    folder = tmp_path / "fp16"
+    shutil.copytree(exported["root"] / "int8", folder)
+    assert fp16_gather_tables(folder / DECODER_FILE, min_elements=1000) >= 1  # the tiny 64 x 64 table
+    g = onnx.load(str(folder / DECODER_FILE), load_external_data=False)
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in g.graph.initializer)
+    ref = exported["torch"].decoder_step([1, 5, 9, 4], "speech")
+    assert _rel(ref.logits, OnnxInference(folder).decoder_step([1, 5, 9, 4], "speech").logits) <= INT8_REL

@@ -273,9 +273,32 @@ def _export(module: nn.Module, args: tuple, path: Path, input_names, output_name
                                   output_names=list(output_names), dynamic_axes=dynamic_axes,
                                   opset_version=17, do_constant_folding=True)
             proto = onnx.load(str(raw), load_external_data=True)
+            constants_to_initializers(proto)
             onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                             location=data_name, size_threshold=1024)
     return path
+
+
+def constants_to_initializers(proto, min_elements: int = 1024) -> int:
+    """Move large Constant nodes (the tracer emits some folded weights, e.g. the transposed tied
+    embedding, that way) into graph initializers, where the quantizer and the external-data
+    writer see them. Returns how many were moved."""
+    import numpy as np
+    from onnx import numpy_helper
+    g = proto.graph
+    keep, moved = [], 0
+    for node in g.node:
+        value = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None) \
+            if node.op_type == "Constant" else None
+        if value is not None and int(np.prod(value.dims)) >= min_elements:
+            g.initializer.append(numpy_helper.from_array(numpy_helper.to_array(value), node.output[0]))
+            moved += 1
+            continue
+        keep.append(node)
+    if moved:
+        del g.node[:]
+        g.node.extend(keep)
+    return moved
 
 
 def export_vision(stve, path, exporter: str = "torchscript") -> Path:
