@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tristream_ros.bench.common import add_common_arguments, emit, machine
+from tristream_ros.bench.common import add_common_arguments, count_cpu_attention_flops, emit, machine
 
 TARGET_FLOPS_REDUCTION = 0.67
 SPEECH_TOKENS_PER_S = 10  # 50 encoder frames/s / adapter k=5
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from tristream_ros.model.fusion.router import cascade_order
     from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
 
+    count_cpu_attention_flops()  # STVE's MobileViT attention (SDPA) counted, not 0
     torch.manual_seed(0)
     cfg = TriStreamConfig.preset(args.preset)
     stve = SparseTemporalVisionEncoder(cfg.vision)
