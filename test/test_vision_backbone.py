@@ -54,6 +54,26 @@ def test_backbone_shapes_and_make_divisible():
     assert all(t.is_contiguous() for t in net.state_dict().values())  # even with channels_last
 
 
+def test_folded_batchnorm_matches_and_follows_weight_changes():
+    torch.manual_seed(0)
+    net = MobileViTBackbone(VisionConfig.preset("tiny")).eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        for name, buf in net.named_buffers():
+            if name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+        folded = net(x)  # no autograd: BatchNorm folded into the convolutions
+    assert_close(folded, net(x).detach())  # with autograd: the plain conv -> BatchNorm path
+    with torch.no_grad():
+        net.conv_stem.normalization.running_mean.add_(0.3)  # the folded cache must notice
+        refolded = net(x)
+    assert not torch.allclose(refolded, folded)
+    assert_close(refolded, net(x).detach())
+    out = net(x)  # eval mode with autograd (frozen BatchNorm fine-tuning) still reaches the weights
+    out.sum().backward()
+    assert net.conv_stem.convolution.weight.grad is not None
+
+
 def _write_checkpoint(folder, backbone, extra=None, drop=(), reshape=None):
     """Write an HF-style MobileViTForImageClassification folder by hand (not via our saver)."""
     c = backbone.config

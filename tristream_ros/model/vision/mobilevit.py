@@ -53,13 +53,35 @@ class MobileViTConvLayer(nn.Module):
         self.normalization = nn.BatchNorm2d(out_channels, eps=1e-5, momentum=0.1) if norm else None
         self.activation = _ACT[config.hidden_act]() if act else None
 
+        self._fused: tuple | None = None  # (key, weight, bias): BatchNorm folded into the conv
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.convolution(x)
-        if self.normalization is not None:
-            x = self.normalization(x)
+        bn = self.normalization
+        if bn is not None and not self.training and not torch.is_grad_enabled() and not torch.jit.is_tracing():
+            conv = self.convolution  # eval, no autograd: one conv with BatchNorm folded in
+            weight, bias = self._folded_batchnorm()
+            x = F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        else:
+            x = self.convolution(x)
+            if bn is not None:
+                x = bn(x)
         if self.activation is not None:
             x = self.activation(x)
         return x
+
+    def _folded_batchnorm(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """w' = w * g / sqrt(var + eps), b' = beta - mean * g / sqrt(var + eps); cached until any
+        of the tensors involved changes (optimizer step, load_state_dict)."""
+        bn, w = self.normalization, self.convolution.weight
+        tensors = (w, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+        key = tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
+        if self._fused is None or self._fused[0] != key:
+            with torch.no_grad():
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (C_out,)
+                weight = w * scale.view(-1, 1, 1, 1)
+                bias = bn.bias - bn.running_mean * scale
+            self._fused = (key, weight, bias)
+        return self._fused[1], self._fused[2]
 
 
 class MobileViTInvertedResidual(nn.Module):
