@@ -18,14 +18,15 @@ Empty scenes: an all-black (or any flat) frame has complexity 0, so the budget i
 decoder attending to vision always has a well-defined (non-empty) softmax. Set
 ``min_tokens=0`` to get zero tokens instead (empty (0, D) tensors, keep_ratio 0.0, no NaN).
 
-Measured on this machine (2 shared cores, 1 torch thread, eager fp32, random weights, 256x256
-input, all 16 tiles re-encoded; ``python -m tristream_ros.model.vision.stve`` prints current
-numbers, medians and minima, as the machine is shared):
-    preset      backbone params  GFLOPs/frame  ms/frame all tiles  ms/frame, no tile changed
-    tiny         35 k             0.056         ~14 (overhead)       ~2
-    demo        197 k             0.131         ~13.6 (target <= 15) ~2.2
-    omni-0.5b   4.94 M            3.67          ~86 (640x480 input)  ~3
-The demo backbone alone on 16 tiles: ~10 ms eager, ~5 ms ONNX Runtime (1 thread).
+Measured on this machine (2 cores shared with other jobs, load 2-3; 1 torch thread, eager fp32,
+random weights, 256x256 input; ``python -m tristream_ros.model.vision.stve`` prints current
+numbers as [median, min] since the machine is shared):
+    preset      backbone params  GFLOPs/frame  ms/frame, all 16 tiles    ms/frame, no tile changed
+    tiny         35 k             0.056         ~14-16 (op overhead)      ~2.1
+    demo        197 k             0.131         ~13.6-17 (target <= 15)   ~2.1-2.5
+    omni-0.5b   4.94 M            3.67          ~85 min, ~117 median      ~3.6
+SiLU is unvectorised in this torch build (~1 ns/element, 8x ReLU) and costs about a fifth of
+the eager time; the demo backbone on 16 tiles takes ~4.4-5 ms in ONNX Runtime (1 thread).
 FLOPs count 2 x multiply-adds of convolutions, linears and attention (FlopCounterMode).
 
 Pretrained ImageNet MobileViT weights (``pretrained_mobilevit.py``) saw whole 256x256 images; a
