@@ -4,7 +4,7 @@
     tristream export --config omni-0.5b --out export/omni --random-weights   # cost measurement
 
 Writes OUT/{vision_encoder,speech_encoder,decoder_step}.onnx (+ .onnx.data) and runtime.json;
-with --int8 also OUT-int8/ (MatMul/Gemm/Gather weights int8, convolutions left fp32). The
+with --int8 also OUT-int8/ (MatMul/Gemm weights int8, embedding tables fp16, convolutions fp32). The
 speech encoder is exported when the checkpoint folder holds speech.safetensors (a
 SpeechModel state dict for config.speech) or with --random-weights.
 """
