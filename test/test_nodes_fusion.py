@@ -234,3 +234,14 @@ def test_two_robots_in_namespaces(talk_model):
             assert not r2 and {r.utterance_id for r in r1} == {"u-r1"}
         finally:
             probe.close()
+
+
+def test_context_only_for_follow_ups():
+    """The previous turn goes to the model only for queries that point back at it (as trained)."""
+    from tristream_ros.data import language as L
+    from tristream_ros.ros.fusion_node import refers_back
+
+    for intent, (train, test) in L.ALL_INTENTS.items():
+        for template in train + test:
+            assert refers_back(template) == (intent in L.FOLLOWUP_INTENTS), (intent, template)
+    assert refers_back("go over there") and not refers_back("how many balls are there")

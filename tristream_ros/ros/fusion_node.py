@@ -36,6 +36,7 @@ from __future__ import annotations
 import collections
 import itertools
 import queue
+import re
 import sys
 import threading
 import time
@@ -63,6 +64,20 @@ RESPONSE_TOPIC = "assistant/response"
 HINT_TOPIC = "assistant/action_hint"
 AUDIO_TOPIC = "audio/output"
 PLAUSIBLE_DELAY_S = 60.0  # stamps further than this from the node clock are another clock (bag time)
+CONTEXT_POLICIES = ("referring", "always", "never")
+
+
+def refers_back(text: str) -> bool:
+    """Does the query point back at the previous turn ("go to it", "look at that one", "go over
+    there")? The model reads the previous turn as context only for such follow-ups (that is how it
+    was trained: context present = follow-up), so the node passes it only then. "there" counts
+    after go/over/me only ("how many balls are there" and "stop right there" are not follow-ups)."""
+    words = re.findall(r"[a-z']+", text.lower())
+    for i, w in enumerate(words):
+        prev = words[i - 1] if i else ""
+        if w in ("it", "its") or (w == "one" and prev == "that") or (w == "there" and prev in ("go", "over", "me")):
+            return True
+    return False
 
 
 @dataclass
@@ -150,6 +165,11 @@ class FusionNode(LifecycleNode):
         self.p_ttl_s = float(param(self, "action.time_to_live_s", 5.0, "s an ActionHint stays valid"))
         self.p_vision_age_s = float(param(self, "vision.max_age_s", 5.0,
                                           "vision tokens older than this versus the utterance are not used (0 = off)"))
+        self.p_context = str(param(self, "context.policy", "referring",
+                                   "previous turn as context: referring (follow-ups only) | always | never"))
+        self.p_context_age_s = float(param(self, "context.max_age_s", 60.0, "forget the previous turn after this"))
+        if self.p_context not in CONTEXT_POLICIES:
+            raise InputError(f"fusion_node: context.policy {self.p_context!r}; expected one of {CONTEXT_POLICIES}")
         self.p_max_pending = int(param(self, "max_pending", 8, "utterances waiting; beyond, the oldest gets an error"))
         self.p_max_tokens = int(param(self, "max_answer_tokens", 0, "0 = the model's default"))
         self.qos_out = declare_qos(self, "output", "reliable")
@@ -175,6 +195,7 @@ class FusionNode(LifecycleNode):
         self._audio_seq = itertools.count()
         self._typed = itertools.count(1)
         self._prev_turn: str | None = None  # "query <sep> answer" of the last turn (trimodal context)
+        self._prev_turn_at = 0.0
         self._worker: threading.Thread | None = None
         self.pacer: AudioPacer | None = None
         if self.autostart:
@@ -389,7 +410,7 @@ class FusionNode(LifecycleNode):
             self._publish_error(job, "nothing to answer: the transcript is empty and there are no speech tokens")
             return
         vision, vmsg = self._vision_for(job)
-        query = Query(text=job.text, speech_tokens=job.tokens, vision=vision, context_text=self._prev_turn)
+        query = Query(text=job.text, speech_tokens=job.tokens, vision=vision, context_text=self._context_for(job))
         route, words = "", []
         speak = self.streamer is not None and self.p_tts_enabled
         if speak:
@@ -433,6 +454,7 @@ class FusionNode(LifecycleNode):
         final.latency_ms = [float(v) for v in stages.values()]
         self.pub_response.publish(final)
         self._prev_turn = f"{job.text} <sep> {text}" if job.text else None
+        self._prev_turn_at = time.monotonic()
         self.diag.count("answered")
         for k, v in stages.items():
             self.diag.counters[f"latency_ms.{k}"] = round(v, 1)
@@ -440,6 +462,16 @@ class FusionNode(LifecycleNode):
         self.diag.ok(f"answered {job.utterance_id} via {route}")
         self.get_logger().info(f"{job.utterance_id} [{route}] {job.text!r} -> {text!r} "
                                f"({stages.get('first_text', float('nan')):.0f} ms to first word)")
+
+    def _context_for(self, job: Job) -> str | None:
+        """The previous turn ("query <sep> answer", the training format) when this query needs it."""
+        if self._prev_turn is None or self.p_context == "never":
+            return None
+        if time.monotonic() - self._prev_turn_at > self.p_context_age_s:
+            return None
+        if self.p_context == "referring" and not refers_back(job.text):
+            return None
+        return self._prev_turn
 
     def _clock_delay_s(self, stamp) -> float | None:
         d = (self.get_clock().now().nanoseconds - stamp_to_ns(stamp)) / 1e9
