@@ -98,3 +98,27 @@ def test_fusion_batches_train_the_tiny_model_and_give_answer_logprobs():
     losses["total"].backward()
     lp = answer_logprobs(model, batch, out)
     assert lp.shape == (3,) and bool((lp < 0).all())
+
+
+def test_extra_turns_are_about_the_cached_scene_and_use_train_phrasings():
+    from tristream_ros.data import language
+
+    tok = build_tokenizer()
+    cfg = TriStreamConfig.preset("tiny", vocab_size=len(tok))
+    row = dict(_rows()[1], objects=[{"kind": "ball", "colour": "red", "size": "medium", "bbox": [10, 100, 40, 130],
+                                     "centre_uv": [0.1, 0.45], "region": "left", "bboxes": [[10, 100, 40, 130]]}])
+    n = cfg.vision_grid[0] * cfg.vision_grid[1]
+    vision = {"ids": np.array(["b"]), "features": np.zeros((1, n, cfg.vision_dim), np.float16),
+              "importance": np.zeros((1, n), np.float16), "sparse_mask": np.ones((1, n), bool)}
+    data = FusionData(cfg, tok, [row], {}, {}, vision, Phase2Options())
+    train_queries = set(language.all_queries("train"))
+    rng = random.Random(1)
+    for _ in range(20):
+        t = data.extra_turn(0, rng)
+        assert t["route"] in ("speech", "vision") and not t["spoken"]
+        assert t["target_uv"] is None or t["target_uv"] == (0.1, 0.45)
+        if "ball" in t["answer"] and "red" in t["answer"]:
+            break
+    data.opts = Phase2Options(word_noise_rate=0.0)
+    t = data.extra_turn(0, random.Random(3))
+    assert t["query"] in train_queries or t["context"]

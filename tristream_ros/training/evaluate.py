@@ -117,7 +117,8 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     t0 = time.perf_counter()
     model = load_checkpoint(model_dir)
     speech = load_speech_model(model_dir, model.config)
-    tok = build_frontend(speech, frontend)
+    oracle = frontend == "oracle_text"  # diagnostic: true query text + our speech tokens (no ASR errors)
+    tok = build_frontend(speech, "ctc" if oracle else frontend)
     cache = RunCache(data_dir, Path(model_dir) / ".eval_cache")
     reader = cache.reader(split)
     n = len(reader) if limit is None else min(limit, len(reader))
@@ -137,7 +138,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
                 no_utt += 1
                 text, tokens = "", None
             else:
-                text = utt.text
+                text = s["query"] if oracle else utt.text
                 tokens = utt.tokens if utt.tokens.numel() else None
                 cer_ctc.append(char_error_rate(s["query"], utt.ctc_text))
             cer_ps.append(char_error_rate(s["query"], text))

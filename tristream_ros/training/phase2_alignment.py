@@ -70,6 +70,7 @@ class Phase2Options:
     no_camera_rate: float = 0.2  # speech-only commands trained without a camera frame this often
     speech_swap_rate: float = 0.1  # speech tokens replaced by another utterance's
     dense_rate: float = 0.25  # batches-share of examples given all vision tokens
+    extra_turn_rate: float = 0.5  # share of batch slots filled with a new turn about a cached scene
 
 
 def needed_route(row: dict) -> str:
@@ -241,10 +242,33 @@ class FusionData:
             return word_noise(row["query"], nrng, self.opts.word_noise_rate, self.words)
         return row["query"]
 
+    def extra_turn(self, i: int, rng: random.Random) -> dict:
+        """A new turn (no audio) about training scene i, from the train templates."""
+        from tristream_ros.data import language
+        from tristream_ros.data.dataset import TRAIN_COMBOS
+        from tristream_ros.data.scenes import ObjectTruth
+
+        src = self.rows[i]
+        nrng = np.random.default_rng(rng.randrange(2**31))
+        objects = [ObjectTruth.from_dict(o) for o in src["objects"]]
+        intent = language.sample_intent(nrng)
+        spoken = intent in language.SPEECH_INTENTS  # commands keep the speech route, as text
+        t = language.make_turn(objects, nrng, intent=intent, spoken=spoken, phrasing="train",
+                               allowed_combos=TRAIN_COMBOS)
+        query = t.query
+        if rng.random() < 0.5:  # as if heard by an ASR
+            query = word_noise(query, nrng, self.opts.word_noise_rate, self.words)
+        return {"id": f"{src['id']}+x", "query": query, "answer": t.answer, "context": t.context,
+                "route": t.route, "intent": t.intent, "action": t.action,
+                "target_uv": None if t.target_uv is None else tuple(float(c) for c in t.target_uv),
+                "spoken": False}
+
     def batch(self, idx: list[int], rng: random.Random, train: bool = True) -> dict:
         cfg, o = self.config, self.opts
         B = len(idx)
         rows = [self.rows[i] for i in idx]
+        if train and o.extra_turn_rate > 0:
+            rows = [self.extra_turn(i, rng) if rng.random() < o.extra_turn_rate else r for i, r in zip(idx, rows)]
         S = max([self.tokens[r["id"]].shape[0] for r in rows if r["id"] in self.tokens] + [1])
         speech = torch.zeros(B, S, cfg.speech_dim)
         smask = torch.zeros(B, S, dtype=torch.bool)
