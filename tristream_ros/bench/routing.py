@@ -4,9 +4,12 @@ workload versus always running the tri-modal expert.
     tristream bench routing --preset omni-0.5b --json
 
 FLOPs come from the model's own accounting (model/fusion/cascade.py: 2 x MACs of every matmul
-of the decoder trunk, experts, vision projector, cross-attention and LM head; norms ignored)
-plus the STVE encoder FLOPs (counted by torch.utils.flop_counter) on vision routes. The speech
-encoder is the same for every route of a spoken query and is not counted here (see `bench speech`).
+of the decoder layers each expert runs (depth-cascaded experts: `fusion.route_exit_fractions`),
+experts, vision projector, cross-attention and LM head; norms ignored) plus the STVE encoder
+FLOPs (counted by torch.utils.flop_counter) once per query on vision routes. The trimodal expert
+reads all 64 dense vision tokens when `fusion.trimodal_dense_vision` is set (the presets), the
+other vision experts the sparse budget. The speech encoder is the same for every route of a
+spoken query and is not counted here (see `bench speech` and `system` below).
 
 Workload (WORKLOAD below, shares sum to 1): spoken commands, spoken general questions, spoken
 scene questions, typed scene questions and spoken follow-ups that need the previous turn. Each
@@ -17,8 +20,9 @@ Cascade scenarios:
     router_start    the router picks the needed route (a perfect router): one prefill per query
     cheapest_start  every query starts at the cheapest expert of its cascade order and escalates
                     until the needed one (pays every attempted prefill; pessimistic)
-Baselines, same queries: always the trimodal expert with the same sparse vision tokens
-(`flops_reduction`), and with all 64 dense tokens (`flops_reduction_vs_dense_trimodal`).
+Baselines, same queries: always the trimodal expert as configured (full depth; dense vision
+tokens with `trimodal_dense_vision`, else the same sparse tokens) (`flops_reduction`), and with
+all 64 dense tokens (`flops_reduction_vs_dense_trimodal`).
 
 `system` (a separate, labelled figure): the whole query path including the speech encoder,
 ours (cascade + streaming encoder over the speech actually heard + sparse vision) versus a
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from tristream_ros.model.config import TriStreamConfig
-    from tristream_ros.model.fusion.cascade import CascadeTrace, route_cost, trace_costs
+    from tristream_ros.model.fusion.cascade import CascadeTrace, route_cost, route_vision_tokens, trace_costs
     from tristream_ros.model.fusion.router import cascade_order
     from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
 
@@ -92,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
             trace = CascadeTrace(route=need, confidence=1.0, attempts=[(r, 0.0) for r in order[i0:i1 + 1]])
             trace_costs(cfg, trace, lens, answer + 1, n_vis, vision_flops)
             costs[scenario] = trace.flops
-        costs["always_trimodal"] = route_cost(cfg, "trimodal", lens["trimodal"], answer + 1, n_vis, vision_flops).total
+        costs["always_trimodal"] = route_cost(cfg, "trimodal", lens["trimodal"], answer + 1,
+                                              route_vision_tokens(cfg, "trimodal", n_vis), vision_flops).total
         costs["always_trimodal_dense"] = route_cost(cfg, "trimodal", lens["trimodal"], answer + 1, dense,
                                                     vision_flops).total
         for k in exp:
@@ -107,8 +112,14 @@ def run(args: argparse.Namespace) -> int:
 
     result = {
         "benchmark": "routing", "preset": args.preset, "machine": machine(),
-        "flops": "2 x MACs of matmuls (cascade.route_cost) + STVE encoder on vision routes; speech encoder excluded",
+        "flops": "2 x MACs of matmuls of the layers each expert runs (cascade.route_cost) + STVE encoder "
+                 "once per query on vision routes; speech encoder excluded",
+        "decoder_layers": cfg.fusion.num_layers,
+        "route_exit_layers": dict(zip(("speech", "vision", "speech_vision", "trimodal"), cfg.fusion.exits)),
+        "cross_attn_layers": {"vision_speech_vision": list(cfg.fusion.cross_attn_layers),
+                              "trimodal": list(cfg.fusion.trimodal_cross_attn_layers)},
         "vision_tokens_per_query": n_vis, "dense_vision_tokens": dense,
+        "trimodal_vision_tokens": route_vision_tokens(cfg, "trimodal", n_vis),
         "vision_encoder_gflops": round(vision_flops / 1e9, 3),
         "workload": per_type,
         "expected_gflops_per_query": {k: round(v / 1e9, 3) for k, v in exp.items()},

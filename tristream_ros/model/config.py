@@ -19,6 +19,7 @@ Presets (`TriStreamConfig.preset(name)`):
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from tristream_ros.errors import InputError, ModelFileError
@@ -70,6 +71,15 @@ class FusionConfig:
         experts then learn low confidence instead of an answer.
     input_dropout: training only; probability of dropping either the speech tokens or the
         transcript text of a spoken query (never both), so each alone suffices.
+    route_exit_fractions: depth-cascaded experts: the fraction of the decoder layers each route
+        runs, in ROUTES order (speech, vision, speech_vision, trimodal); `exits` gives the layer
+        counts (round(fraction * num_layers), >= 1; a vision route always reaches its first
+        cross-attention layer). A route stops after its exit layer; its own final norm, the
+        shared LM head, the action head and the sufficiency head read that hidden state.
+        trimodal must be 1.0. None (configs written before this option) = every route runs the
+        full depth, exactly as before.
+    trimodal_dense_vision: the trimodal expert attends to all vision tokens (the dense grid)
+        instead of the sparse STVE budget (False in configs written before this option).
     """
 
     vocab_size: int = 1024
@@ -92,6 +102,8 @@ class FusionConfig:
     dropout: float = 0.0
     modal_dropout: float = 0.0
     input_dropout: float = 0.0
+    route_exit_fractions: tuple[float, ...] | None = None
+    trimodal_dense_vision: bool = False
 
     def __post_init__(self) -> None:
         c = "FusionConfig"
@@ -118,6 +130,33 @@ class FusionConfig:
             v = getattr(self, name)
             _check(0.0 <= v < 1.0, c, name, v, "must be in [0, 1)")
         _check(self.rope_theta > 0, c, "rope_theta", self.rope_theta, "must be positive")
+        if self.route_exit_fractions is not None:
+            fr = tuple(float(x) for x in self.route_exit_fractions)
+            self.route_exit_fractions = fr
+            _check(len(fr) == len(ROUTES) and all(0.0 < x <= 1.0 for x in fr), c, "route_exit_fractions", fr,
+                   f"needs {len(ROUTES)} fractions in (0, 1] (order {ROUTES})")
+            _check(fr[ROUTE_INDEX["trimodal"]] == 1.0, c, "route_exit_fractions", fr,
+                   "the trimodal expert must run the full depth (1.0)")
+            for r in ("vision", "speech_vision"):
+                _check(fr[ROUTE_INDEX["speech"]] <= fr[ROUTE_INDEX[r]], c, "route_exit_fractions", fr,
+                       f"the speech expert must not be deeper than the {r} expert")
+
+    def exit_layer(self, route: str | int) -> int:
+        """Decoder layers run by `route` (name or ROUTES index): round(fraction * num_layers), at
+        least 1; a vision route is deepened to include its first cross-attention layer."""
+        r = ROUTE_INDEX[route] if isinstance(route, str) else int(route)
+        n = self.num_layers
+        if self.route_exit_fractions is None or ROUTES[r] == "trimodal":
+            return n
+        depth = max(1, min(n, math.floor(self.route_exit_fractions[r] * n + 0.5)))
+        if ROUTES[r] in ("vision", "speech_vision"):
+            depth = max(depth, min(self.cross_attn_layers) + 1)
+        return depth
+
+    @property
+    def exits(self) -> tuple[int, ...]:
+        """Layers run per route, ROUTES order (all num_layers without route_exit_fractions)."""
+        return tuple(self.exit_layer(r) for r in range(len(ROUTES)))
 
     @property
     def head_dim(self) -> int:
@@ -262,18 +301,24 @@ class TriStreamConfig:
             raise ModelFileError(f"config is missing section {exc.args[0]!r}") from None
 
 
+# Depth-cascaded experts (route_exit_fractions, ROUTES order): speech 1/8 of the layers, vision and
+# speech_vision 3/8 (containing cross-attention layer 2), trimodal the full depth with
+# cross-attention in 2x the layers over all (dense) vision tokens. Layers run:
+# tiny (1, 3, 3, 4), demo (1, 3, 3, 8), omni-0.5b (3, 9, 9, 24).
+_EXITS = (0.125, 0.375, 0.375, 1.0)
 _FUSION_PRESETS = {
     "tiny": FusionConfig(vocab_size=64, hidden_size=64, num_layers=4, num_heads=4, num_kv_heads=2,
                          intermediate_size=128, max_position=256, expert_rank=8, router_hidden=32,
-                         pointer_dim=32),
+                         pointer_dim=32, route_exit_fractions=_EXITS, trimodal_dense_vision=True),
     "demo": FusionConfig(vocab_size=1024, hidden_size=256, num_layers=8, num_heads=4, num_kv_heads=2,
                          intermediate_size=512, max_position=512, expert_rank=32, router_hidden=128,
-                         pointer_dim=64),
+                         pointer_dim=64, route_exit_fractions=_EXITS, trimodal_dense_vision=True),
     # Qwen2.5-0.5B: hidden 896, 24 layers, 14 heads, 2 KV heads, SwiGLU 4864, vocab 151936, tied.
     "omni-0.5b": FusionConfig(vocab_size=151936, hidden_size=896, num_layers=24, num_heads=14,
                               num_kv_heads=2, intermediate_size=4864, max_position=32768,
                               rope_theta=1_000_000.0, rms_norm_eps=1e-6, qkv_bias=True,
-                              tie_embeddings=True, expert_rank=64, router_hidden=256, pointer_dim=128),
+                              tie_embeddings=True, expert_rank=64, router_hidden=256, pointer_dim=128,
+                              route_exit_fractions=_EXITS, trimodal_dense_vision=True),
 }
 _CASCADE_PRESETS = {
     "tiny": CascadeConfig(max_answer_tokens=12),

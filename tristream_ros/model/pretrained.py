@@ -73,7 +73,8 @@ def read_hf_config(folder: str | Path) -> dict:
 
 
 def fusion_config_from_hf(folder: str | Path, base: FusionConfig | None = None) -> FusionConfig:
-    """A FusionConfig with the LLM's shape from config.json (other fields from `base`)."""
+    """A FusionConfig with the LLM's shape from config.json (other fields from `base`; full
+    depth on every route: route_exit_fractions=None)."""
     hf = read_hf_config(folder)
     missing = [k for k in _CONFIG_KEYS if k not in hf and k not in ("tie_word_embeddings", "rope_theta", "rms_norm_eps")]
     if missing:
@@ -82,6 +83,9 @@ def fusion_config_from_hf(folder: str | Path, base: FusionConfig | None = None) 
     values.setdefault("num_kv_heads", values["num_heads"])
     values["max_position"] = int(hf.get("max_position_embeddings", (base or FusionConfig()).max_position))
     values["qkv_bias"] = True  # Qwen2 always has q/k/v biases
+    # a pretrained LM has no trained shallow exits: every route runs the full depth until
+    # `python -m tristream_ros.training.cascade_distill` adapts the exits (route_exit_fractions)
+    values["route_exit_fractions"] = None
     return replace(base or FusionConfig(), **values)
 
 

@@ -367,6 +367,10 @@ class TriStreamModel(nn.Module):
                     if "vision_importance" in batch else None
             else:
                 raise InputError("batch routes need vision but it has neither 'images' nor 'vision_features'")
+            if cfg.fusion.trimodal_dense_vision and "vision_features" in batch:
+                # the trimodal expert reads every vision token (as in answer())
+                tri = (expert[sel] == ROUTE_INDEX["trimodal"])[:, None]  # (S, 1)
+                m_ = m_ | tri
             # examples with no kept token still need a valid softmax: keep token 0, zero its features
             empty = ~m_.any(-1)
             if bool(empty.any()):
@@ -541,15 +545,30 @@ class TriStreamModel(nn.Module):
         vision_state: dict = {}
         vision_ms = 0.0
 
-        def vision_context() -> tuple[VisionContext, torch.Tensor, torch.Tensor, int]:
+        def vision_context(route_name: str | None = None) -> tuple[VisionContext, torch.Tensor, torch.Tensor, int]:
+            """Projected vision for a vision route; the trimodal expert reads all (dense) tokens
+            when fusion.trimodal_dense_vision is set and it is given frames (ready VisionTokens
+            are used as they come)."""
             nonlocal vision_ms
-            if "ctx" not in vision_state:
+            want_dense = (route_name == "trimodal" and cfg.fusion.trimodal_dense_vision) or self.dense_vision
+            if route_name is None:
+                route_name = vision_state.get("last", "")
+            key = "dense" if want_dense else "sparse"
+            vision_state["last"] = route_name
+            if key not in vision_state:
                 tv = time.perf_counter()
-                v = query.vision
-                if callable(v) and not isinstance(v, (torch.Tensor, np.ndarray)):
-                    v = v()
-                if not isinstance(v, VisionTokens):
-                    v = self.encode_vision(v)
+                v = vision_state.get("raw")
+                if v is None:
+                    v = query.vision
+                    if callable(v) and not isinstance(v, (torch.Tensor, np.ndarray)):
+                        v = v()
+                    vision_state["raw"] = v
+                if isinstance(v, VisionTokens):
+                    pass
+                elif "tokens" in vision_state:  # frames already went through STVE for this query
+                    v = self.vision.last_dense() if want_dense else vision_state["tokens"]
+                else:
+                    v = self.encode_vision(v, dense=want_dense)
                 feats, rows, cols, mask, imp = _VisionBridge.single(v)
                 if feats.shape[-1] != cfg.vision_dim:
                     raise InputError(f"vision features have dim {feats.shape[-1]}, model expects {cfg.vision_dim}")
@@ -559,18 +578,18 @@ class TriStreamModel(nn.Module):
                     mask, imp = torch.ones(1, 1, dtype=torch.bool), torch.ones(1, 1)
                 dev = self.device
                 ctx = self.project_vision(feats.to(dev), rows.to(dev), cols.to(dev), mask.to(dev), imp.to(dev))
-                vision_state.update(ctx=ctx, rows=rows.to(dev), cols=cols.to(dev), n=int(feats.shape[1]),
-                                    tokens=v)
+                vision_state[key] = (ctx, rows.to(dev), cols.to(dev), int(feats.shape[1]))
+                vision_state.setdefault("tokens", v)  # the encoder is paid once per query
                 vision_ms += 1000 * (time.perf_counter() - tv)
-            s = vision_state
-            return s["ctx"], s["rows"], s["cols"], s["n"]
+            vision_state["key_" + route_name] = key
+            return vision_state[key]
 
         attempts: dict[str, tuple] = {}
         prompt_lens: dict[str, int] = {}
 
         def evaluate(route_name: str) -> float:
             r = ROUTE_INDEX[route_name]
-            vis = vision_context()[0] if route_name in VISION_ROUTES else None
+            vis = vision_context(route_name)[0] if route_name in VISION_ROUTES else None
             x = self._prompt_embeddings(r, speech.to(self.device) if speech is not None else None, q_ids, c_ids)
             cache = KVCache.empty(cfg.fusion.num_layers)
             rt = torch.tensor([r], device=self.device)
@@ -590,7 +609,7 @@ class TriStreamModel(nn.Module):
 
         h_last, cache, vis = attempts[trace.route]
         if vis is not None:
-            _, rows, cols, _ = vision_context()
+            _, rows, cols, _ = vision_state[vision_state["key_" + trace.route]]
             a_logits, ptr, offs = self.action_head(h_last[None], vis.tokens, vis.mask)
         else:
             a_logits, ptr, offs = self.action_head(h_last[None])
@@ -625,7 +644,8 @@ class TriStreamModel(nn.Module):
             logits = self.decoder.logits(h[0, -1])
         t_end = time.perf_counter()
 
-        n_vis = vision_state.get("n", 0)
+        n_vis = {r: vision_state[vision_state["key_" + r]][3] for r, _ in trace.attempts
+                 if "key_" + r in vision_state}
         enc_flops = self._vision_flops(vision_state["tokens"]) if "tokens" in vision_state else 0.0
         trace_costs(cfg, trace, prompt_lens, len(words) + 1, n_vis, enc_flops)
         lat = {"route": 1000 * (t_route - t0), "vision": vision_ms,

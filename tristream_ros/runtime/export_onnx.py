@@ -137,6 +137,11 @@ class DecoderStepGraph(nn.Module):
                         use_b[i, r] = 1.0
         self.register_buffer("use_x", use_x, persistent=False)  # (L, R) 1 = cross-attention here
         self.register_buffer("use_b", use_b, persistent=False)  # (L, R) 1 = bilateral gate here
+        # depth-cascaded experts: 1 = route r runs layer i (its update is kept, its K/V real);
+        # a skipped layer leaves x unchanged and writes zero K/V, like FusionDecoder
+        run = torch.tensor([[1.0 if i < cfg.exit_layer(r) else 0.0 for r in range(R)] for i in range(L)])
+        self.register_buffer("run_layer", run, persistent=False)  # (L, R)
+        self.exits_all_full = all(e == L for e in cfg.exits)
 
     def _experts(self, layer, h, route):
         e = layer.experts
@@ -168,12 +173,16 @@ class DecoderStepGraph(nn.Module):
         vis_mask = vision_mask[:, None, None, :]  # (1, 1, 1, N)
         keys, values = [], []
         for i, layer in enumerate(dec.layers):
+            x_in = x
+            keep = None if self.exits_all_full else self.run_layer[i][route1].view(1, 1, 1)
             at = layer.self_attn
             h = layer.input_layernorm(x)
             q = at.q_proj(h).view(B, T, at.num_heads, at.head_dim).transpose(1, 2)  # (B, H, T, hd)
             k = at.k_proj(h).view(B, T, at.num_kv_heads, at.head_dim).transpose(1, 2)  # (B, kvH, T, hd)
             v = at.v_proj(h).view(B, T, at.num_kv_heads, at.head_dim).transpose(1, 2)
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+            if keep is not None:
+                k, v = k * keep.view(1, 1, 1, 1), v * keep.view(1, 1, 1, 1)
             k = torch.cat([past_key[i], k], dim=2)  # (B, kvH, P + T, hd)
             v = torch.cat([past_value[i], v], dim=2)
             keys.append(k)
@@ -200,7 +209,14 @@ class DecoderStepGraph(nn.Module):
             if layer.mlp is not None:
                 ff = layer.mlp(h) + ff
             x = x + ff
-        h_last = dec.norm(x[:, -1])  # (1, d)
+            if keep is not None:
+                x = x_in + keep * (x - x_in)
+        if self.exits_all_full:
+            h_last = dec.norm(x[:, -1])  # (1, d)
+        else:  # the route's own final norm at its exit
+            x_last = x[:, -1]
+            w = torch.stack([dec.exit_norm(r).weight for r in range(len(ROUTES))])[route1]  # (1, d)
+            h_last = w * (x_last * torch.rsqrt(x_last.pow(2).mean(-1, keepdim=True) + dec.norm.eps))
         logits = h_last @ w_t if w_t is not None else dec.logits(h_last)  # (1, V)
         return logits, h_last, torch.stack(keys), torch.stack(values)
 

@@ -7,6 +7,12 @@ cost is counted, so a benchmark can compare the expected FLOPs of a mixed worklo
 always running the tri-modal expert (`flops_reduction`).
 
 FLOPs here are 2 x multiply-accumulates of the matmuls (norms, softmax, RoPE ignored).
+Depth-cascaded experts (FusionConfig.route_exit_fractions): an expert pays only the decoder layers
+it runs (its exit depth) and the cross-attention / bilateral layers inside that depth; a failed
+cheaper attempt pays its whole prefill (its KV cache cannot be reused by another expert: route
+embedding, adapters and depth differ). The vision encoder is paid once per query, on the first
+vision expert attempted; the speech encoder is not counted here (same for every route of a
+spoken query; `bench routing` reports it under `system`).
 """
 from __future__ import annotations
 
@@ -55,8 +61,10 @@ def _vision_token_macs(cfg: TriStreamConfig, route: str, n_vision: int) -> tuple
         return 0.0, 0.0
     f = cfg.fusion
     d, hd, H, kv = f.hidden_size, f.head_dim, f.num_heads, f.num_kv_heads
+    depth = f.exit_layer(route)
     xlayers = f.trimodal_cross_attn_layers if route == "trimodal" else f.cross_attn_layers
-    n_x, n_b = len(xlayers), f.num_layers - len(xlayers)
+    xlayers = [i for i in xlayers if i < depth]  # only the layers this expert runs
+    n_x, n_b = len(xlayers), depth - len(xlayers)
     once = n_vision * (cfg.vision_dim * d + d * d) + d * d  # projector MLP + pooled projection
     once += n_x * n_vision * 2 * d * kv * hd  # cross-attention K/V, cached for the whole answer
     per_token = n_x * (2 * d * H * hd + 2 * H * hd * n_vision) + n_b * 2 * d
@@ -69,14 +77,15 @@ def route_cost(cfg: TriStreamConfig, route: str, prompt_tokens: int, answer_toke
     """FLOPs for one expert on one query.
 
     prompt_tokens: prefill length (incl. speech tokens and specials); answer_tokens: streamed
-    tokens (+1 for <eos>); vision_tokens: kept STVE tokens (ignored on non-vision routes);
+    tokens (+1 for <eos>); vision_tokens: STVE tokens this expert reads (ignored on non-vision
+    routes; all grid tokens for a trimodal expert with fusion.trimodal_dense_vision);
     vision_encoder_flops: the STVE cost, charged on vision routes (pass 0 if already paid).
     """
     if route not in ROUTES:
         raise ValueError(f"unknown route {route!r}; expected one of {ROUTES}")
     f = cfg.fusion
     once, per_tok_vis = _vision_token_macs(cfg, route, vision_tokens)
-    L = f.num_layers
+    L = f.exit_layer(route)  # layers this expert runs
     prefill = sum(L * _layer_token_macs(cfg, t + 1) + per_tok_vis for t in range(prompt_tokens))
     prefill += f.hidden_size * f.vocab_size  # LM head on the last prompt position
     decode = 0.0
@@ -123,16 +132,32 @@ def run_cascade(order: Sequence[str], start: str, threshold: float,
     return trace
 
 
+def route_vision_tokens(cfg: TriStreamConfig, route: str, sparse_tokens: int) -> int:
+    """Vision tokens `route` reads: none off the vision routes, the dense grid for the trimodal
+    expert with fusion.trimodal_dense_vision, else the sparse STVE tokens."""
+    if route not in VISION_ROUTES:
+        return 0
+    if route == "trimodal" and cfg.fusion.trimodal_dense_vision:
+        h, w = cfg.vision_grid
+        return h * w
+    return sparse_tokens
+
+
 def trace_costs(cfg: TriStreamConfig, trace: CascadeTrace, prompt_tokens: dict[str, int],
-                answer_tokens: int, vision_tokens: int, vision_encoder_flops: float) -> list[RouteCost]:
-    """Costs of every attempt in `trace`: prefill for each, decode for the answering one, the
-    vision encoder once (on the first vision route attempted)."""
+                answer_tokens: int, vision_tokens: int | dict[str, int],
+                vision_encoder_flops: float) -> list[RouteCost]:
+    """Costs of every attempt in `trace`: prefill for each (failed cheaper attempts included),
+    decode for the answering one, the vision encoder once (on the first vision route attempted).
+    vision_tokens: sparse tokens per query (the trimodal expert reads the dense grid when
+    configured so: `route_vision_tokens`), or a {route: tokens read} dict (measured)."""
     costs, vision_paid = [], False
     for route, _ in trace.attempts:
         enc = 0.0
         if route in VISION_ROUTES and not vision_paid:
             enc, vision_paid = vision_encoder_flops, True
-        costs.append(route_cost(cfg, route, prompt_tokens[route], answer_tokens, vision_tokens, enc,
+        n = vision_tokens.get(route, 0) if isinstance(vision_tokens, dict) \
+            else route_vision_tokens(cfg, route, vision_tokens)
+        costs.append(route_cost(cfg, route, prompt_tokens[route], answer_tokens, n, enc,
                                 include_decode=route == trace.route))
     trace.costs = costs
     return costs

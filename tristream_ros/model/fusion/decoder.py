@@ -11,6 +11,12 @@ Trunk (parameter names follow Hugging Face's Qwen2 so `pretrained.py` maps weigh
 
 Routes without vision ("speech") execute neither cross-attention nor bilateral connections,
 and the caller never has to compute vision tokens for them.
+
+Depth-cascaded experts (FusionConfig.route_exit_fractions): route r runs only layers
+0 .. exit_r - 1 and reads h = exit_norms[r](x) there (routes at full depth use `norm`). The
+layers a route skips are not computed; with a KV cache they get placeholders (zero K/V of
+the new positions), so every layer's cache keeps the same length and
+`KVCache.stacked()` still works.
 """
 from __future__ import annotations
 
@@ -264,6 +270,9 @@ class FusionDecoder(nn.Module):
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(cfg, i, num_routes) for i in range(cfg.num_layers))
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        # per-route final norms of the shallow exits (only routes that stop before the last layer)
+        self.exit_norms = nn.ModuleDict({ROUTES[r]: RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+                                         for r, e in enumerate(cfg.exits) if e < cfg.num_layers})
         self.lm_head = None if cfg.tie_embeddings else nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
         self.reset_parameters()
 
@@ -298,7 +307,45 @@ class FusionDecoder(nn.Module):
         uniform = int(route[0]) if (B == 1 or bool((route == route[0]).all())) else None
         if vision is not None and uniform is not None and uniform not in _VISION_ROUTE_IDS:
             vision = None  # a non-vision route never attends to vision
-        for i, layer in enumerate(self.layers):
+        exits = self.cfg.exits
+        if uniform is None and self.cfg.route_exit_fractions is None:  # every route at full depth
+            for i, layer in enumerate(self.layers):
+                x = layer(x, cos, sin, attn_mask, route, uniform, vision,
+                          cache.layers[i] if cache is not None else None)
+            return self.norm(x)
+        if uniform is not None:
+            depth = exits[uniform]
+            for i, layer in enumerate(self.layers[:depth]):
+                x = layer(x, cos, sin, attn_mask, route, uniform, vision,
+                          cache.layers[i] if cache is not None else None)
+            if cache is not None and depth < len(self.layers):
+                self._skip_cache(cache, depth, B, T, x)
+            return self.exit_norm(uniform)(x)
+        # mixed routes (training): run to the deepest exit, keep each example's exit state
+        ex = torch.tensor([exits[int(r)] for r in route.tolist()], device=x.device)  # (B,)
+        out = torch.zeros_like(x)
+        for i, layer in enumerate(self.layers[:int(ex.max())]):
             x = layer(x, cos, sin, attn_mask, route, uniform, vision,
                       cache.layers[i] if cache is not None else None)
-        return self.norm(x)
+            done = ex == i + 1
+            if bool(done.any()):
+                out = torch.where(done.view(B, 1, 1), x, out)
+        if cache is not None:
+            self._skip_cache(cache, int(ex.max()), B, T, x)
+        y = torch.zeros_like(out)
+        for r in sorted(set(route.tolist())):
+            sel = (route == r).view(B, 1, 1)
+            y = torch.where(sel, self.exit_norm(int(r))(out), y)
+        return y
+
+    def exit_norm(self, route: int) -> nn.Module:
+        """The final norm of `route` (ROUTES index): its exit norm, or `norm` at full depth."""
+        return self.exit_norms[ROUTES[route]] if ROUTES[route] in self.exit_norms else self.norm
+
+    def _skip_cache(self, cache: KVCache, depth: int, B: int, T: int, x: torch.Tensor) -> None:
+        """Zero K/V for the T new positions of layers [depth, L) that this route does not run."""
+        f = self.cfg
+        zeros = x.new_zeros(B, f.num_kv_heads, T, f.head_dim)
+        for lc in cache.layers[depth:]:
+            lc.k = zeros if lc.k is None else torch.cat((lc.k, zeros), dim=2)
+            lc.v = zeros if lc.v is None else torch.cat((lc.v, zeros), dim=2)
