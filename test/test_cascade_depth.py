@@ -182,3 +182,46 @@ def test_answer_events_and_flops_with_exits():
     assert tri.vision_projection > done.trace.costs[1].vision_projection
     assert tri.vision_encoder == 0.0 and done.trace.costs[1].vision_encoder >= 0.0
     assert dense_tokens == 64
+
+
+def _batch(cfg, B=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    n = cfg.vision_grid[0] * cfg.vision_grid[1]
+    routes = [0, 2, 1, 3, 0, 2][:B]
+    V = cfg.fusion.vocab_size
+    return {"query_ids": [[5 + (i + j) % (V - 5) for j in range(3)] for i in range(B)],
+            "answer_ids": [[6 + (2 * i + j) % (V - 6) for j in range(2)] for i in range(B)],
+            "context_ids": [[7, 8] if r == 3 else [] for r in routes],
+            "speech_tokens": torch.randn(B, 4, cfg.speech_dim, generator=g),
+            "speech_mask": torch.tensor([[r != 1] * 4 for r in routes]),
+            "vision_features": torch.randn(B, n, cfg.vision_dim, generator=g),
+            "vision_mask": torch.rand(B, n, generator=g) < 0.3,
+            "has_vision": torch.ones(B, dtype=torch.bool), "route": torch.tensor(routes),
+            "action": torch.tensor([i % 8 for i in range(B)]),
+            "target_uv": torch.rand(B, 2, generator=g), "has_target": torch.tensor([False] * B)}
+
+
+def test_distill_exits_adapts_an_old_model_and_leaves_trimodal_unchanged():
+    from tristream_ros.training.cascade_distill import DistillOptions, cascade_eval, distill_exits
+
+    old = _model(exits=False, dense=False)
+    batch = _batch(old.config)
+    log = []
+    new = distill_exits(old, [batch], steps=12, options=DistillOptions(lr=1e-2, batch_size=6), log=log,
+                        progress=False)
+    assert old.config.fusion.route_exit_fractions is None  # the input model is left as it was
+    assert new.config.fusion.exits == (1, 3, 3, 4) and new.config.fusion.trimodal_dense_vision
+    assert log[-1]["total"] < log[0]["total"]
+    # trimodal parameters are untouched: the teacher's expert answers exactly as before
+    tri_old = dict(old.state_dict())
+    for k, v in new.state_dict().items():
+        if k.startswith("decoder.exit_norms."):
+            continue
+        if k.endswith(("experts.gate", "experts.up", "experts.down")) or k in (
+                "route_embed.weight", "sufficiency.weight", "sufficiency.bias"):
+            torch.testing.assert_close(v[3], tri_old[k][3], rtol=0, atol=0)
+        else:
+            torch.testing.assert_close(v, tri_old[k], rtol=0, atol=0)
+    rep = cascade_eval(new, [batch])
+    assert rep["n"] == 6 and 0.0 <= rep["answer_exact_match"] <= 1.0
+    assert rep["decoder_flops_reduction_vs_trimodal"] > 0.0
