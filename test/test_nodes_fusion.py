@@ -245,3 +245,25 @@ def test_context_only_for_follow_ups():
         for template in train + test:
             assert refers_back(template) == (intent in L.FOLLOWUP_INTENTS), (intent, template)
     assert refers_back("go over there") and not refers_back("how many balls are there")
+
+
+def test_autostart_false_waits_for_a_lifecycle_manager(talk_model):
+    """With autostart false (nav2_lifecycle_manager style) nothing loads until configure/activate."""
+    from lifecycle_msgs.msg import Transition
+
+    with NodeProcess(MODULE, ros_args=["-p", f"model.path:={talk_model}", "-p", "autostart:=false",
+                                       "-r", "__node:=fusion_manual"]) as node:
+        probe = Probe("manual_probe")
+        try:
+            assert lifecycle_state(probe, "fusion_manual") == "unconfigured"
+            assert probe.node.count_subscribers("speech/tokens") == 0
+            assert change_state(probe, Transition.TRANSITION_CONFIGURE, "fusion_manual"), node.output
+            assert lifecycle_state(probe, "fusion_manual") == "inactive"
+            assert change_state(probe, Transition.TRANSITION_ACTIVATE, "fusion_manual")
+            assert probe.wait_until(lambda: probe.node.count_subscribers("speech/tokens") == 1, 10)
+            assert change_state(probe, Transition.TRANSITION_DEACTIVATE, "fusion_manual")
+            assert probe.wait_until(lambda: probe.node.count_subscribers("speech/tokens") == 0, 10)
+            assert change_state(probe, Transition.TRANSITION_CLEANUP, "fusion_manual")
+            assert lifecycle_state(probe, "fusion_manual") == "unconfigured" and node.alive()
+        finally:
+            probe.close()
