@@ -20,9 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="dataset folder from `tristream generate dataset`")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, default=None, help="first N samples only")
-    parser.add_argument("--frontend", default="hybrid", choices=("hybrid", "ctc", "pocketsphinx", "oracle_text"),
+    parser.add_argument("--frontend", default="hybrid", choices=("hybrid", "ctc", "pocketsphinx", "oracle_text",
+                                                     "oracle_text_foreign_tokens"),
                         help="speech front end (default hybrid: pocketsphinx text + our speech tokens; "
-                             "oracle_text: the true query text + our speech tokens, to separate ASR errors)")
+                             "oracle_text: the true query text + our speech tokens, to separate ASR errors; "
+                             "oracle_text_foreign_tokens: true text + another utterance's speech tokens)")
     parser.add_argument("--real", default=None, help="folder of real WAV+TXT recordings "
                         "(default ../shared/data/speech; 'none' to skip)")
     parser.add_argument("--predictions", action="store_true", help="include per-sample predictions")

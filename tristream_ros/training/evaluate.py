@@ -88,6 +88,13 @@ def run_query(model, text: str, tokens, frames, context: str | None, dense: bool
     return out
 
 
+def _names_heldout_combo(answer: str) -> bool:
+    """Does the answer name a (colour, kind) pair that never occurs in training scenes?"""
+    from tristream_ros.data.dataset import HELDOUT_COMBOS
+    text = f" {normalize(answer)} "
+    return any(f" {c} {k}" in text for c, k in HELDOUT_COMBOS)
+
+
 def _score(rows: list[dict], preds: list[dict]) -> dict:
     n = len(rows)
     if n == 0:
@@ -117,7 +124,11 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     t0 = time.perf_counter()
     model = load_checkpoint(model_dir)
     speech = load_speech_model(model_dir, model.config)
-    oracle = frontend == "oracle_text"  # diagnostic: true query text + our speech tokens (no ASR errors)
+    # diagnostics: the true query text + our speech tokens (no ASR errors), or + the speech tokens
+    # of the previous spoken sample ("foreign": tokens that do not match, as an unfamiliar voice's might)
+    oracle = frontend in ("oracle_text", "oracle_text_foreign_tokens")
+    foreign = frontend == "oracle_text_foreign_tokens"
+    prev_tokens = None
     tok = build_frontend(speech, "ctc" if oracle else frontend)
     cache = RunCache(data_dir, Path(model_dir) / ".eval_cache")
     reader = cache.reader(split)
@@ -140,6 +151,8 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
             else:
                 text = s["query"] if oracle else utt.text
                 tokens = utt.tokens if utt.tokens.numel() else None
+                if foreign:
+                    tokens, prev_tokens = (prev_tokens if prev_tokens is not None else tokens), tokens
                 cer_ctc.append(char_error_rate(s["query"], utt.ctc_text))
             cer_ps.append(char_error_rate(s["query"], text))
             row["heard"] = text
@@ -177,6 +190,9 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     report["spoken_scene_questions"]["dense"] = {
         k: v for k, v in _score([rows[j] for j in scene], [dense[j] for j in scene]).items()
         if k in ("answer_exact_match", "action_accuracy")}
+    for name, want in (("answer_names_heldout_combo", True), ("answer_names_no_heldout_combo", False)):
+        sel = [j for j in scene if _names_heldout_combo(rows[j]["answer"]) == want]
+        report["spoken_scene_questions"][name] = _score([rows[j] for j in sel], [sparse[j] for j in sel])
     sp = [j for j, row in enumerate(rows) if needed_route(row) == "speech"]
     report["speech_commands_no_camera"] = _score([rows[j] for j in sp], nocam)
     report["vision_keep_ratio"] = float(np.mean(keep)) if keep else None
