@@ -32,7 +32,8 @@ fi
 step phase1 tristream train --phase 1 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase2 tristream train --phase 2 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
-step eval tristream eval --model "$RUN/out/phase3" --data "$RUN/data" --json --out "$RUN/eval.json"
-
-python -m tristream_ros.training.ship --run "$RUN" --model "$MODEL" --seed "$SEED"
+# ship (float16 copy of phase 3 + speech model), then evaluate exactly what is shipped
+python -m tristream_ros.training.ship --run "$RUN" --model "$MODEL" --seed "$SEED" > /dev/null
+step eval tristream eval --model "$MODEL" --data "$RUN/data" --json --out "$RUN/eval.json"
+python -m tristream_ros.training.ship --run "$RUN" --model "$MODEL" --seed "$SEED"  # + eval.json, recipe.json
 echo "shipped $MODEL"; cat "$TIMES"

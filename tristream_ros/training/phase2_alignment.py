@@ -60,7 +60,7 @@ class Phase2Options:
     ctc_steps: int = 600
     ctc_batch: int = 16
     ctc_lr: float = 1.5e-3
-    fusion_steps: int = 700
+    fusion_steps: int = 1500
     fusion_batch: int = 24
     fusion_lr: float = 1e-3
     modal_dropout: float = 0.3

@@ -3,7 +3,7 @@
     python -m tristream_ros.training.ship --run runs/demo --model models/demo --seed 0
 
 models/demo/ then holds: model.safetensors, config.json, vocab.json (load_checkpoint),
-speech.safetensors (the SpeechModel: streaming encoder, CTC head, adapter; config in
+(float32 weights stored as float16), speech.safetensors (the SpeechModel: streaming encoder, CTC head, adapter; config in
 config.json["speech"]), frontend.json (the default speech front end), eval.json, recipe.json
 (config, seed, commands, per-step wall-clock, machine) and the loss curves (*.png).
 """
@@ -36,6 +36,16 @@ def load_shipped(folder: str | Path):
     return model, load_speech_model(folder, model.config)
 
 
+def _half_copy(src: Path, dst: Path) -> None:
+    """Copy a safetensors file with float32 tensors stored as float16 (half the size; the
+    loaders cast back to the model's float32). Evaluate the shipped copy, not the source."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    tensors = load_file(str(src))
+    half = {k: (v.half() if v.dtype == torch.float32 else v).contiguous() for k, v in tensors.items()}
+    save_file(half, str(dst), metadata={"format": "pt", "tristream": "checkpoint-v1", "stored_dtype": "float16"})
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -46,12 +56,15 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def ship(run: Path, model: Path, seed: int) -> dict:
+def ship(run: Path, model: Path, seed: int, note: str = "") -> dict:
     import torch
     src = run / "out" / "phase3"
     model.mkdir(parents=True, exist_ok=True)
     for name in SHIP_FILES:
-        shutil.copy(src / name, model / name)
+        if name.endswith(".safetensors"):
+            _half_copy(src / name, model / name)
+        else:
+            shutil.copy(src / name, model / name)
     for png in sorted((run / "out").glob("phase*/*_loss.png")):
         shutil.copy(png, model / png.name)
     if (run / "eval.json").is_file():
@@ -68,7 +81,7 @@ def ship(run: Path, model: Path, seed: int) -> dict:
     recipe = {
         "config": "demo", "seed": seed, "script": "scripts/train_demo.sh",
         "dataset": {k: info.get(k) for k in ("counts", "seed", "frames", "espeak_version")},
-        "steps": steps, "wall_clock_s": round(sum(s["seconds"] for s in steps), 1),
+        "steps": steps, "wall_clock_s": round(sum(s["seconds"] for s in steps), 1), "note": note,
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads_per_process": 1,
                     "torch": torch.__version__, "python": sys.version.split()[0], "platform": platform.platform()},
         "phases": {k: {kk: v.get(kk) for kk in ("steps", "seconds", "seconds_total", "timings", "final_loss",
@@ -84,8 +97,9 @@ def main(argv=None) -> int:
     p.add_argument("--run", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--note", default="", help="free text stored in recipe.json")
     a = p.parse_args(argv)
-    r = ship(Path(a.run), Path(a.model), a.seed)
+    r = ship(Path(a.run), Path(a.model), a.seed, a.note)
     print(json.dumps({"wall_clock_s": r["wall_clock_s"], "steps": r["steps"]}, indent=1))
     return 0
 
