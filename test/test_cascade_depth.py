@@ -7,7 +7,7 @@ import torch
 
 from tristream_ros.errors import InputError
 from tristream_ros.model.checkpoint import load_checkpoint, save_checkpoint
-from tristream_ros.model.config import ROUTE_INDEX, ROUTES, FusionConfig, TriStreamConfig
+from tristream_ros.model.config import DEFAULT_EXIT_FRACTIONS, ROUTE_INDEX, ROUTES, FusionConfig, TriStreamConfig
 from tristream_ros.model.fusion.cascade import CascadeTrace, route_cost, trace_costs
 from tristream_ros.model.fusion.decoder import KVCache
 from tristream_ros.model.text_tokenizer import SPECIALS, TextTokenizer
@@ -19,7 +19,10 @@ torch.set_num_threads(1)
 def _model(exits=True, dense=True, seed=0):
     torch.manual_seed(seed)
     cfg = TriStreamConfig.preset("tiny")
-    if not exits:
+    if exits:
+        cfg.fusion = dataclasses.replace(cfg.fusion, route_exit_fractions=DEFAULT_EXIT_FRACTIONS,
+                                         trimodal_dense_vision=True)
+    else:
         cfg.fusion = dataclasses.replace(cfg.fusion, route_exit_fractions=None, trimodal_dense_vision=dense)
     tok = TextTokenizer(list(SPECIALS) + [f"w{i}" for i in range(cfg.fusion.vocab_size - len(SPECIALS))])
     model = TriStreamModel(cfg, tok).eval()
@@ -46,14 +49,16 @@ def _manual(dec, x, r, vis, depth, norm):
 
 def test_presets_exit_layers_and_cross_attention_inside_depth():
     want = {"tiny": (1, 3, 3, 4), "demo": (1, 3, 3, 8), "omni-0.5b": (3, 9, 9, 24)}
+    assert TriStreamConfig.preset("tiny").fusion.route_exit_fractions is None  # full depth (node tests)
     for name, exits in want.items():
-        f = TriStreamConfig.preset(name).fusion
+        f = dataclasses.replace(TriStreamConfig.preset(name).fusion, route_exit_fractions=DEFAULT_EXIT_FRACTIONS)
         assert f.exits == exits
         for r in ("vision", "speech_vision"):
             assert any(i < f.exit_layer(r) for i in f.cross_attn_layers)
         assert len(f.trimodal_cross_attn_layers) > len(f.cross_attn_layers) or name == "tiny"
     # a shallower trunk still reaches a cross-attention layer on vision routes
-    f = dataclasses.replace(TriStreamConfig.preset("tiny").fusion, num_layers=2)
+    f = dataclasses.replace(TriStreamConfig.preset("tiny").fusion, num_layers=2,
+                            route_exit_fractions=DEFAULT_EXIT_FRACTIONS)
     assert f.exit_layer("speech_vision") > min(f.cross_attn_layers)
 
 
@@ -225,3 +230,33 @@ def test_distill_exits_adapts_an_old_model_and_leaves_trimodal_unchanged():
     rep = cascade_eval(new, [batch])
     assert rep["n"] == 6 and 0.0 <= rep["answer_exact_match"] <= 1.0
     assert rep["decoder_flops_reduction_vs_trimodal"] > 0.0
+
+
+@pytest.mark.parametrize("route", ["speech", "speech_vision", "trimodal"])
+def test_onnx_decoder_step_matches_pytorch_with_exits(tmp_path, route):
+    """One decoder graph for every route: skipped layers are masked (x unchanged, zero K/V) and
+    the route's exit norm is read; ONNX Runtime fp32 = PyTorch for prefill + cached steps."""
+    import numpy as np
+    from tristream_ros.model.speech.speech_model import SpeechModel
+    from tristream_ros.runtime.export_onnx import export_model
+    from tristream_ros.runtime.inference import DecoderVision, OnnxInference, TorchInference
+
+    model = _model()
+    with torch.no_grad():
+        for name, p in model.decoder.named_parameters():
+            if name.endswith(("gate", "alpha", "down")) and "proj" not in name:
+                p.normal_(0, 0.5)
+    speech = SpeechModel(model.config.speech).eval()
+    export_model(model, tmp_path, speech_model=speech, parts=("decoder",), progress=False)
+    inf_t, inf_o = TorchInference(model, speech), OnnxInference(tmp_path)
+    rng = np.random.default_rng(0)
+    d = model.config.fusion.hidden_size
+    vis = None if route == "speech" else DecoderVision(rng.standard_normal((4, d)).astype(np.float32),
+                                                       np.ones(4, bool), rng.standard_normal(d).astype(np.float32))
+    ids, ct, co = [1, 4, 7, 9, 4], None, None
+    for _ in range(3):
+        ot = inf_t.decoder_step(ids, route, ct, vision=vis)
+        oo = inf_o.decoder_step(ids, route, co, vision=vis)
+        for a, b in ((ot.logits, oo.logits), (ot.hidden, oo.hidden), (ot.cache.key, oo.cache.key)):
+            np.testing.assert_allclose(b, a, atol=1e-4, rtol=1e-4)
+        ct, co, ids = ot.cache, oo.cache, [int(ot.logits.argmax())]

@@ -303,13 +303,15 @@ class TriStreamConfig:
 
 # Depth-cascaded experts (route_exit_fractions, ROUTES order): speech 1/8 of the layers, vision and
 # speech_vision 3/8 (containing cross-attention layer 2), trimodal the full depth with
-# cross-attention in 2x the layers over all (dense) vision tokens. Layers run:
-# tiny (1, 3, 3, 4), demo (1, 3, 3, 8), omni-0.5b (3, 9, 9, 24).
+# cross-attention in 2x the layers over all (dense) vision tokens. Layers run: demo (1, 3, 3, 8),
+# omni-0.5b (3, 9, 9, 24). `tiny` keeps full depth on every route (the node / graph tests rely on
+# its untrained full-depth behaviour); tests of the exits set route_exit_fractions on it (1, 3, 3, 4).
 _EXITS = (0.125, 0.375, 0.375, 1.0)
+DEFAULT_EXIT_FRACTIONS = _EXITS
 _FUSION_PRESETS = {
     "tiny": FusionConfig(vocab_size=64, hidden_size=64, num_layers=4, num_heads=4, num_kv_heads=2,
                          intermediate_size=128, max_position=256, expert_rank=8, router_hidden=32,
-                         pointer_dim=32, route_exit_fractions=_EXITS, trimodal_dense_vision=True),
+                         pointer_dim=32),
     "demo": FusionConfig(vocab_size=1024, hidden_size=256, num_layers=8, num_heads=4, num_kv_heads=2,
                          intermediate_size=512, max_position=512, expert_rank=32, router_hidden=128,
                          pointer_dim=64, route_exit_fractions=_EXITS, trimodal_dense_vision=True),
@@ -336,4 +338,4 @@ def dense_tokens_budget(config: TriStreamConfig) -> int:
 
 __all__ = ["ROUTES", "ROUTE_INDEX", "ROUTE_RANK", "VISION_ROUTES", "ACTIONS", "TARGET_ACTIONS",
            "FusionConfig", "CascadeConfig", "ActionConfig", "TriStreamConfig", "PRESET_NAMES",
-           "dense_tokens_budget"]
+           "dense_tokens_budget", "DEFAULT_EXIT_FRACTIONS"]
