@@ -20,6 +20,7 @@ Each example runs the cheap expert its query needs, or (with `other_rate`) anoth
 expert of its cascade order, so insufficient experts keep escalating.
 
     python -m tristream_ros.training.cascade_distill --model RUN/phase2 --data DATA --out DIR --steps 300
+        [--tokens RUN/phase2]   (reuse phase 2's cached train tokens when --model is another folder)
 
 reads the checkpoint (model/checkpoint.py), the dataset (data/dataset.py DatasetReader through
 training/cache.RunCache), builds speech / vision tokens and batches with phase 2's code
@@ -287,7 +288,8 @@ def cascade_eval(model, batches: Iterable[dict], threshold: float | None = None)
 
 
 # --- command line -----------------------------------------------------------------------------------
-def _fusion_data(model, data_dir: Path, cache_dir: Path, split: str, model_dir: Path, limit: int | None):
+def _fusion_data(model, data_dir: Path, cache_dir: Path, split: str, model_dir: Path, limit: int | None,
+                 tokens_dir: Path | None = None):
     """Phase 2's FusionData for `split` (speech tokens from the checkpoint's speech model, STVE
     tokens from the checkpoint's STVE), cached under cache_dir; query text = the true transcript."""
     from tristream_ros.training.cache import RunCache
@@ -299,8 +301,12 @@ def _fusion_data(model, data_dir: Path, cache_dir: Path, split: str, model_dir: 
     if limit is not None:
         cache._rows[split] = cache.rows(split)[:limit]  # noqa: SLF001 (a subset of the split)
     # a phase-2 run folder already holds its train tokens (read only); others are built in cache_dir
-    root = model_dir if limit is None and (model_dir / f"speech_tokens_{split}.npz").is_file() \
-        and (model_dir / f"vision_{split}.npz").is_file() else cache_dir
+    root = cache_dir
+    for cand in (tokens_dir, model_dir):
+        if cand is not None and limit is None and (cand / f"speech_tokens_{split}.npz").is_file() \
+                and (cand / f"vision_{split}.npz").is_file():
+            root = cand
+            break
     speech = load_speech_model(model_dir, model.config)
     toks, _ = speech_tokens(speech, cache, split, model.config.speech.n_mels, root, progress=False)
     vis = vision_tokens(model.vision.state_dict(), model.config, cache, split, root, processes=1,
@@ -325,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-limit", type=int, default=None, help="use the first N train samples")
     ap.add_argument("--eval-split", default="test")
     ap.add_argument("--eval-limit", type=int, default=240, help="held-out samples scored before/after (0: none)")
+    ap.add_argument("--tokens", default=None,
+                    help="folder with phase 2's speech_tokens_train.npz / vision_train.npz (e.g. RUN/phase2 "
+                         "when --model is RUN/phase3; same speech model and STVE); default: --model")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -333,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     exits = tuple(float(x) for x in args.exits.split(","))
     model = load_checkpoint(model_dir)
     work = out / ".distill_cache"
-    train = _fusion_data(model, Path(args.data), work, "train", model_dir, args.train_limit)
+    tokens_dir = Path(args.tokens) if args.tokens else None
+    train = _fusion_data(model, Path(args.data), work, "train", model_dir, args.train_limit, tokens_dir)
     report: dict = {"model": str(model_dir), "exits": exits, "steps": args.steps, "train_samples": len(train)}
     held = None
     if args.eval_limit:
