@@ -231,7 +231,10 @@ def test_flop_estimates():
     assert per_tile > 0
     assert enc.estimate_flops(0, with_scorer=False) == 0
     assert enc.estimate_flops(1) > per_tile
-    assert enc.estimate_flops(16, with_scorer=False) == pytest.approx(enc.dense_frame_flops(), rel=0.05)
+    # 16 tiles run the same convolutions as one dense 256 px pass, but each tile's attention spans
+    # only its own patches (attention is quadratic in tokens), so tiling costs less, never more.
+    tiled, dense = enc.estimate_flops(16, with_scorer=False), enc.dense_frame_flops()
+    assert 0.5 * dense < tiled < dense
 
 
 def test_project_scene_clips_keep_at_most_27_percent():

@@ -12,6 +12,8 @@ import sys
 import time
 from typing import Callable
 
+from tristream_ros.model.flops import count_cpu_attention_flops  # noqa: F401  (re-exported for the benchmarks)
+
 GB = 1e9  # bytes; sizes and RSS are reported in decimal GB
 MB = 1e6
 
@@ -126,26 +128,3 @@ def sig(x: float, digits: int = 4) -> float:
     """x rounded to ``digits`` significant digits (small presets keep their precision in JSON)."""
     return float(f"{x:.{digits}g}")
 
-
-_SDPA_REGISTERED = False
-
-
-def count_cpu_attention_flops() -> None:
-    """Teach torch.utils.flop_counter the fused CPU attention kernel.
-
-    FlopCounterMode knows the CUDA SDPA kernels but not
-    ``aten._scaled_dot_product_flash_attention_for_cpu``, which F.scaled_dot_product_attention
-    uses on CPU: without this, attention counts 0 FLOPs (measured: 0 for a (1, 4, 100, 48)
-    self-attention), which hides most of the cost of a 30 s full-attention window."""
-    global _SDPA_REGISTERED
-    if _SDPA_REGISTERED:
-        return
-    import torch
-    from torch.utils.flop_counter import register_flop_formula, sdpa_flop_count
-
-    op = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
-    if op is not None:
-        @register_flop_formula(op)
-        def _sdpa_cpu(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-            return sdpa_flop_count(query_shape, key_shape, value_shape)
-    _SDPA_REGISTERED = True

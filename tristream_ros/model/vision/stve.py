@@ -228,6 +228,9 @@ class SparseTemporalVisionEncoder(nn.Module):
     def _count_flops(self, key: str, side: int) -> int:
         if key not in self._flops:
             from torch.utils.flop_counter import FlopCounterMode
+
+            from tristream_ros.model.flops import count_cpu_attention_flops
+            count_cpu_attention_flops()  # MobileViT attention is SDPA: counted, not 0
             with _eval_mode(self), torch.no_grad(), FlopCounterMode(display=False) as counter:
                 self.backbone(torch.zeros(1, 3, side, side))
             self._flops[key] = int(counter.get_total_flops())
