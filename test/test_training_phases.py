@@ -86,7 +86,8 @@ def test_fusion_batches_train_the_tiny_model_and_give_answer_logprobs():
               "importance": rng.random((3, n)).astype(np.float16), "sparse_mask": rng.random((3, n)) < 0.3}
     tokens = {"a": rng.normal(size=(3, cfg.speech_dim)).astype(np.float16),
               "b": rng.normal(size=(5, cfg.speech_dim)).astype(np.float16)}
-    data = FusionData(cfg, tok, rows, {"a": "stop", "b": "go to the bed ball"}, tokens, vision, Phase2Options())
+    data = FusionData(cfg, tok, rows, {"a": "stop", "b": "go to the bed ball"}, tokens, vision,
+                      Phase2Options(extra_turn_rate=0.0))
     model = build_model(cfg, tok, None)
     assert not any(p.requires_grad for p in model.vision.parameters())  # STVE frozen in phase 2
     batch = data.batch([0, 1, 2], random.Random(0))
