@@ -33,7 +33,7 @@ def run(args) -> int:
 
     import torch
 
-    from tristream_ros.errors import InputError
+    from tristream_ros.errors import InputError, ModelFileError
     from tristream_ros.model.config import TriStreamConfig
 
     torch.set_num_threads(args.threads)
@@ -59,7 +59,7 @@ def run(args) -> int:
             opts = Phase3Options() if args.steps is None else dataclasses.replace(Phase3Options(), steps=args.steps)
             summary = run_phase3(args.data, args.out, opts=opts, seed=args.seed, resume=args.resume,
                                  progress=progress)
-    except (InputError, FileNotFoundError) as exc:
+    except (InputError, ModelFileError, FileNotFoundError) as exc:
         print(f"tristream train: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=1))
