@@ -22,7 +22,7 @@ step() {  # step NAME COMMAND... : run, log, record wall-clock seconds
   local t0=$(date +%s.%N)
   "$@"
   local t1=$(date +%s.%N)
-  printf '%s\t%.1f\t%s\n' "$name" "$(echo "$t1 - $t0" | bc)" "$*" >> "$TIMES"
+  printf '%s\t%s\t%s\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')" "$*" >> "$TIMES"
 }
 
 if [ ! -f "$RUN/data/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
