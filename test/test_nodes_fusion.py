@@ -134,10 +134,12 @@ def test_bad_inputs_are_answered_with_errors(active_fusion):
     bad_v.header.stamp = speech_tokens("x", "", now).header.stamp
     vis.publish(bad_v)
     probe.spin_for(0.3)
-    pub.publish(speech_tokens("u-empty", "", now, n=0))  # nothing to answer
-    pub.publish(speech_tokens("u-badtok", "stop", now, n=3, d=7, features=[0.0] * 5))  # wrong sizes: text only
-    pub.publish(speech_tokens("u-nan", "stop", now, n=1, d=32, features=[float("nan")] * 32))
-    pub.publish(speech_tokens("u-desc", "what colour is the ball", now, n=0))  # may need (bad) vision
+    for msg in (speech_tokens("u-empty", "", now, n=0),  # nothing to answer
+                speech_tokens("u-badtok", "stop", now, n=3, d=7, features=[0.0] * 5),  # wrong sizes: text only
+                speech_tokens("u-nan", "stop", now, n=1, d=32, features=[float("nan")] * 32),
+                speech_tokens("u-desc", "what colour is the ball", now, n=0)):  # may need (bad) vision
+        pub.publish(msg)
+        probe.spin_for(0.6)  # one at a time: max_pending is 3 here (overflow has its own test)
     done = lambda: {r.utterance_id for r in responses if r.is_final} >= {"u-empty", "u-badtok", "u-nan", "u-desc"}  # noqa
     assert probe.wait_until(done, 60), (node.output, [(r.utterance_id, r.is_final) for r in responses])
     finals = {r.utterance_id: r for r in responses if r.is_final}
@@ -252,18 +254,18 @@ def test_autostart_false_waits_for_a_lifecycle_manager(talk_model):
     from lifecycle_msgs.msg import Transition
 
     with NodeProcess(MODULE, ros_args=["-p", f"model.path:={talk_model}", "-p", "autostart:=false",
-                                       "-r", "__node:=fusion_manual"]) as node:
+                                       "-r", "__node:=fusion_manual", "-r", "__ns:=/manual"]) as node:
         probe = Probe("manual_probe")
         try:
-            assert lifecycle_state(probe, "fusion_manual") == "unconfigured"
-            assert probe.node.count_subscribers("speech/tokens") == 0
-            assert change_state(probe, Transition.TRANSITION_CONFIGURE, "fusion_manual"), node.output
-            assert lifecycle_state(probe, "fusion_manual") == "inactive"
-            assert change_state(probe, Transition.TRANSITION_ACTIVATE, "fusion_manual")
-            assert probe.wait_until(lambda: probe.node.count_subscribers("speech/tokens") == 1, 10)
-            assert change_state(probe, Transition.TRANSITION_DEACTIVATE, "fusion_manual")
-            assert probe.wait_until(lambda: probe.node.count_subscribers("speech/tokens") == 0, 10)
-            assert change_state(probe, Transition.TRANSITION_CLEANUP, "fusion_manual")
-            assert lifecycle_state(probe, "fusion_manual") == "unconfigured" and node.alive()
+            assert lifecycle_state(probe, "manual/fusion_manual") == "unconfigured"
+            assert probe.node.count_subscribers("/manual/speech/tokens") == 0
+            assert change_state(probe, Transition.TRANSITION_CONFIGURE, "manual/fusion_manual"), node.output
+            assert lifecycle_state(probe, "manual/fusion_manual") == "inactive"
+            assert change_state(probe, Transition.TRANSITION_ACTIVATE, "manual/fusion_manual")
+            assert probe.wait_until(lambda: probe.node.count_subscribers("/manual/speech/tokens") == 1, 10)
+            assert change_state(probe, Transition.TRANSITION_DEACTIVATE, "manual/fusion_manual")
+            assert probe.wait_until(lambda: probe.node.count_subscribers("/manual/speech/tokens") == 0, 10)
+            assert change_state(probe, Transition.TRANSITION_CLEANUP, "manual/fusion_manual")
+            assert lifecycle_state(probe, "manual/fusion_manual") == "unconfigured" and node.alive()
         finally:
             probe.close()
