@@ -27,6 +27,11 @@ Data flow (topics relative, remappable):
        /diagnostics                      route, per-stage latency, queue depths, drops, errors
 Every output copies the stamp of the utterance it answers (end of speech).
 
+Dialogue context: the previous turn ("query <sep> answer", as in training) is passed to the model
+only for follow-ups that point back at it ("go to it", ``context.policy: referring``): the model
+learned "context present = follow-up", so always passing it pulls every query to the trimodal
+expert.
+
 Every utterance gets an answer or an explicit error chunk: model errors, bad speech tokens
 with no transcript, an overflowing queue (the oldest waiting utterance is answered with an
 error) all end in a ResponseChunk with ``is_error`` true.
