@@ -89,7 +89,7 @@ class WavFileSink(AudioSink):
     """16-bit mono WAV file, rewritten from the start on each ``open``."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         self._wav: wave.Wave_write | None = None
         self.sample_rate = 0
         self.frames_written = 0

@@ -25,6 +25,7 @@ from tristream_ros.ros.qos import declare_qos
 from tristream_ros.signal.audio_format import StreamResampler, to_mono
 
 TOPIC = "audio/output"
+DEFAULT_WAV_PATH = "~/.cache/tristream/speaker_out.wav"  # not the current directory
 
 
 class SpeakerNode(Node):
@@ -33,7 +34,7 @@ class SpeakerNode(Node):
         sink = param(self, "sink", "auto", "auto | pyaudio | wav")
         device = param(self, "audio.device", "", "'' default | index | name substring", dynamic_typing=True)
         self.sink_rate = int(param(self, "audio.sample_rate", 0, "Hz; 0 = the first chunk's rate"))
-        wav_path = param(self, "wav.path", "speaker_out.wav")
+        wav_path = param(self, "wav.path", DEFAULT_WAV_PATH, "file written when there is no sound device")
         qos = declare_qos(self, "audio", "reliable")
         if self.sink_rate < 0:
             raise InputError(f"speaker_node: audio.sample_rate must be >= 0, got {self.sink_rate}")
