@@ -100,19 +100,26 @@ class BagPlayer:
         self.node.get_logger().info(f"playing {path} ({info.message_count} messages, {info.duration_ns / 1e9:.2f} s) "
                                     f"at rate {opts.rate:g}: {', '.join(playable)}")
         published = 0
-        while not self._stop.is_set():
-            msgs = iter_messages(path, playable)
-            for m in paced(msgs, opts.rate, idle=self._publish_clock if self._clock_pub else None,
-                           idle_period_s=1.0 / opts.clock_hz):
-                if self._stop.is_set():
+        try:
+            while not self._stop.is_set():
+                msgs = iter_messages(path, playable)
+                for m in paced(msgs, opts.rate, idle=self._publish_clock if self._clock_pub else None,
+                               idle_period_s=1.0 / opts.clock_hz):
+                    if self._stop.is_set():
+                        break
+                    self._publish_clock(m.timestamp_ns)
+                    self._pubs[(m.topic, m.msgtype)].publish(m.data)  # raw CDR, no decoding
+                    published += 1
+                    if self.diag:
+                        self.diag.count("messages_out")
+                if not opts.loop:
                     break
-                self._publish_clock(m.timestamp_ns)
-                self._pubs[(m.topic, m.msgtype)].publish(m.data)  # raw CDR, no decoding
-                published += 1
-                if self.diag:
-                    self.diag.count("messages_out")
-            if not opts.loop:
-                break
+        except Exception:
+            # Ctrl-C: rclpy's signal handler shuts the context down, and a publish racing with it
+            # raises RCLError ("publisher's context is invalid"). That is a stop, not a failure.
+            if self.node.context.ok():
+                raise
+            self.node.get_logger().info(f"stopped by shutdown after {published} messages")
         return published
 
     def _wait_for_subscribers(self, topics: list[str]) -> None:
