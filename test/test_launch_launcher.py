@@ -123,7 +123,8 @@ def test_launch_runs_graph_and_stops_on_ctrl_c(tmp_path, probe):
 
 
 def test_launch_reports_dead_node_and_stops_others(tmp_path):
-    cfg = graph_config(tmp_path, tmp_path / "missing.wav", tmp_path / "o.wav", {"source": "bogus"})
+    cfg = graph_config(tmp_path, tmp_path / "missing.wav", tmp_path / "o.wav",
+                       {"source": "bogus", "exit_on_config_error": True})  # fail fast
     with NodeProcess("tristream_ros.cli", "launch", "--params-file", cfg) as launch:
         launch.proc.wait(30)
         out = launch.output

@@ -171,12 +171,15 @@ def test_microphone_without_device_reports_and_stays_up(probe):
         assert mic.stop() == 0
 
 
-def test_bad_configuration_exits_with_clear_message():
-    with NodeProcess("tristream_ros.ros.microphone_node", ros_args=["-p", "source:=wav"]) as mic:
+def test_bad_configuration_fail_fast_exits_with_clear_message():
+    """With exit_on_config_error the node exits 2 (by default it stays up reporting the error:
+    test_ros_config_errors.py)."""
+    fail_fast = ["-p", "exit_on_config_error:=true"]
+    with NodeProcess("tristream_ros.ros.microphone_node", ros_args=["-p", "source:=wav", *fail_fast]) as mic:
         mic.proc.wait(20)
         assert mic.proc.returncode == 2
         assert "wav.path is empty" in mic.output
     with NodeProcess("tristream_ros.ros.microphone_node",
-                     ros_args=["-p", "source:=pyaudio", "-p", "audio.sample_rate:=0"]) as mic:
+                     ros_args=["-p", "source:=pyaudio", "-p", "audio.sample_rate:=0", *fail_fast]) as mic:
         mic.proc.wait(20)
         assert mic.proc.returncode == 2 and "sample_rate 0" in mic.output

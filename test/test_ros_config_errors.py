@@ -1,0 +1,41 @@
+"""Bad parameters at start-up: the node stays up, logs the error and reports it on /diagnostics
+(or exits 2 when `exit_on_config_error` asks it to fail fast)."""
+from __future__ import annotations
+
+import pytest
+
+from ros_helpers import NodeProcess, Probe, error_statuses
+
+
+@pytest.fixture
+def probe():
+    p = Probe("config_error_probe")
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize("module, params, expected", [
+    ("tristream_ros.ros.speaker_node", ["sink:=bogus"], "unknown sink 'bogus'"),
+    ("tristream_ros.ros.microphone_node", ["source:=bogus"], "unknown source 'bogus'"),
+])
+def test_bad_parameters_reported_and_node_stays_up(probe, module, params, expected):
+    probe.subscribe_diagnostics()
+    ros_args = [a for p in params for a in ("-p", p)]
+    with NodeProcess(module, ros_args=ros_args) as node:
+        assert probe.wait_until(lambda: error_statuses(probe.diagnostics(), "configuration"), 20), node.output
+        status = error_statuses(probe.diagnostics(), "configuration")[-1]
+        assert expected in status.message, status.message
+        assert status.name.startswith(module.rsplit(".", 1)[-1]), status.name  # reported under its own name
+        assert node.alive(), node.output  # still running, still reporting
+        n = len(error_statuses(probe.diagnostics(), "configuration"))
+        assert probe.wait_until(lambda: len(error_statuses(probe.diagnostics(), "configuration")) > n, 5)
+        assert "configuration error" in node.output and expected in node.output
+        assert node.stop() == 0  # Ctrl-C ends it cleanly
+
+
+def test_fail_fast_exits_2(probe):
+    with NodeProcess("tristream_ros.ros.speaker_node",
+                     ros_args=["-p", "sink:=bogus", "-p", "exit_on_config_error:=true"]) as node:
+        node.proc.wait(30)
+        assert node.proc.returncode == 2, node.output
+        assert "unknown sink 'bogus'" in node.output
