@@ -1,8 +1,11 @@
 """`tristream eval [--model models/demo] --data DIR [--split test] [--json]`.
+`tristream eval [--model models/demo] --engine flite [--voices kal,awb] [--queries 30] [--json]`.
 
 Runs a checkpoint through the inference path (default speech front end -> cascade -> answer)
 on a held-out split, per route, sparse (STVE default budget) and dense side by side, plus the
 real recordings in ../shared/data/speech (transcript CER per front end, VAD boundaries).
+With --engine flite: held-out-phrasing commands spoken by every flite voice (another TTS
+engine, never trained on) through the same front end + model instead (training/evaluate_tts.py).
 Figures are fractions named for what they are (see tristream_ros/training/evaluate.py).
 """
 from __future__ import annotations
@@ -17,7 +20,14 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "demo"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint folder (default: models/demo)")
-    parser.add_argument("--data", required=True, help="dataset folder from `tristream generate dataset`")
+    parser.add_argument("--data", default=None, help="dataset folder from `tristream generate dataset` "
+                        "(required unless --engine)")
+    parser.add_argument("--engine", default=None, choices=("flite",),
+                        help="instead of a dataset: commands synthesized by another TTS engine (flite, all "
+                             "its general voices), default front end + model; per-voice figures")
+    parser.add_argument("--voices", default=None, help="with --engine: comma-separated voices (default all)")
+    parser.add_argument("--queries", type=int, default=30, help="with --engine: queries per voice")
+    parser.add_argument("--seed", type=int, default=0, help="with --engine: query set seed")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, default=None, help="first N samples only")
     parser.add_argument("--frontend", default="hybrid", choices=("hybrid", "ctc", "pocketsphinx", "oracle_text",
@@ -54,6 +64,11 @@ def run(args) -> int:
     from tristream_ros.training.evaluate import REAL_SPEECH_DIR, evaluate_real, evaluate_split
 
     torch.set_num_threads(args.threads)
+    if args.engine:
+        return _run_engine(args)
+    if args.data is None:
+        print("tristream eval: --data DIR is required (or --engine flite)", file=sys.stderr)
+        return 2
     try:
         split = evaluate_split(args.model, args.data, args.split, args.limit, args.frontend,
                                progress=not args.json, keep_predictions=args.predictions)
@@ -75,4 +90,32 @@ def run(args) -> int:
             rr = report["real_recordings"]
             print("real recordings:", json.dumps({k: rr[k] for k in ("transcript_cer", "vad_start_error_ms",
                                                                        "vad_end_error_ms")}))
+    return 0
+
+
+def _run_engine(args) -> int:
+    from tristream_ros.errors import InputError, ModelFileError
+    from tristream_ros.training.evaluate_tts import evaluate_tts
+
+    voices = [v.strip() for v in args.voices.split(",") if v.strip()] if args.voices else None
+    try:
+        report = evaluate_tts(args.model, args.engine, voices, args.queries, args.seed,
+                              keep_predictions=args.predictions, progress=not args.json)
+    except (InputError, ModelFileError) as exc:
+        print(f"tristream eval: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(report, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    if args.json:
+        print(text)
+        return 0
+    keys = ("n", "transcript_cer", "transcript_exact", "action_accuracy", "answer_exact_match")
+    print(f"{'voice':18s} {'n':>4s} {'cer':>6s} {'t_exact':>7s} {'action':>6s} {'answer':>6s}")
+    rows = list(report["per_voice"].items()) + [("overall (flite)", report["overall"])]
+    if "espeak_reference" in report:
+        rows.append(("espeak-ng (test)", report["espeak_reference"]))
+    for name, r in rows:
+        n, cer, tex, act, em = (r.get(k) for k in keys)
+        print(f"{name:18s} {n:4d} {cer:6.3f} {tex:7.3f} {act:6.3f} {em:6.3f}")
     return 0

@@ -1,0 +1,146 @@
+"""Spoken commands from another TTS engine (flite) through the default front end + a checkpoint.
+
+`tristream eval --engine flite`: a fixed set of queries (seeded; the generator's HELD-OUT
+phrasings, held-out-style scenes that contain a colour/kind pair never seen in training) is
+synthesized with every flite voice and run exactly like `evaluate_split` runs the espeak test
+split: audio -> `build_frontend(speech, "hybrid")` (silero VAD, pocketsphinx + domain LM text,
+our speech tokens) -> `TriStreamModel.answer` with the scene offered lazily (STVE default budget).
+The same queries in espeak-ng test-split voices (clean) are run as a reference row.
+
+Query mix: commands that need no camera (route ``speech``: stop, turn, go, what can you do)
+and scene questions / commands (route ``speech_vision``) with rendered scenes; no follow-ups.
+Audio is clean synthesis with 0.3 s of silence either side (no noise, no reverb).
+
+Figures per voice and overall, fractions: transcript_cer (CER of the front end's text against
+the query), transcript_exact (normalised text == query), action_accuracy, answer_exact_match, n;
+also no_utterance_detected (count), the same split by route, and speech_commands_no_camera (the
+route-speech commands answered again with no camera, as on a robot without one).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tristream_ros.data import language
+from tristream_ros.data.dataset import ALL_COMBOS, HELDOUT_COMBOS
+from tristream_ros.data.scenes import render_scene, sample_scene
+from tristream_ros.data.speech_synth import SAMPLE_RATE
+from tristream_ros.model.text_tokenizer import normalize
+from tristream_ros.training.cache import char_error_rate
+
+QUERY_FAMILIES = {"speech": 0.4, "scene": 0.6}  # share of no-camera commands vs scene queries
+SILENCE_S = 0.3
+
+
+def tts_queries(n: int = 30, seed: int = 0) -> list[dict]:
+    """``n`` held-out-phrasing queries with their scenes, deterministic in ``seed``."""
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7, i]))
+        required = [HELDOUT_COMBOS[int(rng.integers(len(HELDOUT_COMBOS)))]]
+        spec = sample_scene(int(rng.integers(2**31)), allowed_combos=ALL_COMBOS, required=required)
+        scene = render_scene(spec)
+        focus = next((j for j, o in enumerate(scene.objects) if (o.colour, o.kind) in HELDOUT_COMBOS), None)
+        intent = language.sample_intent(rng, QUERY_FAMILIES)
+        turn = language.make_turn(scene.objects, rng, intent=intent, spoken=True, phrasing="heldout",
+                                  focus=focus, allowed_combos=ALL_COMBOS)
+        out.append({**turn.to_dict(), "id": f"tts-{i:03d}", "frames": scene.frames})
+    return out
+
+
+def _pad(x: np.ndarray) -> np.ndarray:
+    z = np.zeros(int(SILENCE_S * SAMPLE_RATE), np.float32)
+    return np.concatenate([z, x.astype(np.float32), z])
+
+
+def _summary(items: list[dict]) -> dict:
+    if not items:
+        return {"n": 0}
+    res = {"n": len(items),
+            "transcript_cer": float(np.mean([r["cer"] for r in items])),
+            "transcript_exact": float(np.mean([r["heard"] == normalize(r["query"]) for r in items])),
+            "action_accuracy": float(np.mean([r["pred_action"] == r["action"] for r in items])),
+            "answer_exact_match": float(np.mean([r["pred"] == normalize(r["answer"]) for r in items])),
+            "no_utterance_detected": int(sum(r["no_utterance"] for r in items))}
+    nocam = [r for r in items if "nocam" in r]
+    if nocam:
+        res["speech_commands_no_camera"] = {
+            "n": len(nocam),
+            "action_accuracy": float(np.mean([r["nocam"]["action"] == r["action"] for r in nocam])),
+            "answer_exact_match": float(np.mean([r["nocam"]["text"] == normalize(r["answer"]) for r in nocam]))}
+    return res
+
+
+def _run_voice(model, tok, queries: list[dict], synth) -> list[dict]:
+    from tristream_ros.training.evaluate import run_query
+    rows = []
+    for q in queries:
+        utt = tok.transcribe(_pad(synth(q["query"])))
+        text, tokens = ("", None) if utt is None else (utt.text, utt.tokens if utt.tokens.numel() else None)
+        heard = normalize(text)
+        if not text and tokens is None:
+            pred = {"action": None, "text": "", "route": None}
+        else:  # as evaluate_split: the front end's text as is, the scene offered lazily (sparse)
+            pred = run_query(model, text, tokens, q["frames"], None, dense=False)
+        row = {"id": q["id"], "route": q["route"], "query": q["query"], "heard": heard,
+               "cer": char_error_rate(q["query"], heard), "answer": q["answer"], "pred": pred["text"],
+               "action": q["action"], "pred_action": pred["action"], "pred_route": pred["route"],
+               "no_utterance": utt is None}
+        if q["route"] == "speech":  # the same command with no camera (as evaluate_split's no-camera figures)
+            nocam = (run_query(model, text, tokens, None, None, dense=False, camera=False)
+                     if (text or tokens is not None) else pred)
+            row["nocam"] = {"text": nocam["text"], "action": nocam["action"]}
+        rows.append(row)
+    return rows
+
+
+def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str] | None = None, n: int = 30,
+                 seed: int = 0, espeak_reference: bool = True, keep_predictions: bool = False,
+                 progress: bool = False) -> dict:
+    """Per-voice and overall figures for ``engine`` voices (only ``flite`` so far)."""
+    from tristream_ros.errors import InputError
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.ship import load_shipped
+
+    if engine != "flite":
+        raise InputError(f"unknown TTS engine {engine!r}; expected 'flite'")
+    from tristream_ros.data.flite_synth import available_voices, flite_synthesize, flite_voices
+    voices = list(voices) if voices else list(available_voices())
+    bad = [v for v in voices if v not in flite_voices()]
+    if bad:
+        raise InputError(f"flite has no voice(s) {bad}; available: {', '.join(flite_voices())}")
+    t0 = time.perf_counter()
+    model, speech = load_shipped(model_dir)
+    tok = build_frontend(speech, "hybrid")
+    queries = tts_queries(n, seed)
+    per_voice, all_rows, preds = {}, [], {}
+    for v in voices:
+        if progress:
+            print(f"flite voice {v} ({len(queries)} queries)", flush=True)
+        rows = _run_voice(model, tok, queries, lambda text, v=v: flite_synthesize(text, v))
+        per_voice[v] = _summary(rows)
+        per_voice[v]["routes"] = {r: _summary([x for x in rows if x["route"] == r]) for r in ("speech", "speech_vision")}
+        all_rows += rows
+        preds[v] = rows
+    report = {"engine": engine, "model": str(model_dir), "frontend": "hybrid (default)", "seed": seed,
+              "queries": len(queries), "phrasing": "heldout", "voices": voices, "per_voice": per_voice,
+              "overall": _summary(all_rows)}
+    report["overall"]["routes"] = {r: _summary([x for x in all_rows if x["route"] == r])
+                                   for r in ("speech", "speech_vision")}
+    if espeak_reference:
+        from tristream_ros.data.speech_synth import sample_voice, synthesize
+        if progress:
+            print("espeak-ng reference (test-split voices, clean)", flush=True)
+        rows = []
+        for i, q in enumerate(queries):
+            voice = sample_voice(np.random.default_rng([int(seed), 11, i]), "test")
+            rows += _run_voice(model, tok, [q], lambda text, voice=voice: synthesize(text, voice))
+        report["espeak_reference"] = _summary(rows)
+        report["espeak_reference"]["voices"] = "espeak-ng test-split voices (never trained on), clean"
+        preds["espeak_reference"] = rows
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    if keep_predictions:
+        report["predictions"] = preds
+    return report
