@@ -47,6 +47,9 @@ def qos_for(offered: list) -> QoSProfile:
                       durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
 
 
+
+SUBSCRIBER_SETTLE_S = 0.5  # s to wait after subscribers are counted, before the first message
+
 class BagPlayer:
     """Publishes a bag's messages through ``node`` (creates publishers on demand)."""
 
@@ -133,6 +136,10 @@ class BagPlayer:
         short = [p.topic_name for p in pubs if p.get_subscription_count() < n]
         if short:
             self.node.get_logger().warning(f"starting without {n} subscriber(s) on {short}")
+        else:
+            # DDS discovery is not symmetric: our writer can count a reader before that reader has
+            # matched our writer, and reliable-volatile samples sent in that gap are lost.
+            time.sleep(SUBSCRIBER_SETTLE_S)
 
 
 class BagPlayerNode(Node):
