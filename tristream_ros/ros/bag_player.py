@@ -47,8 +47,8 @@ def qos_for(offered: list) -> QoSProfile:
                       durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
 
 
-
 SUBSCRIBER_SETTLE_S = 0.5  # s to wait after subscribers are counted, before the first message
+
 
 class BagPlayer:
     """Publishes a bag's messages through ``node`` (creates publishers on demand)."""
