@@ -79,18 +79,23 @@ def run(args) -> int:
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(report, indent=1)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    if args.json:
-        print(text)
-    else:
+    if not _emit(report, args):
         print(_table(report))
         if "real_recordings" in report:
             rr = report["real_recordings"]
             print("real recordings:", json.dumps({k: rr[k] for k in ("transcript_cer", "vad_start_error_ms",
                                                                        "vad_end_error_ms")}))
     return 0
+
+
+def _emit(report: dict, args) -> bool:
+    """Write the report to --out (if given) and print it as JSON with --json; True if printed."""
+    text = json.dumps(report, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    if args.json:
+        print(text)
+    return bool(args.json)
 
 
 def _run_engine(args) -> int:
@@ -104,11 +109,7 @@ def _run_engine(args) -> int:
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(report, indent=1)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    if args.json:
-        print(text)
+    if _emit(report, args):
         return 0
     keys = ("n", "transcript_cer", "transcript_exact", "action_accuracy", "answer_exact_match")
     print(f"{'voice':18s} {'n':>4s} {'cer':>6s} {'t_exact':>7s} {'action':>6s} {'answer':>6s}")
