@@ -226,6 +226,33 @@ class ActionConfig:
 
 
 @dataclass
+class CopyConfig:
+    """Attribute copy head (model/heads/copy_head.py): answers copy colour / kind / region words
+    from the vision token they point at. Off by default (configs written before it load
+    unchanged); the demo preset turns it on. The word lists are the copyable vocabulary: each
+    word must be in the model's TextTokenizer; plurals pair with kinds, regions are
+    (left, middle, right) thirds of the image."""
+
+    enabled: bool = False
+    colours: tuple[str, ...] = ("red", "green", "blue", "yellow", "orange", "purple", "white")
+    kinds: tuple[str, ...] = ("ball", "box", "cup", "cone", "bottle")
+    plurals: tuple[str, ...] = ("balls", "boxes", "cups", "cones", "bottles")
+    regions: tuple[str, ...] = ("left", "middle", "right")
+    pointer_dim: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("colours", "kinds", "plurals", "regions"):
+            setattr(self, name, tuple(getattr(self, name)))
+        _check(len(self.plurals) == len(self.kinds), "CopyConfig", "plurals", self.plurals,
+               f"needs one plural per kind ({len(self.kinds)})")
+        _check(len(self.regions) == 3, "CopyConfig", "regions", self.regions, "needs (left, middle, right)")
+        _check(len(self.colours) >= 1 and len(self.kinds) >= 1, "CopyConfig", "colours/kinds",
+               (self.colours, self.kinds), "must not be empty")
+        _check(isinstance(self.pointer_dim, int) and self.pointer_dim >= 1, "CopyConfig", "pointer_dim",
+               self.pointer_dim, "must be a positive int")
+
+
+@dataclass
 class TriStreamConfig:
     """The whole model. `speech.llm_dim` (the adapter's output width) is what the decoder's
     speech projector consumes; `vision.token_dim` what its vision projector consumes."""
@@ -236,6 +263,7 @@ class TriStreamConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
     action: ActionConfig = field(default_factory=ActionConfig)
+    copy: CopyConfig = field(default_factory=CopyConfig)
 
     @property
     def vision_dim(self) -> int:
@@ -265,7 +293,8 @@ class TriStreamConfig:
                    speech=SpeechConfig.preset(name, llm_dim=fusion.hidden_size),
                    fusion=fusion,
                    cascade=dataclasses.replace(_CASCADE_PRESETS[name]),
-                   action=ActionConfig())
+                   action=ActionConfig(),
+                   copy=CopyConfig(enabled=name == "demo"))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -275,7 +304,7 @@ class TriStreamConfig:
         return {"format": CONFIG_FORMAT, "name": self.name,
                 "vision": self.vision.to_dict(), "speech": self.speech.to_dict(),
                 "fusion": plain(self.fusion), "cascade": plain(self.cascade),
-                "action": plain(self.action)}
+                "action": plain(self.action), "copy": plain(self.copy)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "TriStreamConfig":
@@ -296,7 +325,8 @@ class TriStreamConfig:
                        speech=SpeechConfig.from_dict(data["speech"]),
                        fusion=build(FusionConfig, "fusion"),
                        cascade=build(CascadeConfig, "cascade"),
-                       action=build(ActionConfig, "action"))
+                       action=build(ActionConfig, "action"),
+                       copy=build(CopyConfig, "copy"))
         except KeyError as exc:
             raise ModelFileError(f"config is missing section {exc.args[0]!r}") from None
 
@@ -337,5 +367,5 @@ def dense_tokens_budget(config: TriStreamConfig) -> int:
 
 
 __all__ = ["ROUTES", "ROUTE_INDEX", "ROUTE_RANK", "VISION_ROUTES", "ACTIONS", "TARGET_ACTIONS",
-           "FusionConfig", "CascadeConfig", "ActionConfig", "TriStreamConfig", "PRESET_NAMES",
+           "FusionConfig", "CascadeConfig", "ActionConfig", "CopyConfig", "TriStreamConfig", "PRESET_NAMES",
            "dense_tokens_budget", "DEFAULT_EXIT_FRACTIONS"]

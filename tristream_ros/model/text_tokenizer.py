@@ -108,6 +108,9 @@ class TextTokenizer:
     def __len__(self) -> int:
         return len(self._words)
 
+    def __contains__(self, word: str) -> bool:
+        return word in self._index
+
     @property
     def words(self) -> list[str]:
         return list(self._words)

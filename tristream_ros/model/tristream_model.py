@@ -36,12 +36,13 @@ from tristream_ros.model.fusion.cascade import CascadeTrace, run_cascade, trace_
 from tristream_ros.model.fusion.decoder import FusionDecoder, KVCache, VisionContext
 from tristream_ros.model.fusion.router import cascade_order, feasible_routes, QueryRouter
 from tristream_ros.model.heads.action_head import ActionHead, action_losses, decode_target
+from tristream_ros.model.heads.copy_head import AttributeCopyHead, CopyWords
 from tristream_ros.model.text_tokenizer import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID, TextTokenizer
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder, VisionTokens
 
 IGNORE = -100
 DEFAULT_LOSS_WEIGHTS = {"lm": 1.0, "action": 1.0, "pointer": 0.5, "offset": 0.5, "router": 0.5,
-                        "sufficiency": 0.5, "vision_budget": 0.1, "ctc": 1.0}
+                        "sufficiency": 0.5, "vision_budget": 0.1, "ctc": 1.0, "attributes": 0.5}
 
 # --- query / events (docs/design.md) -------------------------------------------------------
 VisionInput = Union[None, np.ndarray, torch.Tensor, list, VisionTokens, Callable[[], VisionTokens]]
@@ -186,6 +187,21 @@ class TriStreamModel(nn.Module):
         self.router = QueryRouter(config.speech_dim, d, f.router_hidden)
         self.action_head = ActionHead(d, len(config.action.actions), f.pointer_dim)
         self.sufficiency = nn.Linear(d, len(ROUTES))
+        # attribute copy head (config.copy.enabled): answers copy colour/kind/region words from
+        # the vision token they point at (model/heads/copy_head.py)
+        self.copy_head: AttributeCopyHead | None = None
+        self.copy_words: CopyWords | None = None
+        cc = config.copy
+        if cc.enabled:
+            if tokenizer is None:
+                raise InputError("config.copy.enabled needs the model's TextTokenizer (TriStreamModel(config, tokenizer))")
+            missing = [w for w in cc.colours + cc.kinds + cc.plurals + cc.regions if w not in tokenizer]
+            if missing:
+                raise InputError(f"config.copy names words the tokenizer does not have: {missing}")
+            self.copy_head = AttributeCopyHead(d, config.vision_dim, len(cc.colours), len(cc.kinds),
+                                               (gh, gw), cc.pointer_dim)
+            ids = lambda ws: tuple(tokenizer.token_to_id(w) for w in ws)  # noqa: E731
+            self.copy_words = CopyWords(ids(cc.colours), ids(cc.kinds), ids(cc.plurals), ids(cc.regions))
         for emb in (self.vision_row, self.vision_col, self.route_embed):
             nn.init.normal_(emb.weight, std=0.02)
         # Optional CTC hook: fn(batch, outputs) -> loss tensor, e.g. the speech path's CTC loss
@@ -212,7 +228,20 @@ class TriStreamModel(nn.Module):
         w = mask.to(tok.dtype) * (importance if importance is not None else 1.0)
         w = w / w.sum(-1, keepdim=True).clamp_min(1e-6)
         pooled = self.vision_pool((tok * w.unsqueeze(-1)).sum(1))  # (B, d)
-        return VisionContext(tokens=tok, mask=mask, pooled=pooled)
+        attrs = self.copy_head.attributes(feats, rows, cols) if self.copy_head is not None else None
+        return VisionContext(tokens=tok, mask=mask, pooled=pooled, attributes=attrs)
+
+    def next_log_probs(self, h: torch.Tensor, vision: VisionContext | None) -> torch.Tensor:
+        """h (M, d) decoder states of one example's positions -> next-word scores (M, V): the
+        LM logits, or with a copy head and vision the log-probabilities of the copy mixture
+        (argmax and log_softmax treat both alike)."""
+        logits = self.decoder.logits(h)
+        if self.copy_head is None or vision is None or vision.attributes is None:
+            return logits
+        M = h.shape[0]
+        attrs = vision.attributes[0].expand(M, -1, -1)  # (M, N, A)
+        mask = vision.mask[0].expand(M, -1)
+        return self.copy_head.log_probs(h, logits, attrs, mask, self.copy_words)
 
     def embed_speech(self, speech: torch.Tensor) -> torch.Tensor:
         """(..., S, Ds) speech tokens -> (..., S, d)."""
@@ -255,10 +284,12 @@ class TriStreamModel(nn.Module):
         weighted sum (weights: DEFAULT_LOSS_WEIGHTS updated by `loss_weights`).
 
         losses: lm (answer CE, examples whose expert is sufficient), action, pointer, offset,
-        router, sufficiency, vision_budget (images only), ctc (with ctc_hook), total.
+        router, sufficiency, vision_budget (images only), attributes (copy head probe, with
+        vision_colour/vision_kind labels), ctc (with ctc_hook), total.
         outputs: lm_logits (B, T, V) (None with full_logits=False: use that for a 150k vocabulary),
         labels (B, T) answer targets, -100 elsewhere and for examples whose expert is insufficient;
-        answer_logits (M, V) at the M answer positions (answer_positions (B, T) mask,
+        answer_logits (M, V) at the M answer positions (log-probs of the copy mixture where the copy
+        head applies; lm_logits carries them at those positions too) (answer_positions (B, T) mask,
         answer_labels (M,)), answer_logprob (B,) summed log-prob of answer + <eos> (for DPO /
         distillation), action_logits (B, A), pointer_logits (B, N) | None, pointer_offsets,
         vision_rows / vision_cols / vision_mask, router_logits (B, 4), sufficiency_logits (B,),
@@ -282,6 +313,9 @@ class TriStreamModel(nn.Module):
           expert_route  (B,) optional: the expert to run (default = route)
           action        (B,) action names or indices into ActionConfig.actions; -100 = no label
           target_uv     (B, 2) float (u, v) in [0, 1]; has_target (B,) bool
+          vision_colour / vision_kind (B, N) long optional: per-token labels for the copy head's
+                        attribute probe (index into config.copy.colours / kinds + 1, 0 = background,
+                        -100 = unlabelled); with vision_features only
         Training options: modal_dropout / input_dropout (default: config.fusion values, only in
         train mode), dense_vision (ignore the STE keep mask: all tokens), full_logits.
         """
@@ -431,8 +465,16 @@ class TriStreamModel(nn.Module):
             lm_logits = None
             ans_logits = self.decoder.logits(h[answer_pos])  # (M, V): only where there is a label
         ans_labels = labels[answer_pos]  # (M,)
-        tok_logp = ans_logits.log_softmax(-1).gather(1, ans_labels[:, None]).squeeze(1)  # (M,)
         example = torch.arange(B, device=dev)[:, None].expand(B, T)[answer_pos]  # (M,)
+        if self.copy_head is not None and vis_ctx is not None:
+            # copy mixture at the answer positions of examples that see vision (log-probs)
+            cmask = vmask[example] & uses_vision[example][:, None]  # (M, N)
+            ans_logits = self.copy_head.log_probs(h[answer_pos], ans_logits, vis_ctx.attributes[example],
+                                                  cmask, self.copy_words)
+            if lm_logits is not None:
+                lm_logits = lm_logits.clone()
+                lm_logits[answer_pos] = ans_logits.to(lm_logits.dtype)
+        tok_logp = ans_logits.log_softmax(-1).gather(1, ans_labels[:, None]).squeeze(1)  # (M,)
         answer_logprob = torch.zeros(B, device=dev, dtype=tok_logp.dtype).index_add(0, example, tok_logp)
         zero = h.sum() * 0.0
         lm_sel = sufficient[example]
@@ -464,6 +506,11 @@ class TriStreamModel(nn.Module):
 
         losses = {"lm": lm_loss, "action": a_loss, "pointer": p_loss, "offset": o_loss,
                   "router": router_loss, "sufficiency": suff_loss}
+        if self.copy_head is not None and "vision_colour" in batch and "vision_features" in batch:
+            feats_all = torch.as_tensor(batch["vision_features"], dtype=torch.float32, device=dev)
+            losses["attributes"] = self.copy_head.probe.loss(
+                feats_all, torch.as_tensor(batch["vision_colour"], dtype=torch.long, device=dev),
+                torch.as_tensor(batch["vision_kind"], dtype=torch.long, device=dev))
         if budget is not None:
             losses["vision_budget"] = budget
         outputs = {"lm_logits": lm_logits, "labels": labels.masked_fill(~sufficient[:, None], IGNORE),
@@ -629,7 +676,7 @@ class TriStreamModel(nn.Module):
                     cfg.fusion.max_position - prompt_lens[trace.route])
         words: list[str] = []
         t_first = None
-        logits = self.decoder.logits(h_last)
+        logits = self.next_log_probs(h_last[None], vis)[0]
         never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable
         for _ in range(limit):
             tok = int(logits.index_fill(-1, never, float("-inf")).argmax())
@@ -641,7 +688,7 @@ class TriStreamModel(nn.Module):
             yield TextDelta(words[-1] if len(words) == 1 else " " + words[-1])
             x = self.decoder.embed_tokens.weight[tok] + self.route_embed.weight[r]
             h = self.decoder(x.view(1, 1, -1), rt, vision=vis, cache=cache)
-            logits = self.decoder.logits(h[0, -1])
+            logits = self.next_log_probs(h[0, -1:], vis)[0]
         t_end = time.perf_counter()
 
         n_vis = {r: vision_state[vision_state["key_" + r]][3] for r, _ in trace.attempts

@@ -60,6 +60,7 @@ class Phase2Options:
     ctc_steps: int = 600
     ctc_batch: int = 16
     ctc_lr: float = 1.5e-3
+    spec_augment: bool = False  # SpecAugment-style time/frequency masks on the CTC batches
     fusion_steps: int = 1500
     fusion_batch: int = 24
     fusion_lr: float = 1e-3
@@ -82,6 +83,27 @@ def needed_route(row: dict) -> str:
 
 
 # -- speech path ----------------------------------------------------------------------------------
+def spec_augment(x: torch.Tensor, lengths: torch.Tensor, rng: random.Random, freq_masks: int = 2,
+                 max_freq: int = 10, time_masks: int = 2, max_time_share: float = 0.08) -> torch.Tensor:
+    """Masked copy of log-mel batch x (B, T, n_mels): `freq_masks` bands of <= max_freq mel bins and
+    `time_masks` spans of <= max_time_share of each utterance set to silence (SpecAugment, Park et al.
+    2019, without time warping). Teaches the encoder not to rely on any one band or moment, which is
+    what an unfamiliar voice (other formants, other timing) takes away."""
+    x = x.clone()
+    n_mels = x.shape[-1]
+    for b in range(x.shape[0]):
+        n = int(lengths[b])
+        for _ in range(freq_masks):
+            w = rng.randint(0, max_freq)
+            f0 = rng.randint(0, max(0, n_mels - w))
+            x[b, :n, f0:f0 + w] = float(SILENCE_MEL)
+        for _ in range(time_masks):
+            w = rng.randint(0, max(0, int(n * max_time_share)))
+            t0 = rng.randint(0, max(0, n - w))
+            x[b, t0:t0 + w] = float(SILENCE_MEL)
+    return x
+
+
 def pad_mel(mels: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     n = max(m.shape[0] for m in mels)
     out = torch.full((len(mels), n, mels[0].shape[1]), float(SILENCE_MEL))
@@ -123,6 +145,8 @@ def train_ctc(config: TriStreamConfig, cache: RunCache, out: Path, opts: Phase2O
         rng = random.Random(seed * 7919 + step)
         batch = rng.sample(ids, min(opts.ctc_batch, len(ids)))
         x, lengths = pad_mel([mel[i] for i in batch])
+        if opts.spec_augment:
+            x = spec_augment(x, lengths, rng)
         o = speech(x, lengths)
         ctc = ctc_loss(o.ctc_log_probs, o.frame_lengths, [targets[i] for i in batch])
         tmask = torch.arange(o.tokens.shape[1])[None] < o.token_lengths[:, None]  # (B, T'')
@@ -229,6 +253,9 @@ class FusionData:
         self.vsparse = torch.from_numpy(vision["sparse_mask"])
         self.spoken = [i for i, r in enumerate(rows) if r["id"] in tokens]
         self.words = [w for w in tokenizer.words[5:]]
+        self.vcolour = self.vkind = None
+        if config.copy.enabled:  # per-token labels for the copy head's attribute probe
+            self.vcolour, self.vkind = attribute_labels(config, rows, self.vindex, self.vfeat.shape[:2])
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -293,10 +320,29 @@ class FusionData:
             has_v.append(not (train and need == "speech" and rng.random() < o.no_camera_rate))
         vi = torch.tensor([self.vindex[i] for i in idx])
         mask = torch.ones(B, self.vfeat.shape[1], dtype=torch.bool) if dense else self.vsparse[vi]
-        return {"query_ids": q, "answer_ids": a, "context_ids": c, "speech_tokens": speech, "speech_mask": smask,
+        labels = {} if self.vcolour is None else {"vision_colour": self.vcolour[vi], "vision_kind": self.vkind[vi]}
+        return {**labels, "query_ids": q, "answer_ids": a, "context_ids": c, "speech_tokens": speech, "speech_mask": smask,
                 "vision_features": self.vfeat[vi], "vision_mask": mask, "vision_importance": self.vimp[vi],
                 "has_vision": torch.tensor(has_v), "route": torch.tensor(route), "action": torch.tensor(action),
                 "target_uv": torch.tensor(uv, dtype=torch.float32), "has_target": torch.tensor(has_t)}
+
+
+def attribute_labels(config: TriStreamConfig, rows: list[dict], vindex: list[int],
+                     shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token (colour, kind) labels (n_scenes, N) long of each cached scene, indexed like the
+    config's copy vocabulary + 1 (0 = background): the object covering the token in the newest
+    frame (phase 1's token_labels). Scenes without a row stay -100 (unlabelled)."""
+    from tristream_ros.training.phase1_contrastive import COLOUR_NAMES, token_labels
+    from tristream_ros.data.scenes import KINDS
+    cc = config.copy
+    cmap = torch.tensor([0] + [cc.colours.index(c) + 1 if c in cc.colours else -100 for c in COLOUR_NAMES])
+    kmap = torch.tensor([0] + [cc.kinds.index(k) + 1 if k in cc.kinds else -100 for k in KINDS])
+    colour = torch.full(shape, -100, dtype=torch.long)
+    kind = torch.full(shape, -100, dtype=torch.long)
+    for r, vi in zip(rows, vindex):
+        c, k, _ = token_labels(r["objects"], config.vision_grid, config.vision.image_size)
+        colour[vi], kind[vi] = cmap[torch.from_numpy(c)], kmap[torch.from_numpy(k)]
+    return colour, kind
 
 
 def build_model(config: TriStreamConfig, tokenizer: TextTokenizer, stve_state: dict | None) -> TriStreamModel:

@@ -108,12 +108,14 @@ class VisionContext:
     """Vision tokens already projected to the decoder width.
 
     tokens (B, N, d); mask (B, N) bool (True = real token); pooled (B, d): importance-weighted
-    mean used by the bilateral connections.
+    mean used by the bilateral connections; attributes (B, N, A): the copy head's per-token
+    attribute features (None without a copy head; the decoder itself does not read them).
     """
 
     tokens: torch.Tensor
     mask: torch.Tensor
     pooled: torch.Tensor
+    attributes: torch.Tensor | None = None
 
 
 class SelfAttention(nn.Module):

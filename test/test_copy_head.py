@@ -1,0 +1,147 @@
+"""Attribute copy head (model/heads/copy_head.py): the mixture is a distribution, the pointer is
+additive in colour and kind (so an unseen pair is found like a seen one), regions follow the
+pointed-at column, and the model carries it through training and answer()."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from tristream_ros.errors import InputError
+from tristream_ros.model.config import CopyConfig, TriStreamConfig
+from tristream_ros.model.heads.copy_head import AttributeCopyHead, CopyWords
+from tristream_ros.model.text_tokenizer import SPECIALS, TextTokenizer
+from tristream_ros.model.tristream_model import Query, TriStreamModel
+
+C, K, GH, GW = 3, 2, 2, 4
+WORDS = CopyWords(colours=(5, 6, 7), kinds=(8, 9), plurals=(10, 11), regions=(12, 13, 14))
+V = 16
+
+
+def _attrs(colour: list[int], kind: list[int], cols: list[int], head: AttributeCopyHead) -> torch.Tensor:
+    """Hand-made attribute features (N, A): one-hot colour/kind (index 0 = background), row 0."""
+    n = len(colour)
+    a = torch.zeros(n, head.attr_dim)
+    for i in range(n):
+        a[i, colour[i]] = 1.0
+        a[i, C + 1 + kind[i]] = 1.0
+        a[i, C + K + 2] = 1.0  # row 0
+        a[i, C + K + 2 + GH + cols[i]] = 1.0
+    return a
+
+
+def _head() -> AttributeCopyHead:
+    torch.manual_seed(0)
+    return AttributeCopyHead(hidden=8, vision_dim=6, n_colours=C, n_kinds=K, grid_hw=(GH, GW), pointer_dim=C + K + 2)
+
+
+def test_mixture_is_a_distribution_and_plain_lm_without_vision():
+    head = _head()
+    h, lm = torch.randn(4, 8), torch.randn(4, V)
+    attrs = _attrs([1, 2, 0], [1, 2, 0], [0, 1, 3], head)[None].expand(4, -1, -1)
+    mask = torch.tensor([[True, True, True], [True, False, False], [False, False, False], [True, True, False]])
+    lp = head.log_probs(h, lm, attrs, mask, WORDS)
+    assert lp.shape == (4, V)
+    assert torch.allclose(lp.exp().sum(-1), torch.ones(4), atol=1e-5)
+    # no valid vision token: exactly the LM's distribution
+    assert torch.allclose(lp[2], lm[2].log_softmax(-1), atol=1e-5)
+
+
+def test_pointer_is_additive_in_colour_and_kind():
+    """A query vector asking for colour 2 and kind 1 points at the (2, 1) token although the
+    scene also holds (2, 2) and (1, 1): the scores add, no pair is needed in training."""
+    head = _head()
+    with torch.no_grad():
+        head.key.weight.copy_(torch.zeros_like(head.key.weight))
+        head.key.bias.zero_()
+        for j in range(C + K + 2):  # key = [p_colour, p_kind] (first C+K+2 attribute features)
+            head.key.weight[j, j] = 1.0
+        head.query.weight.zero_()
+        head.query.bias.zero_()
+        head.query.bias[2] = 20.0  # colour 2
+        head.query.bias[C + 1 + 1] = 20.0  # kind 1
+        head.mix.weight.zero_()
+        head.mix.bias.copy_(torch.tensor([-20.0, 20.0, -20.0, -20.0, -20.0]))  # all mass on "copy colour"
+    attrs = _attrs([2, 2, 1, 0], [2, 1, 1, 0], [0, 1, 2, 3], head)[None]
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), attrs, torch.ones(1, 4, dtype=torch.bool), WORDS)
+    assert int(lp.argmax()) == WORDS.colours[1]  # colour index 2 -> second colour word
+    with torch.no_grad():  # the same pointer, reading the kind word instead
+        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, 20.0, -20.0, -20.0]))
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), attrs, torch.ones(1, 4, dtype=torch.bool), WORDS)
+    assert int(lp.argmax()) == WORDS.kinds[0]
+
+
+@pytest.mark.parametrize("col, region", [(0, 0), (1, 1), (2, 1), (3, 2)])
+def test_region_word_follows_the_pointed_column(col, region):
+    head = _head()
+    with torch.no_grad():
+        head.query.weight.zero_()
+        head.query.bias.zero_()
+        head.key.weight.zero_()
+        head.key.bias.zero_()
+        head.mix.weight.zero_()
+        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, -20.0, -20.0, 20.0]))  # all mass on "region"
+    attrs = _attrs([1], [1], [col], head)[None]
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), attrs, torch.ones(1, 1, dtype=torch.bool), WORDS)
+    assert int(lp.argmax()) == WORDS.regions[region]
+
+
+def _tokenizer() -> TextTokenizer:
+    cc = CopyConfig()
+    words = list(SPECIALS) + list(dict.fromkeys(cc.colours + cc.kinds + cc.plurals + cc.regions +
+                                                 ("where", "is", "the", "on")))
+    return TextTokenizer(words)
+
+
+def _copy_config(tok: TextTokenizer) -> TriStreamConfig:
+    cfg = TriStreamConfig.preset("tiny", vocab_size=len(tok))
+    cfg.copy = CopyConfig(enabled=True, pointer_dim=16)
+    return cfg
+
+
+def test_model_trains_and_answers_with_the_copy_head():
+    tok = _tokenizer()
+    torch.manual_seed(0)
+    cfg = _copy_config(tok)
+    model = TriStreamModel(cfg, tok).train()
+    n = cfg.vision_grid[0] * cfg.vision_grid[1]
+    batch = {"query_ids": [tok.encode("where is the red ball")] * 2,
+             "answer_ids": [tok.encode("the red ball is on the left")] * 2,
+             "vision_features": torch.randn(2, n, cfg.vision_dim), "route": ["vision", "vision"],
+             "spoken": [False, False], "vision_colour": torch.randint(0, 8, (2, n)),
+             "vision_kind": torch.randint(0, 6, (2, n))}
+    out, losses = model.forward_train(batch, generator=random.Random(0))
+    assert "attributes" in losses and float(losses["attributes"].detach()) > 0
+    assert torch.allclose(out["answer_logits"].exp().sum(-1), torch.ones(out["answer_logits"].shape[0]), atol=1e-4)
+    losses["total"].backward()
+    assert model.copy_head.probe.colour.weight.grad.abs().sum() > 0
+    assert model.copy_head.query.weight.grad.abs().sum() > 0
+    model.eval()
+    events = list(model.answer(Query(text="where is the red ball", vision=np.zeros((64, 64, 3), np.uint8))))
+    assert events[-1].latencies_ms["total"] > 0
+    # without vision (speech route, no camera) the head steps aside: plain LM logits
+    h = torch.randn(2, cfg.fusion.hidden_size)
+    with torch.no_grad():
+        assert torch.equal(model.next_log_probs(h, None), model.decoder.logits(h))
+
+
+def test_copy_config_round_trip_and_old_configs():
+    tok = _tokenizer()
+    cfg = _copy_config(tok)
+    back = TriStreamConfig.from_dict(cfg.to_dict())
+    assert back.copy == cfg.copy
+    old = cfg.to_dict()
+    del old["copy"]  # written before the copy head existed
+    assert TriStreamConfig.from_dict(old).copy.enabled is False
+    with pytest.raises(InputError, match="plural"):
+        CopyConfig(plurals=("balls",))
+
+
+def test_copy_words_must_be_in_the_vocabulary():
+    tok = TextTokenizer(list(SPECIALS) + ["red", "ball"])
+    cfg = TriStreamConfig.preset("tiny", vocab_size=len(tok))
+    cfg.copy = CopyConfig(enabled=True)
+    with pytest.raises(InputError, match="tokenizer does not have"):
+        TriStreamModel(cfg, tok)
+    with pytest.raises(InputError, match="needs the model's TextTokenizer"):
+        TriStreamModel(cfg, None)

@@ -1,0 +1,120 @@
+"""Attribute copy head: a pointer-generator that lets answers name what the camera sees.
+
+The decoder's soft cross-attention alone learns colour/kind words slowly and not
+compositionally (a "purple cone" never seen in training comes out as a seen pair). This head
+makes naming an attribute a *copy* from the vision token the answer is about:
+
+    probe:   STVE feature f_n -> p_colour(n) (C+1, 0 = background), p_kind(n) (K+1)
+             (linear, trained on per-token ground truth; detached from the copy loss, so the
+             colour and kind read-outs stay independent of each other)
+    pointer: alpha_n = softmax_n( q(h) . k(a_n) ),  a_n = [p_colour, p_kind, row one-hot,
+             col one-hot]  (additive in the attributes: "red" and "ball" add up, so an unseen
+             red-ball pair is found like a seen one)
+    mixture: p(w) = m_gen softmax(lm)(w) + m_colour P_colour(w) + m_kind P_kind(w)
+                    + m_plural P_plural(w) + m_region P_region(w),   m = softmax(mix(h)) (5,)
+             P_colour(w) = sum_n alpha_n p_colour(n)[w] (renormalised without background),
+             P_kind / P_plural likewise over the kind (plural) words, P_region from the
+             pointer-weighted horizontal position u = sum_n alpha_n (col_n + 0.5) / gw
+             (left < 1/3 <= middle < 2/3 <= right, soft edges).
+
+Everything here is on top of the decoder's hidden state, so the ONNX decoder (which returns
+`hidden`) can be combined with this head outside the graph. See Pointer-Generator Networks
+(See et al., 2017) for the mixture idea; the attribute probe/pointer design is this project's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+N_MIX = 5  # generate, colour, kind, plural kind, region
+REGION_EDGE_SHARPNESS = 30.0  # logistic slope of the soft region edges, per unit of u
+
+
+@dataclass(frozen=True)
+class CopyWords:
+    """Vocabulary ids of the copyable words (same order as CopyConfig's names)."""
+
+    colours: tuple[int, ...]
+    kinds: tuple[int, ...]
+    plurals: tuple[int, ...]
+    regions: tuple[int, ...]  # left, middle, right
+
+
+class AttributeProbe(nn.Module):
+    """Per-token colour and kind classifiers on STVE features (index 0 = background)."""
+
+    def __init__(self, vision_dim: int, n_colours: int, n_kinds: int):
+        super().__init__()
+        self.colour = nn.Linear(vision_dim, n_colours + 1)
+        self.kind = nn.Linear(vision_dim, n_kinds + 1)
+
+    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats (..., N, Dv) -> colour logits (..., N, C+1), kind logits (..., N, K+1)."""
+        return self.colour(feats), self.kind(feats)
+
+    def loss(self, feats: torch.Tensor, colour: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy against per-token labels colour/kind (B, N) long (-100 = unlabelled)."""
+        c, k = self(feats)
+        return F.cross_entropy(c.flatten(0, -2), colour.flatten(), ignore_index=-100) + \
+            F.cross_entropy(k.flatten(0, -2), kind.flatten(), ignore_index=-100)
+
+
+class AttributeCopyHead(nn.Module):
+    def __init__(self, hidden: int, vision_dim: int, n_colours: int, n_kinds: int,
+                 grid_hw: tuple[int, int], pointer_dim: int = 64):
+        super().__init__()
+        self.n_colours, self.n_kinds = n_colours, n_kinds
+        self.grid_hw = (int(grid_hw[0]), int(grid_hw[1]))
+        gh, gw = self.grid_hw
+        self.probe = AttributeProbe(vision_dim, n_colours, n_kinds)
+        self.attr_dim = (n_colours + 1) + (n_kinds + 1) + gh + gw
+        self.key = nn.Linear(self.attr_dim, pointer_dim)
+        self.query = nn.Linear(hidden, pointer_dim)
+        self.mix = nn.Linear(hidden, N_MIX)
+        with torch.no_grad():  # start close to the plain LM: generation gets most of the mass
+            self.mix.bias.copy_(torch.tensor([2.0] + [0.0] * (N_MIX - 1)))
+
+    def attributes(self, feats: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """feats (B, N, Dv), rows/cols (B, N) long -> a (B, N, attr_dim): [p_colour, p_kind,
+        row one-hot, col one-hot]. Probabilities are detached: the probe learns from labels only."""
+        gh, gw = self.grid_hw
+        c, k = self.probe(feats)
+        return torch.cat([c.softmax(-1).detach(), k.softmax(-1).detach(),
+                          F.one_hot(rows.clamp(0, gh - 1), gh).to(feats.dtype),
+                          F.one_hot(cols.clamp(0, gw - 1), gw).to(feats.dtype)], -1)
+
+    def log_probs(self, h: torch.Tensor, lm_logits: torch.Tensor, attrs: torch.Tensor, mask: torch.Tensor,
+                  words: CopyWords) -> torch.Tensor:
+        """h (M, d), lm_logits (M, V), attrs (M, N, A) and mask (M, N) bool of each position's
+        vision tokens -> log p (M, V) of the mixture (rows with no valid token: the plain LM)."""
+        C, K = self.n_colours, self.n_kinds
+        gh, gw = self.grid_hw
+        score = torch.einsum("mp,mnp->mn", self.query(h), self.key(attrs)) / self.key.out_features ** 0.5
+        alpha = score.masked_fill(~mask, float("-inf")).softmax(-1)  # (M, N)
+        alpha = torch.nan_to_num(alpha, nan=0.0)
+        pc = attrs[..., 1:C + 1]  # (M, N, C) colour probs without background
+        pk = attrs[..., C + 2:C + 2 + K]  # (M, N, K)
+        pc = (pc + 1e-6) / (pc.sum(-1, keepdim=True) + C * 1e-6)  # a pure-background token: uniform
+        pk = (pk + 1e-6) / (pk.sum(-1, keepdim=True) + K * 1e-6)
+        colour = torch.einsum("mn,mnc->mc", alpha, pc)  # (M, C)
+        kind = torch.einsum("mn,mnk->mk", alpha, pk)  # (M, K)
+        col1h = attrs[..., C + K + 2 + gh:]  # (M, N, gw)
+        centres = (torch.arange(gw, dtype=h.dtype, device=h.device) + 0.5) / gw  # (gw,) u of each column
+        u = torch.einsum("mn,mnw,w->m", alpha, col1h, centres)  # (M,) pointer-weighted horizontal position
+        left = torch.sigmoid((1 / 3 - u) * REGION_EDGE_SHARPNESS)
+        right = torch.sigmoid((u - 2 / 3) * REGION_EDGE_SHARPNESS)
+        region = torch.stack([left, (1 - left - right).clamp_min(0.0), right], -1)  # (M, 3)
+
+        no_vision = ~mask.any(-1, keepdim=True)  # (M, 1)
+        copy_cols = torch.arange(N_MIX, device=h.device)[None] > 0  # (1, 5): generation is always possible
+        m = self.mix(h).masked_fill(no_vision & copy_cols, float("-inf")).softmax(-1)  # (M, 5)
+        p = m[:, :1] * lm_logits.float().softmax(-1)  # (M, V)
+        dev = p.device
+        for j, (ids, dist) in enumerate(((words.colours, colour), (words.kinds, kind),
+                                         (words.plurals, kind), (words.regions, region)), start=1):
+            idx = torch.as_tensor(ids, dtype=torch.long, device=dev)
+            p = p.index_add(1, idx, m[:, j:j + 1] * dist.to(p.dtype))
+        return p.clamp_min(1e-12).log()
