@@ -35,12 +35,34 @@ def _head() -> AttributeCopyHead:
     return AttributeCopyHead(hidden=8, vision_dim=6, n_colours=C, n_kinds=K, grid_hw=(GH, GW), pointer_dim=C + K + 2)
 
 
+def test_text_pointer_copies_a_word_said():
+    """The text pointer puts its mass on the words said (ids), e.g. an object kind named in the
+    query, whatever the LM would have generated."""
+    head = _head()
+    with torch.no_grad():
+        head.mix.weight.zero_()
+        head.mix.bias.copy_(torch.tensor([-20.0, 0.0, 0.0, 0.0, 0.0, 20.0]))  # all mass on "text"
+        head.text_query.weight.zero_()
+        head.text_query.bias.fill_(1.0)
+        head.text_key.weight.zero_()
+        head.text_key.bias.zero_()
+    emb = torch.zeros(1, 3, 8)
+    emb[0, 1] = 5.0  # the second word said has the key the query looks for
+    with torch.no_grad():
+        head.text_key.weight.fill_(1.0)
+    ids = torch.tensor([[3, 9, 4]])
+    lp = head.log_probs(torch.zeros(1, 8), torch.randn(1, V), WORDS, text_emb=emb, text_ids=ids,
+                        text_mask=torch.ones(1, 3, dtype=torch.bool))
+    assert int(lp.argmax()) == 9
+    assert torch.allclose(lp.exp().sum(-1), torch.ones(1), atol=1e-5)
+
+
 def test_mixture_is_a_distribution_and_plain_lm_without_vision():
     head = _head()
     h, lm = torch.randn(4, 8), torch.randn(4, V)
     attrs = _attrs([1, 2, 0], [1, 2, 0], [0, 1, 3], head)[None].expand(4, -1, -1)
     mask = torch.tensor([[True, True, True], [True, False, False], [False, False, False], [True, True, False]])
-    lp = head.log_probs(h, lm, attrs, mask, WORDS)
+    lp = head.log_probs(h, lm, WORDS, attrs, mask)
     assert lp.shape == (4, V)
     assert torch.allclose(lp.exp().sum(-1), torch.ones(4), atol=1e-5)
     # no valid vision token: exactly the LM's distribution
@@ -61,13 +83,13 @@ def test_pointer_is_additive_in_colour_and_kind():
         head.query.bias[2] = 20.0  # colour 2
         head.query.bias[C + 1 + 1] = 20.0  # kind 1
         head.mix.weight.zero_()
-        head.mix.bias.copy_(torch.tensor([-20.0, 20.0, -20.0, -20.0, -20.0]))  # all mass on "copy colour"
+        head.mix.bias.copy_(torch.tensor([-20.0, 20.0, -20.0, -20.0, -20.0, -20.0]))  # all mass on "copy colour"
     attrs = _attrs([2, 2, 1, 0], [2, 1, 1, 0], [0, 1, 2, 3], head)[None]
-    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), attrs, torch.ones(1, 4, dtype=torch.bool), WORDS)
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, torch.ones(1, 4, dtype=torch.bool))
     assert int(lp.argmax()) == WORDS.colours[1]  # colour index 2 -> second colour word
     with torch.no_grad():  # the same pointer, reading the kind word instead
-        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, 20.0, -20.0, -20.0]))
-    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), attrs, torch.ones(1, 4, dtype=torch.bool), WORDS)
+        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, 20.0, -20.0, -20.0, -20.0]))
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, torch.ones(1, 4, dtype=torch.bool))
     assert int(lp.argmax()) == WORDS.kinds[0]
 
 
@@ -80,9 +102,9 @@ def test_region_word_follows_the_pointed_column(col, region):
         head.key.weight.zero_()
         head.key.bias.zero_()
         head.mix.weight.zero_()
-        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, -20.0, -20.0, 20.0]))  # all mass on "region"
+        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, -20.0, -20.0, 20.0, -20.0]))  # all mass on "region"
     attrs = _attrs([1], [1], [col], head)[None]
-    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), attrs, torch.ones(1, 1, dtype=torch.bool), WORDS)
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, torch.ones(1, 1, dtype=torch.bool))
     assert int(lp.argmax()) == WORDS.regions[region]
 
 
@@ -119,10 +141,13 @@ def test_model_trains_and_answers_with_the_copy_head():
     model.eval()
     events = list(model.answer(Query(text="where is the red ball", vision=np.zeros((64, 64, 3), np.uint8))))
     assert events[-1].latencies_ms["total"] > 0
-    # without vision (speech route, no camera) the head steps aside: plain LM logits
+    # nothing to copy (no vision, no words said): the plain LM distribution
     h = torch.randn(2, cfg.fusion.hidden_size)
     with torch.no_grad():
-        assert torch.equal(model.next_log_probs(h, None), model.decoder.logits(h))
+        assert torch.allclose(model.next_log_probs(h, None).exp(), model.decoder.logits(h).softmax(-1), atol=1e-5)
+        said = tok.encode("where is the red ball")
+        lp = model.next_log_probs(h, None, said)
+        assert torch.allclose(lp.exp().sum(-1), torch.ones(2), atol=1e-4)
 
 
 def test_copy_config_round_trip_and_old_configs():

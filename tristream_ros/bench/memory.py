@@ -56,6 +56,7 @@ def ensure_export(preset: str, work: Path, parts=("vision", "speech", "decoder")
         from tristream_ros.model.tristream_model import TriStreamModel
         torch.manual_seed(0)
         cfg = TriStreamConfig.preset(preset)
+        cfg.copy.enabled = False  # random weights, no vocabulary: the copy head (a few k params) is left out
         t0 = time.perf_counter()
         model = TriStreamModel(cfg).eval()
         speech = SpeechModel(cfg.speech).eval() if "speech" in parts else None

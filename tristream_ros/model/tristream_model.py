@@ -231,17 +231,25 @@ class TriStreamModel(nn.Module):
         attrs = self.copy_head.attributes(feats, rows, cols) if self.copy_head is not None else None
         return VisionContext(tokens=tok, mask=mask, pooled=pooled, attributes=attrs)
 
-    def next_log_probs(self, h: torch.Tensor, vision: VisionContext | None) -> torch.Tensor:
+    def next_log_probs(self, h: torch.Tensor, vision: VisionContext | None,
+                       said_ids: Sequence[int] = ()) -> torch.Tensor:
         """h (M, d) decoder states of one example's positions -> next-word scores (M, V): the
-        LM logits, or with a copy head and vision the log-probabilities of the copy mixture
-        (argmax and log_softmax treat both alike)."""
+        LM logits, or with a copy head the log-probabilities of the copy mixture over the
+        vision tokens' attributes and the words said (`said_ids`: query + context for the
+        trimodal expert). argmax and log_softmax treat both alike."""
         logits = self.decoder.logits(h)
-        if self.copy_head is None or vision is None or vision.attributes is None:
+        if self.copy_head is None:
             return logits
         M = h.shape[0]
-        attrs = vision.attributes[0].expand(M, -1, -1)  # (M, N, A)
-        mask = vision.mask[0].expand(M, -1)
-        return self.copy_head.log_probs(h, logits, attrs, mask, self.copy_words)
+        kw = {}
+        if vision is not None and vision.attributes is not None:
+            kw["attrs"] = vision.attributes[0].expand(M, -1, -1)  # (M, N, A)
+            kw["mask"] = vision.mask[0].expand(M, -1)
+        if len(said_ids):
+            ids = torch.as_tensor(list(said_ids), dtype=torch.long, device=h.device)[None].expand(M, -1)  # (M, L)
+            kw.update(text_emb=self.decoder.embed_tokens(ids), text_ids=ids,
+                      text_mask=torch.ones_like(ids, dtype=torch.bool))
+        return self.copy_head.log_probs(h, logits, self.copy_words, **kw)
 
     def embed_speech(self, speech: torch.Tensor) -> torch.Tensor:
         """(..., S, Ds) speech tokens -> (..., S, d)."""
@@ -466,11 +474,20 @@ class TriStreamModel(nn.Module):
             ans_logits = self.decoder.logits(h[answer_pos])  # (M, V): only where there is a label
         ans_labels = labels[answer_pos]  # (M,)
         example = torch.arange(B, device=dev)[:, None].expand(B, T)[answer_pos]  # (M,)
-        if self.copy_head is not None and vis_ctx is not None:
-            # copy mixture at the answer positions of examples that see vision (log-probs)
-            cmask = vmask[example] & uses_vision[example][:, None]  # (M, N)
-            ans_logits = self.copy_head.log_probs(h[answer_pos], ans_logits, vis_ctx.attributes[example],
-                                                  cmask, self.copy_words)
+        if self.copy_head is not None:
+            # copy mixture at the answer positions (log-probs): vision attributes for examples
+            # that see vision, words said (query; + context for the trimodal expert) for all
+            src = [list(query_ids[b]) + (list(context_ids[b]) if ROUTES[int(expert[b])] == "trimodal" else [])
+                   for b in range(B)]
+            s_ids, s_mask = _pad_ids(src)
+            s_ids, s_mask = s_ids.to(dev)[example], s_mask.to(dev)[example]  # (M, L)
+            vis_kw = {}
+            if vis_ctx is not None:
+                vis_kw = {"attrs": vis_ctx.attributes[example],
+                          "mask": vmask[example] & uses_vision[example][:, None]}  # (M, N)
+            ans_logits = self.copy_head.log_probs(h[answer_pos], ans_logits, self.copy_words,
+                                                  text_emb=self.decoder.embed_tokens(s_ids), text_ids=s_ids,
+                                                  text_mask=s_mask, **vis_kw)
             if lm_logits is not None:
                 lm_logits = lm_logits.clone()
                 lm_logits[answer_pos] = ans_logits.to(lm_logits.dtype)
@@ -676,7 +693,8 @@ class TriStreamModel(nn.Module):
                     cfg.fusion.max_position - prompt_lens[trace.route])
         words: list[str] = []
         t_first = None
-        logits = self.next_log_probs(h_last[None], vis)[0]
+        said = list(q_ids) + (list(c_ids) if trace.route == "trimodal" else [])
+        logits = self.next_log_probs(h_last[None], vis, said)[0]
         never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable
         for _ in range(limit):
             tok = int(logits.index_fill(-1, never, float("-inf")).argmax())
@@ -688,7 +706,7 @@ class TriStreamModel(nn.Module):
             yield TextDelta(words[-1] if len(words) == 1 else " " + words[-1])
             x = self.decoder.embed_tokens.weight[tok] + self.route_embed.weight[r]
             h = self.decoder(x.view(1, 1, -1), rt, vision=vis, cache=cache)
-            logits = self.next_log_probs(h[0, -1:], vis)[0]
+            logits = self.next_log_probs(h[0, -1:], vis, said)[0]
         t_end = time.perf_counter()
 
         n_vis = {r: vision_state[vision_state["key_" + r]][3] for r, _ in trace.attempts
@@ -722,6 +740,7 @@ def _benchmark(preset: str = "demo", prompt_tokens: int = 40, new_tokens: int = 
 
     torch.manual_seed(0)
     cfg = TriStreamConfig.preset(preset)
+    cfg.copy.enabled = False  # synthetic vocabulary without the copy words; decoder cost only
     tok = TextTokenizer(list(SPECIALS) + [f"w{i}" for i in range(cfg.fusion.vocab_size - len(SPECIALS))])
     model = TriStreamModel(cfg, tok).eval()
     dec, d = model.decoder, cfg.fusion.hidden_size

@@ -1,21 +1,25 @@
-"""Attribute copy head: a pointer-generator that lets answers name what the camera sees.
+"""Copy head: a pointer-generator that lets answers name what the camera sees and what was said.
 
 The decoder's soft cross-attention alone learns colour/kind words slowly and not
-compositionally (a "purple cone" never seen in training comes out as a seen pair). This head
-makes naming an attribute a *copy* from the vision token the answer is about:
+compositionally (a "purple cone" never seen in training comes out as a seen pair), and it
+would rather guess an object's kind from the image than repeat the one the user named. This
+head makes naming an attribute a *copy*:
 
     probe:   STVE feature f_n -> p_colour(n) (C+1, 0 = background), p_kind(n) (K+1)
              (linear, trained on per-token ground truth; detached from the copy loss, so the
              colour and kind read-outs stay independent of each other)
-    pointer: alpha_n = softmax_n( q(h) . k(a_n) ),  a_n = [p_colour, p_kind, row one-hot,
+    vision pointer: alpha_n = softmax_n( q(h) . k(a_n) ),  a_n = [p_colour, p_kind, row one-hot,
              col one-hot]  (additive in the attributes: "red" and "ball" add up, so an unseen
              red-ball pair is found like a seen one)
+    text pointer: beta_j = softmax_j( q_t(h) . k_t(e_j) ) over the words e_j the user said
+             (the query, plus the previous turn for the trimodal expert)
     mixture: p(w) = m_gen softmax(lm)(w) + m_colour P_colour(w) + m_kind P_kind(w)
-                    + m_plural P_plural(w) + m_region P_region(w),   m = softmax(mix(h)) (5,)
+                    + m_plural P_plural(w) + m_region P_region(w) + m_text P_text(w),
+             m = softmax(mix(h)) (6,), components without a source (no vision, no words) get 0;
              P_colour(w) = sum_n alpha_n p_colour(n)[w] (renormalised without background),
              P_kind / P_plural likewise over the kind (plural) words, P_region from the
              pointer-weighted horizontal position u = sum_n alpha_n (col_n + 0.5) / gw
-             (left < 1/3 <= middle < 2/3 <= right, soft edges).
+             (left < 1/3 <= middle < 2/3 <= right, soft edges), P_text(w) = sum_{j: w_j = w} beta_j.
 
 Everything here is on top of the decoder's hidden state, so the ONNX decoder (which returns
 `hidden`) can be combined with this head outside the graph. See Pointer-Generator Networks
@@ -29,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-N_MIX = 5  # generate, colour, kind, plural kind, region
+N_MIX = 6  # generate, colour, kind, plural kind, region, text
 REGION_EDGE_SHARPNESS = 30.0  # logistic slope of the soft region edges, per unit of u
 
 
@@ -73,6 +77,8 @@ class AttributeCopyHead(nn.Module):
         self.attr_dim = (n_colours + 1) + (n_kinds + 1) + gh + gw
         self.key = nn.Linear(self.attr_dim, pointer_dim)
         self.query = nn.Linear(hidden, pointer_dim)
+        self.text_key = nn.Linear(hidden, pointer_dim)
+        self.text_query = nn.Linear(hidden, pointer_dim)
         self.mix = nn.Linear(hidden, N_MIX)
         with torch.no_grad():  # start close to the plain LM: generation gets most of the mass
             self.mix.bias.copy_(torch.tensor([2.0] + [0.0] * (N_MIX - 1)))
@@ -86,35 +92,54 @@ class AttributeCopyHead(nn.Module):
                           F.one_hot(rows.clamp(0, gh - 1), gh).to(feats.dtype),
                           F.one_hot(cols.clamp(0, gw - 1), gw).to(feats.dtype)], -1)
 
-    def log_probs(self, h: torch.Tensor, lm_logits: torch.Tensor, attrs: torch.Tensor, mask: torch.Tensor,
-                  words: CopyWords) -> torch.Tensor:
-        """h (M, d), lm_logits (M, V), attrs (M, N, A) and mask (M, N) bool of each position's
-        vision tokens -> log p (M, V) of the mixture (rows with no valid token: the plain LM)."""
-        C, K = self.n_colours, self.n_kinds
-        gh, gw = self.grid_hw
-        score = torch.einsum("mp,mnp->mn", self.query(h), self.key(attrs)) / self.key.out_features ** 0.5
-        alpha = score.masked_fill(~mask, float("-inf")).softmax(-1)  # (M, N)
-        alpha = torch.nan_to_num(alpha, nan=0.0)
-        pc = attrs[..., 1:C + 1]  # (M, N, C) colour probs without background
-        pk = attrs[..., C + 2:C + 2 + K]  # (M, N, K)
-        pc = (pc + 1e-6) / (pc.sum(-1, keepdim=True) + C * 1e-6)  # a pure-background token: uniform
-        pk = (pk + 1e-6) / (pk.sum(-1, keepdim=True) + K * 1e-6)
-        colour = torch.einsum("mn,mnc->mc", alpha, pc)  # (M, C)
-        kind = torch.einsum("mn,mnk->mk", alpha, pk)  # (M, K)
-        col1h = attrs[..., C + K + 2 + gh:]  # (M, N, gw)
-        centres = (torch.arange(gw, dtype=h.dtype, device=h.device) + 0.5) / gw  # (gw,) u of each column
-        u = torch.einsum("mn,mnw,w->m", alpha, col1h, centres)  # (M,) pointer-weighted horizontal position
-        left = torch.sigmoid((1 / 3 - u) * REGION_EDGE_SHARPNESS)
-        right = torch.sigmoid((u - 2 / 3) * REGION_EDGE_SHARPNESS)
-        region = torch.stack([left, (1 - left - right).clamp_min(0.0), right], -1)  # (M, 3)
+    def log_probs(self, h: torch.Tensor, lm_logits: torch.Tensor, words: CopyWords,
+                  attrs: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                  text_emb: torch.Tensor | None = None, text_ids: torch.Tensor | None = None,
+                  text_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Log p (M, V) of the mixture at M positions.
 
-        no_vision = ~mask.any(-1, keepdim=True)  # (M, 1)
-        copy_cols = torch.arange(N_MIX, device=h.device)[None] > 0  # (1, 5): generation is always possible
-        m = self.mix(h).masked_fill(no_vision & copy_cols, float("-inf")).softmax(-1)  # (M, 5)
+        h (M, d) decoder states, lm_logits (M, V); vision: attrs (M, N, A) and mask (M, N) bool of
+        each position's vision tokens (None: no vision); text: text_emb (M, L, d) embeddings of
+        the words said, text_ids (M, L) their vocabulary ids, text_mask (M, L) bool (None: none).
+        A row with neither source is the plain LM distribution."""
+        M = h.shape[0]
+        dev = h.device
+        mix = self.mix(h)  # (M, 6)
+        avail = torch.zeros(M, N_MIX, dtype=torch.bool, device=dev)
+        avail[:, 0] = True  # generation is always possible
+        p_parts: list[tuple[int, tuple[int, ...] | None, torch.Tensor]] = []  # (component, word ids, dist)
+        if attrs is not None and mask is not None:
+            C, K = self.n_colours, self.n_kinds
+            gh, gw = self.grid_hw
+            score = torch.einsum("mp,mnp->mn", self.query(h), self.key(attrs)) / self.key.out_features ** 0.5
+            alpha = torch.nan_to_num(score.masked_fill(~mask, float("-inf")).softmax(-1), nan=0.0)  # (M, N)
+            pc = attrs[..., 1:C + 1]  # (M, N, C) colour probs without background
+            pk = attrs[..., C + 2:C + 2 + K]  # (M, N, K)
+            pc = (pc + 1e-6) / (pc.sum(-1, keepdim=True) + C * 1e-6)  # a pure-background token: uniform
+            pk = (pk + 1e-6) / (pk.sum(-1, keepdim=True) + K * 1e-6)
+            colour = torch.einsum("mn,mnc->mc", alpha, pc)  # (M, C)
+            kind = torch.einsum("mn,mnk->mk", alpha, pk)  # (M, K)
+            col1h = attrs[..., C + K + 2 + gh:]  # (M, N, gw)
+            centres = (torch.arange(gw, dtype=h.dtype, device=dev) + 0.5) / gw  # (gw,) u of each column
+            u = torch.einsum("mn,mnw,w->m", alpha, col1h, centres)  # (M,) pointer-weighted horizontal position
+            left = torch.sigmoid((1 / 3 - u) * REGION_EDGE_SHARPNESS)
+            right = torch.sigmoid((u - 2 / 3) * REGION_EDGE_SHARPNESS)
+            region = torch.stack([left, (1 - left - right).clamp_min(0.0), right], -1)  # (M, 3)
+            avail[:, 1:5] = mask.any(-1, keepdim=True)
+            p_parts += [(1, words.colours, colour), (2, words.kinds, kind), (3, words.plurals, kind),
+                        (4, words.regions, region)]
+        if text_emb is not None and text_ids is not None and text_mask is not None and text_ids.shape[1] > 0:
+            score = torch.einsum("mp,mlp->ml", self.text_query(h), self.text_key(text_emb)) \
+                / self.text_key.out_features ** 0.5
+            beta = torch.nan_to_num(score.masked_fill(~text_mask, float("-inf")).softmax(-1), nan=0.0)  # (M, L)
+            avail[:, 5] = text_mask.any(-1)
+            p_parts.append((5, None, beta))
+        m = mix.masked_fill(~avail, float("-inf")).softmax(-1)  # (M, 6)
         p = m[:, :1] * lm_logits.float().softmax(-1)  # (M, V)
-        dev = p.device
-        for j, (ids, dist) in enumerate(((words.colours, colour), (words.kinds, kind),
-                                         (words.plurals, kind), (words.regions, region)), start=1):
-            idx = torch.as_tensor(ids, dtype=torch.long, device=dev)
-            p = p.index_add(1, idx, m[:, j:j + 1] * dist.to(p.dtype))
+        for j, ids, dist in p_parts:
+            if ids is None:  # text copy: scatter onto the words said
+                p = p.scatter_add(1, text_ids, m[:, j:j + 1] * dist.to(p.dtype))
+            else:
+                idx = torch.as_tensor(ids, dtype=torch.long, device=dev)
+                p = p.index_add(1, idx, m[:, j:j + 1] * dist.to(p.dtype))
         return p.clamp_min(1e-12).log()
