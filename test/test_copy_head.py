@@ -170,3 +170,26 @@ def test_copy_words_must_be_in_the_vocabulary():
         TriStreamModel(cfg, tok)
     with pytest.raises(InputError, match="needs the model's TextTokenizer"):
         TriStreamModel(cfg, None)
+
+
+def test_probe_reads_neighbours_on_the_grid_whatever_the_token_order():
+    """Sparse tokens come in any order with their grid cells: the kind read-out (3x3 context)
+    must depend on where tokens are, not on their order, and absent tokens count as empty."""
+    from tristream_ros.model.heads.copy_head import AttributeProbe
+    torch.manual_seed(0)
+    probe = AttributeProbe(vision_dim=6, n_colours=C, n_kinds=K, grid_hw=(4, 4))
+    feats = torch.randn(1, 5, 6)
+    rows = torch.tensor([[0, 0, 1, 3, 2]])
+    cols = torch.tensor([[0, 1, 1, 3, 0]])
+    c, k = probe(feats, rows, cols)
+    perm = torch.tensor([3, 1, 4, 0, 2])
+    c2, k2 = probe(feats[:, perm], rows[:, perm], cols[:, perm])
+    assert torch.allclose(k[:, perm], k2, atol=1e-5) and torch.allclose(c[:, perm], c2, atol=1e-5)
+    # masking a token out equals leaving it out
+    mask = torch.tensor([[True, True, True, True, False]])
+    _, k3 = probe(feats, rows, cols, mask)
+    _, k4 = probe(feats[:, :4], rows[:, :4], cols[:, :4])
+    assert torch.allclose(k3[:, :4], k4, atol=1e-5)
+    # a neighbour changes the kind read-out of token 0 (cell (0,0) touches (0,1) and (1,1))
+    _, k5 = probe(feats[:, :1], rows[:, :1], cols[:, :1])
+    assert not torch.allclose(k5[:, 0], k4[:, 0])

@@ -228,7 +228,7 @@ class TriStreamModel(nn.Module):
         w = mask.to(tok.dtype) * (importance if importance is not None else 1.0)
         w = w / w.sum(-1, keepdim=True).clamp_min(1e-6)
         pooled = self.vision_pool((tok * w.unsqueeze(-1)).sum(1))  # (B, d)
-        attrs = self.copy_head.attributes(feats, rows, cols) if self.copy_head is not None else None
+        attrs = self.copy_head.attributes(feats, rows, cols, mask) if self.copy_head is not None else None
         return VisionContext(tokens=tok, mask=mask, pooled=pooled, attributes=attrs)
 
     def next_log_probs(self, h: torch.Tensor, vision: VisionContext | None,
@@ -525,8 +525,18 @@ class TriStreamModel(nn.Module):
                   "router": router_loss, "sufficiency": suff_loss}
         if self.copy_head is not None and "vision_colour" in batch and "vision_features" in batch:
             feats_all = torch.as_tensor(batch["vision_features"], dtype=torch.float32, device=dev)
+            n = feats_all.shape[1]
+            gw = cfg.vision_grid[1]
+            grid = torch.arange(n, device=dev)
+            rows_all = torch.as_tensor(batch["vision_rows"], device=dev).long() if "vision_rows" in batch \
+                else (grid // gw).expand(B, n)
+            cols_all = torch.as_tensor(batch["vision_cols"], device=dev).long() if "vision_cols" in batch \
+                else (grid % gw).expand(B, n)
+            mask_all = torch.as_tensor(batch["vision_mask"], dtype=torch.bool, device=dev) \
+                if "vision_mask" in batch else None  # the tokens the probe will see (sparse or dense)
             losses["attributes"] = self.copy_head.probe.loss(
-                feats_all, torch.as_tensor(batch["vision_colour"], dtype=torch.long, device=dev),
+                feats_all, rows_all, cols_all, mask_all,
+                torch.as_tensor(batch["vision_colour"], dtype=torch.long, device=dev),
                 torch.as_tensor(batch["vision_kind"], dtype=torch.long, device=dev))
         if budget is not None:
             losses["vision_budget"] = budget

@@ -6,8 +6,8 @@ would rather guess an object's kind from the image than repeat the one the user 
 head makes naming an attribute a *copy*:
 
     probe:   STVE feature f_n -> p_colour(n) (C+1, 0 = background), p_kind(n) (K+1)
-             (linear, trained on per-token ground truth; detached from the copy loss, so the
-             colour and kind read-outs stay independent of each other)
+             (colour linear, kind with a 3x3 neighbourhood; trained on per-token ground truth
+             and detached from the copy loss, so the colour and kind read-outs stay separate)
     vision pointer: alpha_n = softmax_n( q(h) . k(a_n) ),  a_n = [p_colour, p_kind, row one-hot,
              col one-hot]  (additive in the attributes: "red" and "ball" add up, so an unseen
              red-ball pair is found like a seen one)
@@ -48,20 +48,43 @@ class CopyWords:
 
 
 class AttributeProbe(nn.Module):
-    """Per-token colour and kind classifiers on STVE features (index 0 = background)."""
+    """Per-token colour and kind classifiers on STVE features (index 0 = background).
 
-    def __init__(self, vision_dim: int, n_colours: int, n_kinds: int):
+    Colour is read from the token itself (linear). Kind is a shape, spread over neighbouring
+    tokens, so its classifier also sees a 3x3 neighbourhood: the tokens are scattered back onto
+    the vision grid (absent tokens, e.g. dropped by the sparse budget, are zeros), convolved,
+    and gathered at their own cells. Measured on cached demo-run tokens (1000 train / 200 other
+    scenes): kind accuracy on object tokens 0.53 linear, 0.56 MLP, 0.67 with the 3x3 context."""
+
+    def __init__(self, vision_dim: int, n_colours: int, n_kinds: int, grid_hw: tuple[int, int],
+                 context_dim: int = 128):
         super().__init__()
+        self.grid_hw = (int(grid_hw[0]), int(grid_hw[1]))
         self.colour = nn.Linear(vision_dim, n_colours + 1)
-        self.kind = nn.Linear(vision_dim, n_kinds + 1)
+        self.context = nn.Conv2d(vision_dim, context_dim, 3, padding=1)
+        self.kind = nn.Linear(vision_dim + context_dim, n_kinds + 1)
 
-    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """feats (..., N, Dv) -> colour logits (..., N, C+1), kind logits (..., N, K+1)."""
-        return self.colour(feats), self.kind(feats)
+    def forward(self, feats: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats (B, N, Dv), rows/cols (B, N) long grid cells, mask (B, N) bool (None = all
+        present) -> colour logits (B, N, C+1), kind logits (B, N, K+1)."""
+        B, N, D = feats.shape
+        gh, gw = self.grid_hw
+        present = feats if mask is None else feats * mask.unsqueeze(-1).to(feats.dtype)
+        cell = (rows.clamp(0, gh - 1) * gw + cols.clamp(0, gw - 1)).long()  # (B, N)
+        grid = feats.new_zeros(B, gh * gw, D).scatter_add(1, cell.unsqueeze(-1).expand(B, N, D), present)
+        ctx = F.gelu(self.context(grid.transpose(1, 2).reshape(B, D, gh, gw)))  # (B, Cc, gh, gw)
+        ctx = ctx.flatten(2).transpose(1, 2)  # (B, gh*gw, Cc)
+        ctx = ctx.gather(1, cell.unsqueeze(-1).expand(B, N, ctx.shape[-1]))  # (B, N, Cc) at each token's cell
+        return self.colour(feats), self.kind(torch.cat([feats, ctx], -1))
 
-    def loss(self, feats: torch.Tensor, colour: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy against per-token labels colour/kind (B, N) long (-100 = unlabelled)."""
-        c, k = self(feats)
+    def loss(self, feats: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, mask: torch.Tensor | None,
+             colour: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy against per-token labels colour/kind (B, N) long (-100 = unlabelled) on
+        the present tokens."""
+        c, k = self(feats, rows, cols, mask)
+        if mask is not None:
+            colour, kind = colour.masked_fill(~mask, -100), kind.masked_fill(~mask, -100)
         return F.cross_entropy(c.flatten(0, -2), colour.flatten(), ignore_index=-100) + \
             F.cross_entropy(k.flatten(0, -2), kind.flatten(), ignore_index=-100)
 
@@ -73,7 +96,7 @@ class AttributeCopyHead(nn.Module):
         self.n_colours, self.n_kinds = n_colours, n_kinds
         self.grid_hw = (int(grid_hw[0]), int(grid_hw[1]))
         gh, gw = self.grid_hw
-        self.probe = AttributeProbe(vision_dim, n_colours, n_kinds)
+        self.probe = AttributeProbe(vision_dim, n_colours, n_kinds, self.grid_hw)
         self.attr_dim = (n_colours + 1) + (n_kinds + 1) + gh + gw
         self.key = nn.Linear(self.attr_dim, pointer_dim)
         self.query = nn.Linear(hidden, pointer_dim)
@@ -83,11 +106,13 @@ class AttributeCopyHead(nn.Module):
         with torch.no_grad():  # start close to the plain LM: generation gets most of the mass
             self.mix.bias.copy_(torch.tensor([2.0] + [0.0] * (N_MIX - 1)))
 
-    def attributes(self, feats: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """feats (B, N, Dv), rows/cols (B, N) long -> a (B, N, attr_dim): [p_colour, p_kind,
-        row one-hot, col one-hot]. Probabilities are detached: the probe learns from labels only."""
+    def attributes(self, feats: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+        """feats (B, N, Dv), rows/cols (B, N) long, mask (B, N) bool -> a (B, N, attr_dim):
+        [p_colour, p_kind, row one-hot, col one-hot]. Probabilities are detached: the probe
+        learns from labels only."""
         gh, gw = self.grid_hw
-        c, k = self.probe(feats)
+        c, k = self.probe(feats, rows, cols, mask)
         return torch.cat([c.softmax(-1).detach(), k.softmax(-1).detach(),
                           F.one_hot(rows.clamp(0, gh - 1), gh).to(feats.dtype),
                           F.one_hot(cols.clamp(0, gw - 1), gw).to(feats.dtype)], -1)

@@ -1,0 +1,77 @@
+"""Grammar-constrained CTC decoding: which of the sentences a robot expects was said?
+
+Greedy CTC spells what it hears letter by letter; one wrong letter per word makes a command
+unreadable. When the domain is a known sentence set (the generator's queries, or a user's
+command list), the CTC posteriors can instead score every sentence exactly (the CTC forward
+algorithm, `torch.nn.functional.ctc_loss`) and return the most likely one, with two numbers
+that say how sure it is:
+
+    score  = log p(sentence | audio) / frames      (per-frame log-likelihood, <= 0)
+    margin = (best - second best) log-likelihood / frames
+
+The hybrid front end takes this sentence instead of pocketsphinx's only when `score` clears
+a threshold (an utterance the encoder knows), so speech the CTC model does not understand
+(a real person, a voice unlike its training voices) still goes to pocketsphinx.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from tristream_ros.errors import InputError
+from tristream_ros.model.text_tokenizer import BLANK_ID, CharVocab, normalize
+
+
+@dataclass(frozen=True)
+class GrammarMatch:
+    text: str
+    score: float  # per-frame log-likelihood of the best sentence
+    margin: float  # per-frame log-likelihood gap to the runner-up (inf with one sentence)
+
+
+class CtcSentenceScorer:
+    """Scores CTC log-probabilities (T, V) against a fixed sentence list."""
+
+    def __init__(self, sentences: Sequence[str], batch: int = 512):
+        vocab = CharVocab()
+        texts = sorted({normalize(s) for s in sentences if normalize(s)})
+        if not texts:
+            raise InputError("CtcSentenceScorer needs at least one non-empty sentence")
+        self.sentences = texts
+        self.batch = int(batch)
+        ids = [vocab.encode(t) for t in texts]
+        self._lengths = torch.tensor([len(i) for i in ids], dtype=torch.long)
+        self._targets = torch.zeros(len(ids), int(self._lengths.max()), dtype=torch.long)
+        for k, i in enumerate(ids):
+            self._targets[k, : len(i)] = torch.tensor(i, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    @torch.no_grad()
+    def log_likelihoods(self, log_probs: torch.Tensor) -> torch.Tensor:
+        """log_probs (T, V) of one utterance -> log p(sentence | audio) (S,), -inf where a sentence
+        needs more frames than there are."""
+        if log_probs.dim() != 2 or log_probs.shape[0] == 0:
+            raise InputError(f"CtcSentenceScorer expects log_probs (T, V) with T > 0, got {tuple(log_probs.shape)}")
+        T = log_probs.shape[0]
+        out = []
+        for a in range(0, len(self.sentences), self.batch):
+            tgt, tlen = self._targets[a:a + self.batch], self._lengths[a:a + self.batch]
+            n = tgt.shape[0]
+            lp = log_probs.float()[:, None, :].expand(T, n, log_probs.shape[1])  # (T, n, V)
+            nll = F.ctc_loss(lp, tgt, torch.full((n,), T, dtype=torch.long), tlen, blank=BLANK_ID,
+                             reduction="none", zero_infinity=False)
+            out.append(-nll)
+        return torch.cat(out)
+
+    def best(self, log_probs: torch.Tensor) -> GrammarMatch:
+        ll = self.log_likelihoods(log_probs)
+        T = log_probs.shape[0]
+        top = torch.topk(ll, min(2, len(ll)))
+        best = float(top.values[0])
+        second = float(top.values[1]) if len(ll) > 1 else float("-inf")
+        return GrammarMatch(self.sentences[int(top.indices[0])], best / T, (best - second) / T)
