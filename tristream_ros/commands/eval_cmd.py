@@ -30,9 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="with --engine: query set seed")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, default=None, help="first N samples only")
-    parser.add_argument("--frontend", default="hybrid", choices=("hybrid", "ctc", "pocketsphinx", "oracle_text",
-                                                     "oracle_text_foreign_tokens"),
-                        help="speech front end (default hybrid: pocketsphinx text + our speech tokens; "
+    parser.add_argument("--frontend", default="hybrid", choices=("hybrid", "hybrid_lm", "ctc", "pocketsphinx",
+                                                     "oracle_text", "oracle_text_foreign_tokens"),
+                        help="speech front end (default hybrid, as the speech node: pocketsphinx grammar text, "
+                             "replaced by our CTC's best grammar sentence when it is sure, + our speech tokens; "
+                             "hybrid_lm: pocketsphinx bigram LM text, no CTC grammar; "
                              "oracle_text: the true query text + our speech tokens, to separate ASR errors; "
                              "oracle_text_foreign_tokens: true text + another utterance's speech tokens)")
     parser.add_argument("--real", default=None, help="folder of real WAV+TXT recordings "

@@ -499,3 +499,17 @@ def vocabulary() -> list[str]:
     for s in all_sentences():
         words.update(s.split())
     return sorted(words)
+
+
+def sentences_for(vocabulary: str) -> list[str] | None:
+    """A recognizer vocabulary setting -> sentences: ``queries`` (what users say), ``domain``
+    (queries + answers), ``none`` (None) or a path to a file with one sentence a line."""
+    if vocabulary in ("queries", "domain"):
+        return all_queries() if vocabulary == "queries" else all_sentences()
+    if not vocabulary or vocabulary == "none":
+        return None
+    from pathlib import Path
+    path = Path(vocabulary)
+    if not path.is_file():
+        raise InputError(f"vocabulary file {vocabulary!r} not found (expected queries | domain | none | PATH)")
+    return [s for s in path.read_text().splitlines() if s.strip()]

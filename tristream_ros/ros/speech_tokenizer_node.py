@@ -27,6 +27,11 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
   pocketsphinx.vocabulary  queries (what users say to the assistant; 2.6x cheaper to decode than
                            domain) | domain (queries + answers) | none | PATH (one sentence a line)
   pocketsphinx.mode        grammar | lm
+  speech.ctc_grammar       hybrid only: sentences our encoder's CTC scores at end of utterance
+                           (queries | domain | none | PATH); its best sentence replaces
+                           pocketsphinx's text when it clears speech.ctc_grammar_min_score
+                           (per-frame log-likelihood) and speech.ctc_grammar_min_margin (lead
+                           over the runner-up): speech like the encoder's training voices
   vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
   max_queue                chunks waiting before the oldest are dropped (counted)
   runtime.threads          torch threads
@@ -85,8 +90,13 @@ class StampMap:
         return best[1] + int((sample - best[0]) * 1e9 / SAMPLE_RATE)
 
 
-def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg):
-    """-> (SpeechTokenizer, frontend actually used)."""
+def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
+                    ctc_grammar: str = "none", grammar_min_score: float | None = None,
+                    grammar_min_margin: float | None = None):
+    """-> (SpeechTokenizer, frontend actually used). ctc_grammar (hybrid only): the sentence set
+    our encoder's CTC scores at end of utterance (queries | domain | none | PATH)."""
+    from tristream_ros.data.language import sentences_for
+    from tristream_ros.model.speech.ctc_grammar import GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE, CtcSentenceScorer
     from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary, PocketsphinxConfig
     from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
 
@@ -105,17 +115,16 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
         frontend = "hybrid" if model is not None else "pocketsphinx"
     ps = None
     if frontend != "ctc":
-        sentences = None
-        if vocabulary in ("queries", "domain"):
-            from tristream_ros.data.language import all_queries, all_sentences
-            sentences = all_queries() if vocabulary == "queries" else all_sentences()
-        elif vocabulary and vocabulary != "none":
-            path = Path(vocabulary)
-            if not path.is_file():
-                raise InputError(f"pocketsphinx.vocabulary file {vocabulary!r} not found")
-            sentences = [s for s in path.read_text().splitlines() if s.strip()]
+        sentences = sentences_for(vocabulary)
         ps = PocketsphinxConfig(DomainVocabulary(sentences, mode) if sentences else None)
-    return build_speech_tokenizer(frontend, model, ps, vad_cfg), frontend
+    grammar = None
+    if frontend == "hybrid":
+        g_sentences = sentences_for(ctc_grammar)
+        grammar = CtcSentenceScorer(g_sentences) if g_sentences else None
+    return build_speech_tokenizer(
+        frontend, model, ps, vad_cfg, grammar=grammar,
+        grammar_min_score=GRAMMAR_MIN_SCORE if grammar_min_score is None else grammar_min_score,
+        grammar_min_margin=GRAMMAR_MIN_MARGIN if grammar_min_margin is None else grammar_min_margin), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -128,6 +137,12 @@ class SpeechTokenizerNode(Node):
         weights = str(param(self, "speech.weights", SPEECH_WEIGHTS_FILE, "SpeechModel weights in model.path"))
         vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | domain | none | PATH"))
         mode = str(param(self, "pocketsphinx.mode", "grammar", "grammar | lm"))
+        from tristream_ros.model.speech.ctc_grammar import GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE
+        ctc_grammar = str(param(self, "speech.ctc_grammar", "queries", "queries | domain | none | PATH (hybrid)"))
+        g_score = float(param(self, "speech.ctc_grammar_min_score", GRAMMAR_MIN_SCORE,
+                              "per-frame log-likelihood a CTC sentence needs to replace pocketsphinx's text"))
+        g_margin = float(param(self, "speech.ctc_grammar_min_margin", GRAMMAR_MIN_MARGIN,
+                               "per-frame log-likelihood lead over the runner-up sentence"))
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
                             min_speech_ms=float(param(self, "vad.min_speech_ms", 96.0, "ms")),
                             min_silence_ms=float(param(self, "vad.min_silence_ms", 300.0, "ms: end-of-utterance wait")),
@@ -149,7 +164,8 @@ class SpeechTokenizerNode(Node):
                 if frontend != "auto":
                     raise
                 self.get_logger().warning(f"model.path {model_path!r} not found: pocketsphinx-only front end")
-        self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg)
+        self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg,
+                                                        ctc_grammar, g_score, g_margin)
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow"):
             self.diag.count(key, 0)

@@ -54,9 +54,20 @@ def load_speech_model(model_dir: str | Path, config) -> SpeechModel:
 
 
 def build_frontend(speech: SpeechModel, kind: str = "hybrid"):
+    """The speech_tokenizer_node's default front end (config/tristream.yaml): pocketsphinx with
+    a grammar of the queries users say, and for `hybrid` our encoder's CTC scoring the same
+    sentences (model/speech/ctc_grammar.py, default thresholds). kind `hybrid_lm`: the hybrid
+    with pocketsphinx's bigram LM over queries + answers instead (no CTC grammar)."""
+    from tristream_ros.data.language import all_queries
+    from tristream_ros.model.speech.ctc_grammar import CtcSentenceScorer
+    from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary, PocketsphinxConfig
     from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
-    ps = default_pocketsphinx_config() if kind in ("hybrid", "pocketsphinx") else None
-    return build_speech_tokenizer(kind, speech, ps)
+    if kind == "hybrid_lm":
+        return build_speech_tokenizer("hybrid", speech, default_pocketsphinx_config())
+    ps = PocketsphinxConfig(DomainVocabulary(tuple(all_queries()), "grammar")) \
+        if kind in ("hybrid", "pocketsphinx") else None
+    grammar = CtcSentenceScorer(all_queries()) if kind == "hybrid" else None
+    return build_speech_tokenizer(kind, speech, ps, grammar=grammar)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:
@@ -215,7 +226,8 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
 
     model = load_checkpoint(model_dir)
     speech = load_speech_model(model_dir, model.config)
-    fronts = {"hybrid_domain_lm": build_frontend(speech, "hybrid"),
+    fronts = {"hybrid_default": build_frontend(speech, "hybrid"),
+              "hybrid_domain_lm": build_frontend(speech, "hybrid_lm"),
               "ctc": build_frontend(speech, "ctc")}
     from tristream_ros.model.speech.pocketsphinx_frontend import PocketsphinxConfig
     from tristream_ros.model.speech.tokenizer import build_speech_tokenizer

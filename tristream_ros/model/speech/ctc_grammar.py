@@ -25,6 +25,10 @@ from tristream_ros.errors import InputError
 from tristream_ros.model.text_tokenizer import BLANK_ID, CharVocab, normalize
 
 
+GRAMMAR_MIN_SCORE = -0.5  # per-frame log-likelihood a sentence needs to override pocketsphinx
+GRAMMAR_MIN_MARGIN = 0.02  # per-frame log-likelihood lead over the runner-up it needs too
+
+
 @dataclass(frozen=True)
 class GrammarMatch:
     text: str

@@ -43,6 +43,8 @@ import torch
 from tristream_ros.errors import InputError
 from tristream_ros.model.speech.adapter import AdapterStream
 from tristream_ros.model.speech.ctc import GreedyCtcDecoder
+from tristream_ros.model.speech.ctc_grammar import (GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE, CtcSentenceScorer,
+                                                     GrammarMatch)
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
                                                               partial_stability)
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -127,6 +129,7 @@ class _EncoderFrontend:
         self.adapter = AdapterStream(model.adapter)
         self.ctc = GreedyCtcDecoder()
         self._tokens: list[torch.Tensor] = []
+        self._log_probs: list[torch.Tensor] = []  # CTC log-probabilities so far, (T_i, V) each
 
     def start(self) -> None:
         self.features.reset()
@@ -134,12 +137,20 @@ class _EncoderFrontend:
         self.adapter.reset()
         self.ctc.reset()
         self._tokens = []
+        self._log_probs = []
+
+    @property
+    def log_probs(self) -> torch.Tensor:
+        """(T, V) CTC log-probabilities of the utterance so far."""
+        return torch.cat(self._log_probs) if self._log_probs else torch.zeros(0, 0)
 
     @torch.no_grad()
     def _run(self, hidden, ctc_hidden):
         if hidden.shape[0]:
             self._tokens.append(self.adapter.accept(hidden))
-            return self.ctc.accept(self.model.ctc_head(ctc_hidden))
+            lp = self.model.ctc_head(ctc_hidden)
+            self._log_probs.append(lp)
+            return self.ctc.accept(lp)
         return None
 
     def feed(self, pcm: np.ndarray):
@@ -347,14 +358,40 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
 
 class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
     """Text (and partials) from pocketsphinx, speech tokens and ctc_text from our encoder.
-    If pocketsphinx finds no words (e.g. out-of-grammar speech), the text falls back to CTC's."""
+    If pocketsphinx finds no words (e.g. out-of-grammar speech), the text falls back to CTC's.
+
+    grammar (optional): a CtcSentenceScorer over the sentences the robot expects. At the end of
+    an utterance our encoder's CTC posteriors score every sentence; when the best one's
+    per-frame log-likelihood is at least `grammar_min_score` and it leads the runner-up by
+    `grammar_min_margin` per frame (speech the encoder knows, e.g.
+    voices like its training voices) it replaces pocketsphinx's text; otherwise (a real person
+    it was never trained on) pocketsphinx's text stands. `last_match` keeps the last decision's
+    GrammarMatch for diagnostics."""
 
     frontend_name = "hybrid"
 
     def __init__(self, model: SpeechModel, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
-                 vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS):
+                 vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
+                 grammar: CtcSentenceScorer | None = None, grammar_min_score: float = GRAMMAR_MIN_SCORE,
+                 grammar_min_margin: float = GRAMMAR_MIN_MARGIN):
         self.encoder_frontend = _EncoderFrontend(model)
+        self.grammar = grammar
+        self.grammar_min_score = float(grammar_min_score)
+        self.grammar_min_margin = float(grammar_min_margin)
+        self.last_match: GrammarMatch | None = None
+        self.last_pocketsphinx_text = ""
         super().__init__(pocketsphinx, vad, pre_roll_ms)
+
+    def _choose(self, ps_text: str, ctc_text: str) -> str:
+        self.last_pocketsphinx_text = ps_text
+        text = ps_text or ctc_text  # pocketsphinx found no words: fall back to CTC
+        if self.grammar is not None:
+            lp = self.encoder_frontend.log_probs
+            self.last_match = self.grammar.best(lp) if lp.shape[0] else None
+            m = self.last_match
+            if m is not None and m.score >= self.grammar_min_score and m.margin >= self.grammar_min_margin:
+                text = m.text
+        return text
 
     def _begin(self) -> None:
         super()._begin()
@@ -366,13 +403,11 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
 
     def _end(self):
         ctc_text, tokens = self.encoder_frontend.end()
-        text = self.recognizer.end()
-        return (text or ctc_text), tokens, ctc_text  # pocketsphinx found no words: fall back to CTC
+        return self._choose(self.recognizer.end(), ctc_text), tokens, ctc_text
 
     def _peek(self):
         ctc_text, tokens = self.encoder_frontend.peek()
-        text = self.recognizer.current()
-        return (text or ctc_text), tokens, ctc_text
+        return (self.recognizer.current() or ctc_text), tokens, ctc_text
 
 
 FRONTENDS = ("ctc", "pocketsphinx", "hybrid")
@@ -380,8 +415,10 @@ FRONTENDS = ("ctc", "pocketsphinx", "hybrid")
 
 def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            pocketsphinx: PocketsphinxConfig | None = None,
-                           vad: VadConfig | None = None) -> SpeechTokenizer:
-    """Factory for nodes/config: ``frontend`` in FRONTENDS."""
+                           vad: VadConfig | None = None, grammar: CtcSentenceScorer | None = None,
+                           grammar_min_score: float = GRAMMAR_MIN_SCORE,
+                           grammar_min_margin: float = GRAMMAR_MIN_MARGIN) -> SpeechTokenizer:
+    """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar: hybrid only)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
     if frontend in ("ctc", "hybrid") and model is None:
@@ -390,4 +427,5 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
         return CtcSpeechTokenizer(model, vad)
     if frontend == "pocketsphinx":
         return PocketsphinxSpeechTokenizer(pocketsphinx, vad)
-    return HybridSpeechTokenizer(model, pocketsphinx, vad)
+    return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, grammar_min_score=grammar_min_score,
+                                 grammar_min_margin=grammar_min_margin)
