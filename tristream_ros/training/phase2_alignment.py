@@ -57,11 +57,11 @@ class Phase2Options:
     """Sizes and augmentation rates of phase 2 (defaults: the shipped recipe)."""
 
     ps_train_limit: int = 5000  # spoken train samples decoded by pocketsphinx (the rest: word noise)
-    ctc_steps: int = 600
+    ctc_steps: int = 3000
     ctc_batch: int = 16
     ctc_lr: float = 1.5e-3
-    spec_augment: bool = False  # SpecAugment-style time/frequency masks on the CTC batches
-    fusion_steps: int = 1500
+    spec_augment: bool = True  # SpecAugment-style time/frequency masks on the CTC batches
+    fusion_steps: int = 2000
     fusion_batch: int = 24
     fusion_lr: float = 1e-3
     modal_dropout: float = 0.3

@@ -20,11 +20,14 @@ from pathlib import Path
 SHIP_FILES = ("model.safetensors", "config.json", "vocab.json", "speech.safetensors")
 FRONTEND = {
     "speech_frontend": "hybrid",
-    "text": "pocketsphinx (en-US acoustic model of real speech) with a bigram domain LM over "
-            "tristream_ros.data.language.all_sentences(); lw=10",
+    "text": "pocketsphinx (en-US acoustic model of real speech) with a JSGF grammar of "
+            "tristream_ros.data.language.all_queries(); replaced by the best of the same sentences "
+            "scored by speech.safetensors' CTC when its per-frame log-likelihood and lead over the "
+            "runner-up clear model/speech/ctc_grammar.py's GRAMMAR_MIN_SCORE / GRAMMAR_MIN_MARGIN",
     "speech_tokens": "speech.safetensors: streaming encoder + k=5 adapter",
-    "live_transcript": "CTC head of speech.safetensors",
-    "build": "tristream_ros.training.evaluate.build_frontend(speech_model, 'hybrid')",
+    "live_transcript": "pocketsphinx partials (CTC head of speech.safetensors in ctc_text)",
+    "build": "tristream_ros.training.evaluate.build_frontend(speech_model, 'hybrid') "
+             "(= speech_tokenizer_node defaults)",
 }
 
 
