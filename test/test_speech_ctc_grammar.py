@@ -67,10 +67,19 @@ def test_hybrid_overrides_pocketsphinx_only_past_the_thresholds(min_score, expec
     torch.manual_seed(0)
     model = SpeechModel(SpeechConfig.preset("tiny")).eval()
     tok = HybridSpeechTokenizer(model, grammar=CtcSentenceScorer(SENTENCES), grammar_min_score=min_score,
-                                grammar_min_margin=-1e9)
+                                grammar_min_margin=-1e9, grammar_min_lead=-1e9)
     utt = tok.transcribe(np.concatenate([np.zeros(8000, np.float32), _read(SPEECH[4]), np.zeros(12000, np.float32)]))
     assert tok.last_match is not None and tok.last_match.text in SENTENCES
     if expect_grammar:
         assert utt.text == tok.last_match.text
     else:  # a real recording, untrained encoder: pocketsphinx's words stand
         assert utt.text == tok.last_pocketsphinx_text and utt.text.split()[:2] == ["he", "might"]
+
+
+def test_lead_over_another_recognizers_sentence():
+    scorer = CtcSentenceScorer(SENTENCES)
+    lp = spelled("turn left")
+    assert scorer.best(lp, other="turn right").lead > 0.5
+    assert scorer.best(lp, other="turn left").lead == 0.0
+    assert scorer.best(lp, other="something else entirely").lead == float("inf")
+    assert scorer.best(lp).lead == float("inf")

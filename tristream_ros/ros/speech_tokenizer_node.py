@@ -30,8 +30,9 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
   speech.ctc_grammar       hybrid only: sentences our encoder's CTC scores at end of utterance
                            (queries | domain | none | PATH); its best sentence replaces
                            pocketsphinx's text when it clears speech.ctc_grammar_min_score
-                           (per-frame log-likelihood) and speech.ctc_grammar_min_margin (lead
-                           over the runner-up): speech like the encoder's training voices
+                           (per-frame log-likelihood), speech.ctc_grammar_min_margin (lead over
+                           the runner-up) and speech.ctc_grammar_min_lead (lead over the sentence
+                           pocketsphinx heard): speech like the encoder's training voices
   vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
   max_queue                chunks waiting before the oldest are dropped (counted)
   runtime.threads          torch threads
@@ -92,11 +93,12 @@ class StampMap:
 
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
                     ctc_grammar: str = "none", grammar_min_score: float | None = None,
-                    grammar_min_margin: float | None = None):
+                    grammar_min_margin: float | None = None, grammar_min_lead: float | None = None):
     """-> (SpeechTokenizer, frontend actually used). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | domain | none | PATH)."""
     from tristream_ros.data.language import sentences_for
-    from tristream_ros.model.speech.ctc_grammar import GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE, CtcSentenceScorer
+    from tristream_ros.model.speech.ctc_grammar import (GRAMMAR_MIN_LEAD, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE,
+                                                        CtcSentenceScorer)
     from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary, PocketsphinxConfig
     from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
 
@@ -124,7 +126,8 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
     return build_speech_tokenizer(
         frontend, model, ps, vad_cfg, grammar=grammar,
         grammar_min_score=GRAMMAR_MIN_SCORE if grammar_min_score is None else grammar_min_score,
-        grammar_min_margin=GRAMMAR_MIN_MARGIN if grammar_min_margin is None else grammar_min_margin), frontend
+        grammar_min_margin=GRAMMAR_MIN_MARGIN if grammar_min_margin is None else grammar_min_margin,
+        grammar_min_lead=GRAMMAR_MIN_LEAD if grammar_min_lead is None else grammar_min_lead), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -137,12 +140,14 @@ class SpeechTokenizerNode(Node):
         weights = str(param(self, "speech.weights", SPEECH_WEIGHTS_FILE, "SpeechModel weights in model.path"))
         vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | domain | none | PATH"))
         mode = str(param(self, "pocketsphinx.mode", "grammar", "grammar | lm"))
-        from tristream_ros.model.speech.ctc_grammar import GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE
+        from tristream_ros.model.speech.ctc_grammar import GRAMMAR_MIN_LEAD, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE
         ctc_grammar = str(param(self, "speech.ctc_grammar", "queries", "queries | domain | none | PATH (hybrid)"))
         g_score = float(param(self, "speech.ctc_grammar_min_score", GRAMMAR_MIN_SCORE,
                               "per-frame log-likelihood a CTC sentence needs to replace pocketsphinx's text"))
         g_margin = float(param(self, "speech.ctc_grammar_min_margin", GRAMMAR_MIN_MARGIN,
                                "per-frame log-likelihood lead over the runner-up sentence"))
+        g_lead = float(param(self, "speech.ctc_grammar_min_lead", GRAMMAR_MIN_LEAD,
+                             "per-frame log-likelihood lead over the sentence pocketsphinx heard"))
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
                             min_speech_ms=float(param(self, "vad.min_speech_ms", 96.0, "ms")),
                             min_silence_ms=float(param(self, "vad.min_silence_ms", 300.0, "ms: end-of-utterance wait")),
@@ -165,7 +170,7 @@ class SpeechTokenizerNode(Node):
                     raise
                 self.get_logger().warning(f"model.path {model_path!r} not found: pocketsphinx-only front end")
         self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg,
-                                                        ctc_grammar, g_score, g_margin)
+                                                        ctc_grammar, g_score, g_margin, g_lead)
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow"):
             self.diag.count(key, 0)

@@ -43,8 +43,8 @@ import torch
 from tristream_ros.errors import InputError
 from tristream_ros.model.speech.adapter import AdapterStream
 from tristream_ros.model.speech.ctc import GreedyCtcDecoder
-from tristream_ros.model.speech.ctc_grammar import (GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE, CtcSentenceScorer,
-                                                     GrammarMatch)
+from tristream_ros.model.speech.ctc_grammar import (GRAMMAR_MIN_LEAD, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE,
+                                                     CtcSentenceScorer, GrammarMatch)
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
                                                               partial_stability)
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -362,8 +362,9 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
 
     grammar (optional): a CtcSentenceScorer over the sentences the robot expects. At the end of
     an utterance our encoder's CTC posteriors score every sentence; when the best one's
-    per-frame log-likelihood is at least `grammar_min_score` and it leads the runner-up by
-    `grammar_min_margin` per frame (speech the encoder knows, e.g.
+    per-frame log-likelihood is at least `grammar_min_score`, it leads the runner-up by
+    `grammar_min_margin` and pocketsphinx's sentence by `grammar_min_lead` per frame (speech the
+    encoder knows, e.g.
     voices like its training voices) it replaces pocketsphinx's text; otherwise (a real person
     it was never trained on) pocketsphinx's text stands. `last_match` keeps the last decision's
     GrammarMatch for diagnostics."""
@@ -373,8 +374,9 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
     def __init__(self, model: SpeechModel, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
                  grammar: CtcSentenceScorer | None = None, grammar_min_score: float = GRAMMAR_MIN_SCORE,
-                 grammar_min_margin: float = GRAMMAR_MIN_MARGIN):
+                 grammar_min_margin: float = GRAMMAR_MIN_MARGIN, grammar_min_lead: float = GRAMMAR_MIN_LEAD):
         self.encoder_frontend = _EncoderFrontend(model)
+        self.grammar_min_lead = float(grammar_min_lead)
         self.grammar = grammar
         self.grammar_min_score = float(grammar_min_score)
         self.grammar_min_margin = float(grammar_min_margin)
@@ -387,9 +389,10 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         text = ps_text or ctc_text  # pocketsphinx found no words: fall back to CTC
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
-            self.last_match = self.grammar.best(lp) if lp.shape[0] else None
+            self.last_match = self.grammar.best(lp, other=ps_text) if lp.shape[0] else None
             m = self.last_match
-            if m is not None and m.score >= self.grammar_min_score and m.margin >= self.grammar_min_margin:
+            if m is not None and m.score >= self.grammar_min_score and m.margin >= self.grammar_min_margin \
+                    and m.lead >= self.grammar_min_lead:
                 text = m.text
         return text
 
@@ -417,7 +420,8 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            pocketsphinx: PocketsphinxConfig | None = None,
                            vad: VadConfig | None = None, grammar: CtcSentenceScorer | None = None,
                            grammar_min_score: float = GRAMMAR_MIN_SCORE,
-                           grammar_min_margin: float = GRAMMAR_MIN_MARGIN) -> SpeechTokenizer:
+                           grammar_min_margin: float = GRAMMAR_MIN_MARGIN,
+                           grammar_min_lead: float = GRAMMAR_MIN_LEAD) -> SpeechTokenizer:
     """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar: hybrid only)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
@@ -428,4 +432,4 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
     if frontend == "pocketsphinx":
         return PocketsphinxSpeechTokenizer(pocketsphinx, vad)
     return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, grammar_min_score=grammar_min_score,
-                                 grammar_min_margin=grammar_min_margin)
+                                 grammar_min_margin=grammar_min_margin, grammar_min_lead=grammar_min_lead)
