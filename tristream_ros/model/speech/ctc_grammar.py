@@ -49,7 +49,7 @@ class GrammarMatch:
 class CtcSentenceScorer:
     """Scores CTC log-probabilities (T, V) against a fixed sentence list."""
 
-    def __init__(self, sentences: Sequence[str], batch: int = 512):
+    def __init__(self, sentences: Sequence[str], batch: int = 512, shortlist: int = 96):
         vocab = CharVocab()
         texts = sorted({normalize(s) for s in sentences if normalize(s)})
         if not texts:
@@ -58,6 +58,12 @@ class CtcSentenceScorer:
         self._index = {t: i for i, t in enumerate(texts)}
         self.batch = int(batch)
         ids = [vocab.encode(t) for t in texts]
+        self.shortlist = int(shortlist)
+        # character counts per sentence (S, V): the cheap pre-filter's view of each sentence
+        self._counts = torch.zeros(len(ids), len(vocab))
+        for k, i in enumerate(ids):
+            self._counts[k].index_add_(0, torch.tensor(i, dtype=torch.long), torch.ones(len(i)))
+        self._counts[:, BLANK_ID] = 0.0
         self._lengths = torch.tensor([len(i) for i in ids], dtype=torch.long)
         self._targets = torch.zeros(len(ids), int(self._lengths.max()), dtype=torch.long)
         for k, i in enumerate(ids):
@@ -67,15 +73,29 @@ class CtcSentenceScorer:
         return len(self.sentences)
 
     @torch.no_grad()
-    def log_likelihoods(self, log_probs: torch.Tensor) -> torch.Tensor:
-        """log_probs (T, V) of one utterance -> log p(sentence | audio) (S,), -inf where a sentence
-        needs more frames than there are."""
+    def candidates(self, log_probs: torch.Tensor) -> torch.Tensor:
+        """Indices of the `shortlist` sentences whose character counts are closest (L1) to the
+        posteriors' expected counts (sum over frames of each non-blank character's probability):
+        a cheap pre-filter, so the exact CTC scores run on ~100 sentences, not thousands."""
+        if len(self.sentences) <= self.shortlist:
+            return torch.arange(len(self.sentences))
+        expected = log_probs.float().exp().sum(0)  # (V,)
+        expected[BLANK_ID] = 0.0
+        dist = (self._counts - expected[None]).abs().sum(-1)  # (S,)
+        return torch.topk(-dist, self.shortlist).indices
+
+    @torch.no_grad()
+    def log_likelihoods(self, log_probs: torch.Tensor, subset: torch.Tensor | None = None) -> torch.Tensor:
+        """log_probs (T, V) of one utterance -> log p(sentence | audio) (S,) for every sentence
+        (or for the indices in `subset`), -inf where a sentence needs more frames than there are."""
         if log_probs.dim() != 2 or log_probs.shape[0] == 0:
             raise InputError(f"CtcSentenceScorer expects log_probs (T, V) with T > 0, got {tuple(log_probs.shape)}")
         T = log_probs.shape[0]
+        targets, lengths = (self._targets, self._lengths) if subset is None else \
+            (self._targets[subset], self._lengths[subset])
         out = []
-        for a in range(0, len(self.sentences), self.batch):
-            tgt, tlen = self._targets[a:a + self.batch], self._lengths[a:a + self.batch]
+        for a in range(0, len(targets), self.batch):
+            tgt, tlen = targets[a:a + self.batch], lengths[a:a + self.batch]
             n = tgt.shape[0]
             lp = log_probs.float()[:, None, :].expand(T, n, log_probs.shape[1])  # (T, n, V)
             nll = F.ctc_loss(lp, tgt, torch.full((n,), T, dtype=torch.long), tlen, blank=BLANK_ID,
@@ -84,14 +104,21 @@ class CtcSentenceScorer:
         return torch.cat(out)
 
     def best(self, log_probs: torch.Tensor, other: str | None = None) -> GrammarMatch:
-        """The most likely sentence; `other` (e.g. pocketsphinx's text) sets GrammarMatch.lead
-        (inf when `other` is not one of the sentences or None)."""
-        ll = self.log_likelihoods(log_probs)
+        """The most likely sentence among the pre-filtered candidates (plus `other`); `other`
+        (e.g. pocketsphinx's text) sets GrammarMatch.lead (inf when `other` is None or not one of
+        the sentences)."""
+        if log_probs.dim() != 2 or log_probs.shape[0] == 0:
+            raise InputError(f"CtcSentenceScorer expects log_probs (T, V) with T > 0, got {tuple(log_probs.shape)}")
+        cand = self.candidates(log_probs)
+        o = self._index.get(normalize(other)) if other is not None else None
+        if o is not None and not bool((cand == o).any()):
+            cand = torch.cat([cand, torch.tensor([o])])
+        ll = self.log_likelihoods(log_probs, cand)
         T = log_probs.shape[0]
         top = torch.topk(ll, min(2, len(ll)))
         best = float(top.values[0])
         second = float(top.values[1]) if len(ll) > 1 else float("-inf")
         lead = float("inf")
-        if other is not None and normalize(other) in self._index:
-            lead = (best - float(ll[self._index[normalize(other)]])) / T
-        return GrammarMatch(self.sentences[int(top.indices[0])], best / T, (best - second) / T, lead)
+        if o is not None:
+            lead = (best - float(ll[int((cand == o).nonzero()[0, 0])])) / T
+        return GrammarMatch(self.sentences[int(cand[int(top.indices[0])])], best / T, (best - second) / T, lead)
