@@ -14,7 +14,7 @@ from tristream_ros.model.text_tokenizer import SPECIALS, TextTokenizer
 from tristream_ros.model.tristream_model import Query, TriStreamModel
 
 C, K, GH, GW = 3, 2, 2, 4
-WORDS = CopyWords(colours=(5, 6, 7), kinds=(8, 9), plurals=(10, 11), regions=(12, 13, 14))
+WORDS = CopyWords(colours=(5, 6, 7), kinds=(8, 9), plurals=(10, 11), regions=(12, 13, 14), prepositions=(15, 4, 15))
 V = 16
 
 
@@ -41,7 +41,7 @@ def test_text_pointer_copies_a_word_said():
     head = _head()
     with torch.no_grad():
         head.mix.weight.zero_()
-        head.mix.bias.copy_(torch.tensor([-20.0, 0.0, 0.0, 0.0, 0.0, 20.0]))  # all mass on "text"
+        head.mix.bias.copy_(torch.tensor([-20.0, 0.0, 0.0, 0.0, 0.0, 20.0, 0.0]))  # all mass on "text"
         head.text_query.weight.zero_()
         head.text_query.bias.fill_(1.0)
         head.text_key.weight.zero_()
@@ -83,12 +83,12 @@ def test_pointer_is_additive_in_colour_and_kind():
         head.query.bias[2] = 20.0  # colour 2
         head.query.bias[C + 1 + 1] = 20.0  # kind 1
         head.mix.weight.zero_()
-        head.mix.bias.copy_(torch.tensor([-20.0, 20.0, -20.0, -20.0, -20.0, -20.0]))  # all mass on "copy colour"
+        head.mix.bias.copy_(torch.tensor([-20.0, 20.0, -20.0, -20.0, -20.0, -20.0, -20.0]))  # all mass on "copy colour"
     attrs = _attrs([2, 2, 1, 0], [2, 1, 1, 0], [0, 1, 2, 3], head)[None]
     lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, torch.ones(1, 4, dtype=torch.bool))
     assert int(lp.argmax()) == WORDS.colours[1]  # colour index 2 -> second colour word
     with torch.no_grad():  # the same pointer, reading the kind word instead
-        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, 20.0, -20.0, -20.0, -20.0]))
+        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, 20.0, -20.0, -20.0, -20.0, -20.0]))
     lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, torch.ones(1, 4, dtype=torch.bool))
     assert int(lp.argmax()) == WORDS.kinds[0]
 
@@ -102,16 +102,20 @@ def test_region_word_follows_the_pointed_column(col, region):
         head.key.weight.zero_()
         head.key.bias.zero_()
         head.mix.weight.zero_()
-        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, -20.0, -20.0, 20.0, -20.0]))  # all mass on "region"
+        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, -20.0, -20.0, 20.0, -20.0, -20.0]))  # all mass on "region"
     attrs = _attrs([1], [1], [col], head)[None]
     lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, torch.ones(1, 1, dtype=torch.bool))
     assert int(lp.argmax()) == WORDS.regions[region]
+    with torch.no_grad():  # the word before it: "on" the left / right, "in" the middle
+        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, -20.0, -20.0, -20.0, -20.0, 20.0]))
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, torch.ones(1, 1, dtype=torch.bool))
+    assert int(lp.argmax()) == WORDS.prepositions[region]
 
 
 def _tokenizer() -> TextTokenizer:
     cc = CopyConfig()
     words = list(SPECIALS) + list(dict.fromkeys(cc.colours + cc.kinds + cc.plurals + cc.regions +
-                                                 ("where", "is", "the", "on")))
+                                                 cc.region_prepositions + ("where", "is", "the", "on")))
     return TextTokenizer(words)
 
 

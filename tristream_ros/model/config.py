@@ -238,14 +238,17 @@ class CopyConfig:
     kinds: tuple[str, ...] = ("ball", "box", "cup", "cone", "bottle")
     plurals: tuple[str, ...] = ("balls", "boxes", "cups", "cones", "bottles")
     regions: tuple[str, ...] = ("left", "middle", "right")
+    region_prepositions: tuple[str, ...] = ("on", "in", "on")  # the word before each region word
     pointer_dim: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("colours", "kinds", "plurals", "regions"):
+        for name in ("colours", "kinds", "plurals", "regions", "region_prepositions"):
             setattr(self, name, tuple(getattr(self, name)))
         _check(len(self.plurals) == len(self.kinds), "CopyConfig", "plurals", self.plurals,
                f"needs one plural per kind ({len(self.kinds)})")
         _check(len(self.regions) == 3, "CopyConfig", "regions", self.regions, "needs (left, middle, right)")
+        _check(len(self.region_prepositions) in (0, 3), "CopyConfig", "region_prepositions",
+               self.region_prepositions, "needs one word per region, or none")
         _check(len(self.colours) >= 1 and len(self.kinds) >= 1, "CopyConfig", "colours/kinds",
                (self.colours, self.kinds), "must not be empty")
         _check(isinstance(self.pointer_dim, int) and self.pointer_dim >= 1, "CopyConfig", "pointer_dim",

@@ -195,13 +195,15 @@ class TriStreamModel(nn.Module):
         if cc.enabled:
             if tokenizer is None:
                 raise InputError("config.copy.enabled needs the model's TextTokenizer (TriStreamModel(config, tokenizer))")
-            missing = [w for w in cc.colours + cc.kinds + cc.plurals + cc.regions if w not in tokenizer]
+            missing = [w for w in cc.colours + cc.kinds + cc.plurals + cc.regions + cc.region_prepositions
+                       if w not in tokenizer]
             if missing:
                 raise InputError(f"config.copy names words the tokenizer does not have: {missing}")
             self.copy_head = AttributeCopyHead(d, config.vision_dim, len(cc.colours), len(cc.kinds),
                                                (gh, gw), cc.pointer_dim)
             ids = lambda ws: tuple(tokenizer.token_to_id(w) for w in ws)  # noqa: E731
-            self.copy_words = CopyWords(ids(cc.colours), ids(cc.kinds), ids(cc.plurals), ids(cc.regions))
+            self.copy_words = CopyWords(ids(cc.colours), ids(cc.kinds), ids(cc.plurals), ids(cc.regions),
+                                        ids(cc.region_prepositions))
         for emb in (self.vision_row, self.vision_col, self.route_embed):
             nn.init.normal_(emb.weight, std=0.02)
         # Optional CTC hook: fn(batch, outputs) -> loss tensor, e.g. the speech path's CTC loss

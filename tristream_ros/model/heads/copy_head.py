@@ -14,12 +14,16 @@ head makes naming an attribute a *copy*:
     text pointer: beta_j = softmax_j( q_t(h) . k_t(e_j) ) over the words e_j the user said
              (the query, plus the previous turn for the trimodal expert)
     mixture: p(w) = m_gen softmax(lm)(w) + m_colour P_colour(w) + m_kind P_kind(w)
-                    + m_plural P_plural(w) + m_region P_region(w) + m_text P_text(w),
-             m = softmax(mix(h)) (6,), components without a source (no vision, no words) get 0;
+                    + m_plural P_plural(w) + m_region P_region(w) + m_text P_text(w)
+                    + m_prep P_prep(w),
+             m = softmax(mix(h)) (7,), components without a source (no vision, no words) get 0;
              P_colour(w) = sum_n alpha_n p_colour(n)[w] (renormalised without background),
              P_kind / P_plural likewise over the kind (plural) words, P_region from the
              pointer-weighted horizontal position u = sum_n alpha_n (col_n + 0.5) / gw
-             (left < 1/3 <= middle < 2/3 <= right, soft edges), P_text(w) = sum_{j: w_j = w} beta_j.
+             (left < 1/3 <= middle < 2/3 <= right, soft edges), P_prep the same over the word
+             that comes before a region word ("on" the left, "in" the middle: without it the LM
+             has to commit to "in"/"on" before the region is copied, and learns to guess both),
+             P_text(w) = sum_{j: w_j = w} beta_j.
 
 Everything here is on top of the decoder's hidden state, so the ONNX decoder (which returns
 `hidden`) can be combined with this head outside the graph. See Pointer-Generator Networks
@@ -33,7 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-N_MIX = 6  # generate, colour, kind, plural kind, region, text
+N_MIX = 7  # generate, colour, kind, plural kind, region, text, region preposition
 REGION_EDGE_SHARPNESS = 30.0  # logistic slope of the soft region edges, per unit of u
 
 
@@ -45,6 +49,7 @@ class CopyWords:
     kinds: tuple[int, ...]
     plurals: tuple[int, ...]
     regions: tuple[int, ...]  # left, middle, right
+    prepositions: tuple[int, ...] = ()  # the word before each region word ("on" the left, "in" the middle, ...)
 
 
 class AttributeProbe(nn.Module):
@@ -153,6 +158,9 @@ class AttributeCopyHead(nn.Module):
             avail[:, 1:5] = mask.any(-1, keepdim=True)
             p_parts += [(1, words.colours, colour), (2, words.kinds, kind), (3, words.plurals, kind),
                         (4, words.regions, region)]
+            if words.prepositions:  # "in" vs "on" is decided before the region word: from the same pointer
+                avail[:, 6] = mask.any(-1)
+                p_parts.append((6, words.prepositions, region))
         if text_emb is not None and text_ids is not None and text_mask is not None and text_ids.shape[1] > 0:
             score = torch.einsum("mp,mlp->ml", self.text_query(h), self.text_key(text_emb)) \
                 / self.text_key.out_features ** 0.5
