@@ -69,7 +69,7 @@ class Phase2Options:
     ps_text_rate: float = 0.85  # use the decoded transcript (when there is one) this often
     word_noise_rate: float = 0.08  # per-word error rate of the synthetic noise
     no_camera_rate: float = 0.2  # speech-only commands trained without a camera frame this often
-    speech_swap_rate: float = 0.1  # speech tokens replaced by another utterance's
+    speech_swap_rate: float = 0.3  # speech tokens replaced by another utterance's
     dense_rate: float = 0.25  # batches-share of examples given all vision tokens
     extra_turn_rate: float = 0.5  # share of batch slots filled with a new turn about a cached scene
 
