@@ -156,6 +156,22 @@ def _pad_ids(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]
     return ids, mask
 
 
+def _precomputed_vision(batch: dict, grid_w: int, dev) -> tuple:
+    """batch["vision_features"] (B, N, Dv) and its optional companions -> (features, rows, cols,
+    mask | None, importance | None) for all B examples; rows/cols default to the raster grid."""
+    feats = torch.as_tensor(batch["vision_features"], dtype=torch.float32, device=dev)
+    B, n = feats.shape[:2]
+    grid = torch.arange(n, device=dev)
+    rows = torch.as_tensor(batch["vision_rows"], device=dev).long() if "vision_rows" in batch \
+        else (grid // grid_w).expand(B, n)
+    cols = torch.as_tensor(batch["vision_cols"], device=dev).long() if "vision_cols" in batch \
+        else (grid % grid_w).expand(B, n)
+    mask = torch.as_tensor(batch["vision_mask"], dtype=torch.bool, device=dev) if "vision_mask" in batch else None
+    imp = torch.as_tensor(batch["vision_importance"], dtype=torch.float32, device=dev) \
+        if "vision_importance" in batch else None
+    return feats, rows, cols, mask, imp
+
+
 def _route_ids(values, B: int, what: str) -> torch.Tensor:
     if isinstance(values, torch.Tensor):
         t = values.long().reshape(-1)
@@ -397,18 +413,10 @@ class TriStreamModel(nn.Module):
                 images = torch.as_tensor(batch["images"], device=dev)[sel]
                 feats, r_, c_, m_, imp, budget = _VisionBridge.train_batch(self.vision, images, dense_vision)
             elif "vision_features" in batch:
-                feats = torch.as_tensor(batch["vision_features"], dtype=torch.float32, device=dev)[sel]
-                n = feats.shape[1]
-                gh, gw = cfg.vision_grid
-                grid = torch.arange(n, device=dev)
-                r_ = torch.as_tensor(batch["vision_rows"], device=dev)[sel].long() if "vision_rows" in batch \
-                    else (grid // gw).expand(len(sel), n)
-                c_ = torch.as_tensor(batch["vision_cols"], device=dev)[sel].long() if "vision_cols" in batch \
-                    else (grid % gw).expand(len(sel), n)
-                m_ = torch.as_tensor(batch["vision_mask"], dtype=torch.bool, device=dev)[sel] \
-                    if "vision_mask" in batch else torch.ones(len(sel), n, dtype=torch.bool, device=dev)
-                imp = torch.as_tensor(batch["vision_importance"], dtype=torch.float32, device=dev)[sel] \
-                    if "vision_importance" in batch else None
+                feats, r_, c_, m_, imp = (None if t is None else t[sel]
+                                          for t in _precomputed_vision(batch, cfg.vision_grid[1], dev))
+                if m_ is None:
+                    m_ = torch.ones(feats.shape[:2], dtype=torch.bool, device=dev)
             else:
                 raise InputError("batch routes need vision but it has neither 'images' nor 'vision_features'")
             if cfg.fusion.trimodal_dense_vision and "vision_features" in batch:
@@ -526,16 +534,8 @@ class TriStreamModel(nn.Module):
         losses = {"lm": lm_loss, "action": a_loss, "pointer": p_loss, "offset": o_loss,
                   "router": router_loss, "sufficiency": suff_loss}
         if self.copy_head is not None and "vision_colour" in batch and "vision_features" in batch:
-            feats_all = torch.as_tensor(batch["vision_features"], dtype=torch.float32, device=dev)
-            n = feats_all.shape[1]
-            gw = cfg.vision_grid[1]
-            grid = torch.arange(n, device=dev)
-            rows_all = torch.as_tensor(batch["vision_rows"], device=dev).long() if "vision_rows" in batch \
-                else (grid // gw).expand(B, n)
-            cols_all = torch.as_tensor(batch["vision_cols"], device=dev).long() if "vision_cols" in batch \
-                else (grid % gw).expand(B, n)
-            mask_all = torch.as_tensor(batch["vision_mask"], dtype=torch.bool, device=dev) \
-                if "vision_mask" in batch else None  # the tokens the probe will see (sparse or dense)
+            # on the tokens each example's batch row offers (sparse or dense), whatever its route
+            feats_all, rows_all, cols_all, mask_all, _ = _precomputed_vision(batch, cfg.vision_grid[1], dev)
             losses["attributes"] = self.copy_head.probe.loss(
                 feats_all, rows_all, cols_all, mask_all,
                 torch.as_tensor(batch["vision_colour"], dtype=torch.long, device=dev),
