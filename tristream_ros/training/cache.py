@@ -38,7 +38,8 @@ def build_tokenizer() -> TextTokenizer:
 
 
 def domain_vocabulary():
-    """Pocketsphinx domain LM over the generator's sentences (the default front end's search)."""
+    """Pocketsphinx domain LM over the generator's sentences (the training transcripts' search; the
+    nodes default to a grammar of the queries, see training/evaluate.build_frontend)."""
     from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary
     return DomainVocabulary(tuple(language.all_sentences()), mode="lm")
 

@@ -1,8 +1,9 @@
 """Evaluation of a checkpoint on the held-out split and on real recordings.
 
 Everything runs through the inference path the nodes use: audio -> the default speech front
-end (`HybridSpeechTokenizer`: silero VAD, pocketsphinx with the domain LM for text, our encoder
-for speech tokens and the live CTC transcript) -> `TriStreamModel.answer(Query)` with the
+end, as the speech_tokenizer_node builds it (`HybridSpeechTokenizer`: silero VAD, pocketsphinx
+with a grammar of the queries for text, replaced by our CTC's best grammar sentence when it is
+sure; our encoder for speech tokens and the live CTC transcript) -> `TriStreamModel.answer(Query)` with the
 scene frames offered lazily (a callable that counts its calls: vision must not be touched on
 the speech route). Each sample is answered twice: STVE default budget (sparse) and all vision
 tokens (dense), to measure the price of sparsity side by side.
@@ -15,7 +16,7 @@ fractions unless named otherwise, per route and overall:
     target_error              mean |uv_pred - uv_true| (normalised image units) over target actions
     target_missing            share of target actions answered without a target
     route_cheapest_sufficient the cascade's final expert == the cheapest sufficient expert
-    transcript_cer            CER of the default front end's text (pocketsphinx, domain LM)
+    transcript_cer            CER of the default front end's text
     ctc_transcript_cer        CER of our live CTC transcript
     vision_touched            share of queries for which the vision callable ran
 

@@ -3,8 +3,8 @@
 `tristream eval --engine flite`: a fixed set of queries (seeded; the generator's HELD-OUT
 phrasings, held-out-style scenes that contain a colour/kind pair never seen in training) is
 synthesized with every flite voice and run exactly like `evaluate_split` runs the espeak test
-split: audio -> `build_frontend(speech, "hybrid")` (silero VAD, pocketsphinx + domain LM text,
-our speech tokens) -> `TriStreamModel.answer` with the scene offered lazily (STVE default budget).
+split: audio -> `build_frontend(speech, "hybrid")` (silero VAD, pocketsphinx grammar text with
+the CTC grammar override, our speech tokens) -> `TriStreamModel.answer` with the scene offered lazily (STVE default budget).
 The same queries in espeak-ng test-split voices (clean) are run as a reference row.
 
 Query mix: commands that need no camera (route ``speech``: stop, turn, go, what can you do)

@@ -72,6 +72,7 @@ class Phase2Options:
     speech_swap_rate: float = 0.3  # speech tokens replaced by another utterance's
     dense_rate: float = 0.25  # batches-share of examples given all vision tokens
     extra_turn_rate: float = 0.5  # share of batch slots filled with a new turn about a cached scene
+    query_word_dropout: float = 0.0  # each query word dropped with this probability (training batches)
 
 
 def needed_route(row: dict) -> str:
@@ -309,7 +310,11 @@ class FusionData:
                 t = torch.from_numpy(self.tokens[sid].astype(np.float32))[:S]
                 speech[b, : t.shape[0]] = t
                 smask[b, : t.shape[0]] = True
-            q.append(self.tok.encode(self.query_text(r, rng) if train else r["query"]))
+            ids = self.tok.encode(self.query_text(r, rng) if train else r["query"])
+            if train and o.query_word_dropout > 0 and len(ids) > 1:  # paraphrase robustness: lose a word or two
+                kept = [t for t in ids if rng.random() >= o.query_word_dropout]
+                ids = kept or ids
+            q.append(ids)
             a.append(self.tok.encode(r["answer"]))
             c.append(self.tok.encode(r.get("context") or ""))
             need = needed_route(r)
