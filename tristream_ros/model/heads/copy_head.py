@@ -155,11 +155,12 @@ class AttributeCopyHead(nn.Module):
             left = torch.sigmoid((1 / 3 - u) * REGION_EDGE_SHARPNESS)
             right = torch.sigmoid((u - 2 / 3) * REGION_EDGE_SHARPNESS)
             region = torch.stack([left, (1 - left - right).clamp_min(0.0), right], -1)  # (M, 3)
-            avail[:, 1:5] = mask.any(-1, keepdim=True)
+            seen = mask.any(-1)  # (M,) positions with at least one vision token
+            avail[:, 1:5] = seen[:, None]
             p_parts += [(1, words.colours, colour), (2, words.kinds, kind), (3, words.plurals, kind),
                         (4, words.regions, region)]
             if words.prepositions:  # "in" vs "on" is decided before the region word: from the same pointer
-                avail[:, 6] = mask.any(-1)
+                avail[:, 6] = seen
                 p_parts.append((6, words.prepositions, region))
         if text_emb is not None and text_ids is not None and text_mask is not None and text_ids.shape[1] > 0:
             score = torch.einsum("mp,mlp->ml", self.text_query(h), self.text_key(text_emb)) \

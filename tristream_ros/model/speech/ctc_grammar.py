@@ -38,6 +38,11 @@ GRAMMAR_MIN_MARGIN = 0.02
 GRAMMAR_MIN_LEAD = 0.3
 
 
+def _check_log_probs(log_probs: torch.Tensor) -> None:
+    if log_probs.dim() != 2 or log_probs.shape[0] == 0:
+        raise InputError(f"CtcSentenceScorer expects log_probs (T, V) with T > 0, got {tuple(log_probs.shape)}")
+
+
 @dataclass(frozen=True)
 class GrammarMatch:
     text: str
@@ -88,8 +93,7 @@ class CtcSentenceScorer:
     def log_likelihoods(self, log_probs: torch.Tensor, subset: torch.Tensor | None = None) -> torch.Tensor:
         """log_probs (T, V) of one utterance -> log p(sentence | audio) (S,) for every sentence
         (or for the indices in `subset`), -inf where a sentence needs more frames than there are."""
-        if log_probs.dim() != 2 or log_probs.shape[0] == 0:
-            raise InputError(f"CtcSentenceScorer expects log_probs (T, V) with T > 0, got {tuple(log_probs.shape)}")
+        _check_log_probs(log_probs)
         T = log_probs.shape[0]
         targets, lengths = (self._targets, self._lengths) if subset is None else \
             (self._targets[subset], self._lengths[subset])
@@ -107,8 +111,7 @@ class CtcSentenceScorer:
         """The most likely sentence among the pre-filtered candidates (plus `other`); `other`
         (e.g. pocketsphinx's text) sets GrammarMatch.lead (inf when `other` is None or not one of
         the sentences)."""
-        if log_probs.dim() != 2 or log_probs.shape[0] == 0:
-            raise InputError(f"CtcSentenceScorer expects log_probs (T, V) with T > 0, got {tuple(log_probs.shape)}")
+        _check_log_probs(log_probs)
         cand = self.candidates(log_probs)
         o = self._index.get(normalize(other)) if other is not None else None
         if o is not None and not bool((cand == o).any()):
