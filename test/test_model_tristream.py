@@ -177,3 +177,26 @@ def test_full_and_answer_only_logits_agree(model):
     valid = full["labels"] != -100
     ref = (lp_full.gather(-1, full["labels"].clamp_min(0)[..., None]).squeeze(-1) * valid).sum(-1)
     torch.testing.assert_close(ref, full["answer_logprob"] * full["sufficient"], atol=1e-4, rtol=1e-4)
+
+
+def test_article_agrees_with_the_word_the_decoder_picks_next():
+    """The answer stream holds "a"/"an" back until the next word is known: "a" + "orange"
+    (an attribute the copy head may pick after the LM said "a") streams as "an orange"."""
+    from tristream_ros.model.text_tokenizer import EOS_ID, article_for
+    assert article_for("orange") == "an" and article_for("yellow") == "a"
+    tok = TextTokenizer.build(CORPUS + ["an orange box", "a yellow box"])
+    torch.manual_seed(0)
+    m = TriStreamModel(TriStreamConfig.preset("tiny", vocab_size=len(tok)), tok).eval()
+    for script, want in ((["a", "orange", "box"], "an orange box"), (["an", "yellow", "box"], "a yellow box"),
+                         (["the", "cup", "a"], "the cup a")):
+        ids = iter([tok.token_to_id(w) for w in script] + [EOS_ID])
+
+        def scripted(h, vision, said, ids=ids):  # the decoder's choices, fixed: this tests the stream
+            out = torch.full((1, len(tok)), -10.0)
+            out[0, next(ids)] = 0.0
+            return out
+        m.next_log_probs = scripted
+        deltas = [e.text for e in m.answer(Query(text="what is on the left", speech_tokens=None))
+                  if isinstance(e, TextDelta)]
+        done_text = "".join(deltas)
+        assert done_text == want

@@ -8,7 +8,8 @@ import torch
 from tristream_ros.model.config import TriStreamConfig
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
 from tristream_ros.training.cache import build_tokenizer, char_error_rate, word_noise
-from tristream_ros.training.phase1_contrastive import Phase1Heads, phase1_losses, token_labels
+from tristream_ros.training.phase1_contrastive import (Phase1Heads, extra_scenes, load_tiles, phase1_losses,
+                                                       sample_batch, to_grayscale, token_labels)
 from tristream_ros.training.phase2_alignment import (FusionData, Phase2Options, answer_logprobs, build_model,
                                                      needed_route)
 from tristream_ros.training.phase3_preference import reject_answer
@@ -38,6 +39,40 @@ def test_phase1_losses_are_finite_and_reach_the_scorer():
     assert torch.isfinite(losses["total"])
     losses["total"].backward()
     assert stve.scorer.mlp[0].weight.grad.abs().sum() > 0
+
+
+def test_grayscale_tiles_drop_colour_labels_and_contrastive_pairs():
+    cfg = TriStreamConfig.preset("tiny").vision
+    stve = SparseTemporalVisionEncoder(cfg.replace(channels_last=False))
+    heads = Phase1Heads(cfg.token_dim, 16)
+    tiles = torch.randint(0, 255, (4, 3, 64, 64), dtype=torch.uint8)
+    g = to_grayscale(tiles.float())
+    assert g.shape == tiles.shape and torch.equal(g[:, 0], g[:, 2])
+    assert torch.allclose(g[:, 0], 0.299 * tiles[:, 0] + 0.587 * tiles[:, 1] + 0.114 * tiles[:, 2], atol=1e-3)
+    batch = {"tiles": tiles, "colour": torch.randint(1, 8, (4, 4)), "kind": torch.randint(0, 6, (4, 4)),
+             "salient": torch.ones(4, 4), "obj_ids": torch.zeros(4, 1, 2, dtype=torch.long),
+             "obj_mask": torch.ones(4, 1, dtype=torch.bool), "key": torch.tensor([0, 1, 0, 1])}
+    all_gray = phase1_losses(stve, heads, {**batch, "gray": torch.ones(4, dtype=torch.bool)})
+    assert all_gray["clip"].item() == 0.0 and torch.isfinite(all_gray["total"])  # no colour left to contrast
+    # colour head gets no gradient from gray tiles; kind head does
+    all_gray["total"].backward()
+    assert heads.colour.weight.grad is None or heads.colour.weight.grad.abs().sum() == 0
+    assert heads.kind.weight.grad.abs().sum() > 0
+
+
+def test_extra_scenes_are_deterministic_and_keep_heldout_pairs_out():
+    from tristream_ros.data.dataset import HELDOUT_COMBOS
+    a = extra_scenes(3, 12, 256, processes=1)
+    b = extra_scenes(3, 12, 256, processes=1)
+    assert len(a) == 12 and all(np.array_equal(x[0], y[0]) for x, y in zip(a, b))
+    assert a[0][0].shape == (256, 256, 3) and a[0][0].dtype == np.uint8
+    assert not any((o["colour"], o["kind"]) in HELDOUT_COMBOS for _, objs in a for o in objs)
+    cfg = TriStreamConfig.preset("demo").vision
+    data = load_tiles(a, cfg)
+    assert data["tiles"].shape == (12 * 16, 3, 64, 64) and data["colour"].shape == (12 * 16, 4)
+    batch = sample_batch(data, 32, torch.Generator().manual_seed(0), grayscale_rate=0.5)
+    assert 0 < int(batch["gray"].sum()) < 32
+    assert int(data["has_object"].sum()) > 0
 
 
 def test_needed_route_sends_typed_followups_to_the_trimodal_expert():

@@ -45,10 +45,12 @@ def run(args) -> int:
             shutil.rmtree(phase_dir)  # a fresh phase; caches under out/cache are kept
         progress = not args.no_progress
         if args.phase == 1:
-            from tristream_ros.training.phase1_contrastive import run_phase1
-            kw = {} if args.steps is None else {"steps": args.steps}
-            summary = run_phase1(config, args.data, args.out, seed=args.seed, resume=args.resume,
-                                 progress=progress, **kw)
+            from tristream_ros.training.phase1_contrastive import Phase1Options, run_phase1
+            opts = Phase1Options(processes=args.processes)
+            if args.steps is not None:
+                opts = dataclasses.replace(opts, steps=args.steps)
+            summary = run_phase1(config, args.data, args.out, opts=opts, seed=args.seed, resume=args.resume,
+                                 progress=progress)
         elif args.phase == 2:
             from tristream_ros.training.phase2_alignment import Phase2Options, run_phase2
             opts = Phase2Options() if args.steps is None else dataclasses.replace(Phase2Options(), fusion_steps=args.steps)

@@ -36,6 +36,16 @@ def normalize(text: str) -> str:
     return " ".join(_WORD_RE.findall(text))
 
 
+ARTICLES = ("a", "an")
+
+
+def article_for(next_word: str) -> str:
+    """The indefinite article agreeing with the word after it ("an orange", "a yellow"): the
+    answer stream holds an article back until that word is decoded, so an attribute chosen by
+    the copy head after the LM said "a" still reads right. Spelling rule (vowel letter)."""
+    return "an" if next_word[:1] in ("a", "e", "i", "o", "u") else "a"
+
+
 def split_words(text: str) -> list[str]:
     """The words of `normalize(text)`."""
     return normalize(text).split()

@@ -37,7 +37,8 @@ from tristream_ros.model.fusion.decoder import FusionDecoder, KVCache, VisionCon
 from tristream_ros.model.fusion.router import cascade_order, feasible_routes, QueryRouter
 from tristream_ros.model.heads.action_head import ActionHead, action_losses, decode_target
 from tristream_ros.model.heads.copy_head import AttributeCopyHead, CopyWords
-from tristream_ros.model.text_tokenizer import BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID, TextTokenizer
+from tristream_ros.model.text_tokenizer import (ARTICLES, BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID, TextTokenizer,
+                                                 article_for)
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder, VisionTokens
 
 IGNORE = -100
@@ -708,23 +709,36 @@ class TriStreamModel(nn.Module):
         said = list(q_ids) + (list(c_ids) if trace.route == "trimodal" else [])
         logits = self.next_log_probs(h_last[None], vis, said)[0]
         never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable
+        pending = None  # "a"/"an" held back until the next word fixes its form (article_for)
+        n_decoded = 0
         for _ in range(limit):
             tok = int(logits.index_fill(-1, never, float("-inf")).argmax())
             if tok == EOS_ID:
                 break
-            words.append(self.tokenizer.id_to_token(tok))
-            if t_first is None:
-                t_first = time.perf_counter()
-            yield TextDelta(words[-1] if len(words) == 1 else " " + words[-1])
+            n_decoded += 1
+            word = self.tokenizer.id_to_token(tok)
+            out = [article_for(word)] if pending is not None else []
+            pending = word if word in ARTICLES else None
+            out += [] if pending is not None else [word]
+            for w in out:
+                words.append(w)
+                if t_first is None:
+                    t_first = time.perf_counter()
+                yield TextDelta(w if len(words) == 1 else " " + w)
             x = self.decoder.embed_tokens.weight[tok] + self.route_embed.weight[r]
             h = self.decoder(x.view(1, 1, -1), rt, vision=vis, cache=cache)
             logits = self.next_log_probs(h[0, -1:], vis, said)[0]
+        if pending is not None:  # the answer ended on an article
+            words.append(pending)
+            if t_first is None:
+                t_first = time.perf_counter()
+            yield TextDelta(pending if len(words) == 1 else " " + pending)
         t_end = time.perf_counter()
 
         n_vis = {r: vision_state[vision_state["key_" + r]][3] for r, _ in trace.attempts
                  if "key_" + r in vision_state}
         enc_flops = self._vision_flops(vision_state["tokens"]) if "tokens" in vision_state else 0.0
-        trace_costs(cfg, trace, prompt_lens, len(words) + 1, n_vis, enc_flops)
+        trace_costs(cfg, trace, prompt_lens, n_decoded + 1, n_vis, enc_flops)
         lat = {"route": 1000 * (t_route - t0), "vision": vision_ms,
                "prefill": 1000 * (t_prefill - t_route) - vision_ms, "total": 1000 * (t_end - t0)}
         if t_first is not None:
