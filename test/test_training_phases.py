@@ -9,7 +9,8 @@ from tristream_ros.model.config import TriStreamConfig
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
 from tristream_ros.training.cache import build_tokenizer, char_error_rate, word_noise
 from tristream_ros.training.phase1_contrastive import (Phase1Heads, extra_scenes, load_tiles, phase1_losses,
-                                                       sample_batch, to_grayscale, token_labels)
+                                                       rotate_hue, sample_batch, to_grayscale,
+                                                       token_labels)
 from tristream_ros.training.phase2_alignment import (FusionData, Phase2Options, answer_logprobs, build_model,
                                                      needed_route)
 from tristream_ros.training.phase3_preference import reject_answer
@@ -60,6 +61,25 @@ def test_grayscale_tiles_drop_colour_labels_and_contrastive_pairs():
     assert heads.kind.weight.grad.abs().sum() > 0
 
 
+def test_hue_rotation_keeps_luminance_and_drops_colour_labels():
+    red = torch.tensor([150.0, 60.0, 70.0]).view(1, 3, 1, 1).expand(3, 3, 4, 4)
+    out = rotate_hue(red, torch.tensor([0.0, 2.0, 4.0]))
+    assert torch.allclose(out[0], red[0], atol=1e-3)  # angle 0: unchanged
+    luma = lambda x: (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)  # noqa: E731
+    assert torch.allclose(luma(out), luma(red), atol=0.5)  # luminance kept (no clipping here)
+    assert (out[1] - red[1]).abs().max() > 30  # the hue moved
+    cfg = TriStreamConfig.preset("tiny").vision
+    stve = SparseTemporalVisionEncoder(cfg.replace(channels_last=False))
+    heads = Phase1Heads(cfg.token_dim, 16)
+    batch = {"tiles": torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8), "colour": torch.randint(1, 8, (2, 4)),
+             "kind": torch.randint(0, 6, (2, 4)), "salient": torch.ones(2, 4),
+             "obj_ids": torch.zeros(2, 1, 2, dtype=torch.long), "obj_mask": torch.ones(2, 1, dtype=torch.bool),
+             "key": torch.tensor([0, 1]), "hue": torch.tensor([1.0, 2.0])}
+    losses = phase1_losses(stve, heads, batch)
+    losses["total"].backward()
+    assert heads.colour.weight.grad is None or heads.colour.weight.grad.abs().sum() == 0
+
+
 def test_extra_scenes_are_deterministic_and_keep_heldout_pairs_out():
     from tristream_ros.data.dataset import HELDOUT_COMBOS
     a = extra_scenes(3, 12, 256, processes=1)
@@ -70,8 +90,9 @@ def test_extra_scenes_are_deterministic_and_keep_heldout_pairs_out():
     cfg = TriStreamConfig.preset("demo").vision
     data = load_tiles(a, cfg)
     assert data["tiles"].shape == (12 * 16, 3, 64, 64) and data["colour"].shape == (12 * 16, 4)
-    batch = sample_batch(data, 32, torch.Generator().manual_seed(0), grayscale_rate=0.5)
-    assert 0 < int(batch["gray"].sum()) < 32
+    batch = sample_batch(data, 32, torch.Generator().manual_seed(0), grayscale_rate=0.3, hue_rate=0.5)
+    assert 0 < int(batch["gray"].sum()) < 32 and 0 < int((batch["hue"] != 0).sum()) < 32
+    assert not (batch["gray"] & (batch["hue"] != 0)).any()  # one colour augmentation per tile
     assert int(data["has_object"].sum()) > 0
 
 

@@ -96,11 +96,7 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
                     grammar_min_margin: float | None = None, grammar_min_lead: float | None = None):
     """-> (SpeechTokenizer, frontend actually used). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | domain | none | PATH)."""
-    from tristream_ros.data.language import sentences_for
-    from tristream_ros.model.speech.ctc_grammar import (GRAMMAR_MIN_LEAD, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE,
-                                                        CtcSentenceScorer)
-    from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary, PocketsphinxConfig
-    from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
+    from tristream_ros.model.speech.frontend import configured_frontend
 
     if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
         raise InputError(f"unknown speech.frontend {frontend!r}; expected auto | hybrid | ctc | pocketsphinx")
@@ -115,19 +111,10 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
                 raise ModelFileError(f"speech.frontend {frontend!r} needs {folder / weights}, which does not exist")
     if frontend == "auto":
         frontend = "hybrid" if model is not None else "pocketsphinx"
-    ps = None
-    if frontend != "ctc":
-        sentences = sentences_for(vocabulary)
-        ps = PocketsphinxConfig(DomainVocabulary(sentences, mode) if sentences else None)
-    grammar = None
-    if frontend == "hybrid":
-        g_sentences = sentences_for(ctc_grammar)
-        grammar = CtcSentenceScorer(g_sentences) if g_sentences else None
-    return build_speech_tokenizer(
-        frontend, model, ps, vad_cfg, grammar=grammar,
-        grammar_min_score=GRAMMAR_MIN_SCORE if grammar_min_score is None else grammar_min_score,
-        grammar_min_margin=GRAMMAR_MIN_MARGIN if grammar_min_margin is None else grammar_min_margin,
-        grammar_min_lead=GRAMMAR_MIN_LEAD if grammar_min_lead is None else grammar_min_lead), frontend
+    thresholds = {k: v for k, v in (("grammar_min_score", grammar_min_score), ("grammar_min_margin", grammar_min_margin),
+                                    ("grammar_min_lead", grammar_min_lead)) if v is not None}
+    return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
+                               ctc_grammar=ctc_grammar, **thresholds), frontend
 
 
 class SpeechTokenizerNode(Node):

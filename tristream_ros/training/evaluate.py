@@ -55,20 +55,15 @@ def load_speech_model(model_dir: str | Path, config) -> SpeechModel:
 
 
 def build_frontend(speech: SpeechModel, kind: str = "hybrid"):
-    """The speech_tokenizer_node's default front end (config/tristream.yaml): pocketsphinx with
-    a grammar of the queries users say, and for `hybrid` our encoder's CTC scoring the same
-    sentences (model/speech/ctc_grammar.py, default thresholds). kind `hybrid_lm`: the hybrid
-    with pocketsphinx's bigram LM over queries + answers instead (no CTC grammar)."""
-    from tristream_ros.data.language import all_queries
-    from tristream_ros.model.speech.ctc_grammar import CtcSentenceScorer
-    from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary, PocketsphinxConfig
-    from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
+    """The speech_tokenizer_node's default front end (config/tristream.yaml), built by the same
+    function the node uses: pocketsphinx with a grammar of the queries users say, and for
+    `hybrid` our encoder's CTC scoring the same sentences (model/speech/ctc_grammar.py, default
+    thresholds). kind `hybrid_lm`: the hybrid with pocketsphinx's bigram LM over queries +
+    answers instead (no CTC grammar)."""
+    from tristream_ros.model.speech.frontend import configured_frontend
     if kind == "hybrid_lm":
-        return build_speech_tokenizer("hybrid", speech, default_pocketsphinx_config())
-    ps = PocketsphinxConfig(DomainVocabulary(tuple(all_queries()), "grammar")) \
-        if kind in ("hybrid", "pocketsphinx") else None
-    grammar = CtcSentenceScorer(all_queries()) if kind == "hybrid" else None
-    return build_speech_tokenizer(kind, speech, ps, grammar=grammar)
+        return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none")
+    return configured_frontend(kind, speech if kind != "pocketsphinx" else None)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:

@@ -27,9 +27,12 @@ colour as a shortcut for kind. Two remedies, both on by default (`Phase1Options`
     scene pool    the dataset's training scenes plus `extra_scenes` more, drawn from the same
                   scene sampler with the training colour/kind pairs only (no speech needed, so
                   they cost ~35 ms each to render); held-out pairs stay unseen
-    grayscale     a share of tiles is shown as luminance only (SimCLR's random grayscale):
-                  kind must then come from shape; their colour labels and contrastive pairs
-                  are ignored
+    grayscale     a share of tiles is shown as luminance only (SimCLR's random grayscale)
+    hue rotation  a share of tiles has its hue turned by a random angle (colour jitter, as
+                  torchvision's ColorJitter hue): objects appear in hues beyond the training
+                  pairs, so kind must come from shape. Both augmentations drop the tile's colour
+                  labels and contrastive pairs (the colour names no longer hold); the held-out
+                  pairs are still never shown or named with their colour
 """
 from __future__ import annotations
 
@@ -65,7 +68,8 @@ class Phase1Options:
     steps: int = 1500
     batch_size: int = 64  # tiles per step
     lr: float = 2e-3
-    grayscale_rate: float = 0.3  # share of tiles shown as luminance only
+    grayscale_rate: float = 0.0  # share of tiles shown as luminance only
+    hue_rate: float = 0.5  # share of tiles with their hue rotated by a random angle
     processes: int = 2  # worker processes rendering the extra scenes
 
 
@@ -139,7 +143,7 @@ def _extra_scene_job(args) -> list[tuple[np.ndarray, list[dict]]]:
         # a seed stream of its own (tag 1): no overlap with the dataset's per-sample streams
         scene_seed = int(np.random.default_rng(np.random.SeedSequence([int(seed), 1, int(i)])).integers(2**31))
         r = render_scene(sample_scene(scene_seed, allowed_combos=TRAIN_COMBOS, image_size=image_size))
-        out.append((r.frames[-1], [o.to_dict() for o in r.objects]))
+        out.append((r.frames[-1].copy(), [o.to_dict() for o in r.objects]))
     return out
 
 
@@ -166,7 +170,8 @@ def extra_scenes(seed: int, n: int, image_size: int, processes: int = 2,
 
 def dataset_scenes(cache: RunCache, n: int, split: str = "train") -> list[tuple[np.ndarray, list[dict]]]:
     """Newest frame + object dicts of the first n scenes of a dataset split."""
-    return [(render_scene(spec_from_dict(r["scene"])).frames[-1], r["objects"]) for r in cache.rows(split)[:n]]
+    # .copy(): a view would keep all of the sequence's frames alive
+    return [(render_scene(spec_from_dict(r["scene"])).frames[-1].copy(), r["objects"]) for r in cache.rows(split)[:n]]
 
 
 def load_tiles(scenes: list[tuple[np.ndarray, list[dict]]], config) -> dict:
@@ -206,16 +211,36 @@ def load_tiles(scenes: list[tuple[np.ndarray, list[dict]]], config) -> dict:
 
 
 def sample_batch(data: dict, batch_size: int, gen: torch.Generator, object_share: float = 0.75,
-                 grayscale_rate: float = 0.0) -> dict:
+                 grayscale_rate: float = 0.0, hue_rate: float = 0.0) -> dict:
     """Tiles showing objects make up `object_share` of the batch, the rest are random tiles;
-    each tile is shown as luminance only with probability `grayscale_rate` ("gray" mask)."""
+    each tile is shown as luminance only with probability `grayscale_rate` ("gray" mask), else
+    hue-rotated with probability `hue_rate` ("hue" angle in radians, 0 = unchanged)."""
     obj = data["has_object"].nonzero().squeeze(1)
     n_obj = min(len(obj), int(round(batch_size * object_share)))
     pick = torch.cat([obj[torch.randint(0, len(obj), (n_obj,), generator=gen)],
                       torch.randint(0, len(data["tiles"]), (batch_size - n_obj,), generator=gen)])
     batch = {k: v[pick] for k, v in data.items()}
     batch["gray"] = torch.rand(batch_size, generator=gen) < grayscale_rate
+    turn = (torch.rand(batch_size, generator=gen) < hue_rate) & ~batch["gray"]
+    angle = torch.rand(batch_size, generator=gen) * (2 * np.pi)
+    batch["hue"] = torch.where(turn, angle, torch.zeros(batch_size))
     return batch
+
+
+# RGB <-> YIQ (NTSC): Y is luminance, (I, Q) the chroma plane a hue rotation turns
+_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_RGB = torch.linalg.inv(_YIQ)
+
+
+def rotate_hue(tiles: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """(n, 3, t, t) RGB 0..255, angle (n,) radians -> hue turned by angle, luminance kept,
+    clipped to 0..255."""
+    c, s = torch.cos(angle), torch.sin(angle)
+    rot = torch.zeros(len(angle), 3, 3)
+    rot[:, 0, 0] = 1.0
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s, s, c
+    m = _RGB @ rot @ _YIQ  # (n, 3, 3): RGB -> YIQ -> rotate chroma -> RGB
+    return torch.einsum("nij,njhw->nihw", m.to(tiles.dtype), tiles).clamp(0.0, 255.0)
 
 
 def to_grayscale(tiles: torch.Tensor) -> torch.Tensor:
@@ -227,11 +252,15 @@ def to_grayscale(tiles: torch.Tensor) -> torch.Tensor:
 def phase1_losses(stve: SparseTemporalVisionEncoder, heads: Phase1Heads, batch: dict) -> dict:
     tiles = batch["tiles"].float()
     gray = batch.get("gray", torch.zeros(len(tiles), dtype=torch.bool))
+    hue = batch.get("hue", torch.zeros(len(tiles)))
+    turned = hue != 0
+    if turned.any():
+        tiles = torch.where(turned.view(-1, 1, 1, 1), rotate_hue(tiles, hue), tiles)
     if gray.any():
         tiles = torch.where(gray.view(-1, 1, 1, 1), to_grayscale(tiles), tiles)
     feats = stve.encode_tiles(tiles)  # (B, D, g, g)
     tok = feats.flatten(2).transpose(1, 2)  # (B, g*g, D) tile tokens, raster order within the tile
-    col = ~gray  # the contrastive pairs and colour labels need colour
+    col = ~(gray | turned)  # the contrastive pairs and colour labels need the true colour
     if col.sum() >= 2:
         img = F.normalize(heads.img_proj(tok[col].mean(1)), dim=-1)
         txt = F.normalize(heads.txt_proj(heads.text(batch["obj_ids"][col], batch["obj_mask"][col])), dim=-1)
@@ -287,7 +316,8 @@ def run_phase1(config: TriStreamConfig, data_dir: str, out_dir: str, *, opts: Ph
     for step in loop:
         gen = torch.Generator().manual_seed(seed * 100003 + step)  # batch depends on the step only: resumable
         loop.update(phase1_losses(stve, heads, sample_batch(data, opts.batch_size, gen,
-                                                            grayscale_rate=opts.grayscale_rate)))
+                                                            grayscale_rate=opts.grayscale_rate,
+                                                            hue_rate=opts.hue_rate)))
     summary = loop.finish(modules)
     save_file({k: v.detach().contiguous() for k, v in stve.state_dict().items()}, str(out / STVE_FILE))
     summary.update(scenes=n_scenes, tiles=len(data["tiles"]), options=asdict(opts), data_seconds=round(t_data, 1),
