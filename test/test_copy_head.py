@@ -197,3 +197,28 @@ def test_probe_reads_neighbours_on_the_grid_whatever_the_token_order():
     # a neighbour changes the kind read-out of token 0 (cell (0,0) touches (0,1) and (1,1))
     _, k5 = probe(feats[:, :1], rows[:, :1], cols[:, :1])
     assert not torch.allclose(k5[:, 0], k4[:, 0])
+
+
+def test_kind_debias_bias_is_learnt_in_training_and_never_used_at_inference():
+    """Product of experts: the colour -> kind table enters the probe's loss only."""
+    from tristream_ros.model.heads.copy_head import AttributeProbe
+    torch.manual_seed(0)
+    probe = AttributeProbe(16, 3, 2, (2, 2), context_dim=8, kind_debias=True)
+    plain = AttributeProbe(16, 3, 2, (2, 2), context_dim=8)
+    plain.load_state_dict({k: v for k, v in probe.state_dict().items() if not k.startswith("kind_bias")})
+    feats = torch.randn(2, 4, 16)
+    rows, cols = torch.tensor([[0, 0, 1, 1]] * 2), torch.tensor([[0, 1, 0, 1]] * 2)
+    with torch.no_grad():
+        probe.kind_bias.weight.normal_()
+    for a, b in zip(probe(feats, rows, cols), plain(feats, rows, cols)):
+        assert torch.equal(a, b)  # inference: no bias
+    colour = torch.tensor([[1, 2, 0, -100]] * 2)
+    kind = torch.tensor([[1, 2, 0, -100]] * 2)
+    assert probe.loss(feats, rows, cols, None, colour, kind) != plain.loss(feats, rows, cols, None, colour, kind)
+    probe.loss(feats, rows, cols, None, colour, kind).backward()
+    assert probe.kind_bias.weight.grad[1].abs().sum() > 0  # a labelled colour's row learns
+
+
+def test_demo_preset_debiases_and_old_copy_configs_load_without_it():
+    assert TriStreamConfig.preset("demo").copy.kind_debias
+    assert not CopyConfig(enabled=True).kind_debias

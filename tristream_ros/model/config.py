@@ -240,6 +240,10 @@ class CopyConfig:
     regions: tuple[str, ...] = ("left", "middle", "right")
     region_prepositions: tuple[str, ...] = ("on", "in", "on")  # the word before each region word
     pointer_dim: int = 64
+    # train the probe's kind classifier as a product of experts with a colour -> kind bias table
+    # (training only): the table absorbs "no ball is ever blue here", so the kind classifier
+    # reads shape and still names an unseen colour/kind pair (off: configs written before it)
+    kind_debias: bool = False
 
     def __post_init__(self) -> None:
         for name in ("colours", "kinds", "plurals", "regions", "region_prepositions"):
@@ -297,7 +301,7 @@ class TriStreamConfig:
                    fusion=fusion,
                    cascade=dataclasses.replace(_CASCADE_PRESETS[name]),
                    action=ActionConfig(),
-                   copy=CopyConfig(enabled=name == "demo"))
+                   copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo"))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -217,7 +217,7 @@ class TriStreamModel(nn.Module):
             if missing:
                 raise InputError(f"config.copy names words the tokenizer does not have: {missing}")
             self.copy_head = AttributeCopyHead(d, config.vision_dim, len(cc.colours), len(cc.kinds),
-                                               (gh, gw), cc.pointer_dim)
+                                               (gh, gw), cc.pointer_dim, kind_debias=cc.kind_debias)
             ids = lambda ws: tuple(tokenizer.token_to_id(w) for w in ws)  # noqa: E731
             self.copy_words = CopyWords(ids(cc.colours), ids(cc.kinds), ids(cc.plurals), ids(cc.regions),
                                         ids(cc.region_prepositions))

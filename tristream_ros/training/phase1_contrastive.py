@@ -70,6 +70,7 @@ class Phase1Options:
     lr: float = 2e-3
     grayscale_rate: float = 0.0  # share of tiles shown as luminance only
     hue_rate: float = 0.5  # share of tiles with their hue rotated by a random angle
+    kind_debias: bool = True  # train the kind head as a product of experts with a colour -> kind bias
     processes: int = 2  # worker processes rendering the extra scenes
 
 
@@ -129,6 +130,11 @@ class Phase1Heads(nn.Module):
         self.txt_proj = nn.Linear(dim, dim)
         self.colour = nn.Linear(token_dim, 1 + len(COLOUR_NAMES))
         self.kind = nn.Linear(token_dim, 1 + len(KINDS))
+        # colour -> kind bias, added to the kind logits in training only (product of experts):
+        # it absorbs "this colour is never a ball" so the kind head need not learn it (row
+        # 1 + C: colour unknown, for grayscale or hue-turned tiles)
+        self.kind_bias = nn.Embedding(2 + len(COLOUR_NAMES), 1 + len(KINDS))
+        nn.init.zeros_(self.kind_bias.weight)
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
 
 
@@ -249,7 +255,8 @@ def to_grayscale(tiles: torch.Tensor) -> torch.Tensor:
     return luma.expand_as(tiles)
 
 
-def phase1_losses(stve: SparseTemporalVisionEncoder, heads: Phase1Heads, batch: dict) -> dict:
+def phase1_losses(stve: SparseTemporalVisionEncoder, heads: Phase1Heads, batch: dict, debias: bool = False) -> dict:
+    """Losses of one batch; `debias` adds the colour -> kind bias table to the kind logits."""
     tiles = batch["tiles"].float()
     gray = batch.get("gray", torch.zeros(len(tiles), dtype=torch.bool))
     hue = batch.get("hue", torch.zeros(len(tiles)))
@@ -271,7 +278,11 @@ def phase1_losses(stve: SparseTemporalVisionEncoder, heads: Phase1Heads, batch: 
                       F.cross_entropy(logits.T, same / same.sum(0, keepdim=True).T))
     else:
         clip = tok.sum() * 0.0
-    ground = F.cross_entropy(heads.kind(tok).flatten(0, 1), batch["kind"].flatten())
+    kind_logits = heads.kind(tok)  # (B, g*g, K+1)
+    if debias:
+        known = batch["colour"].masked_fill(~col.view(-1, 1), 1 + len(COLOUR_NAMES))  # (B, g*g)
+        kind_logits = kind_logits + heads.kind_bias(known)
+    ground = F.cross_entropy(kind_logits.flatten(0, 1), batch["kind"].flatten())
     if col.any():  # colour labels of the tiles still in colour
         ground = ground + F.cross_entropy(heads.colour(tok[col]).flatten(0, 1), batch["colour"][col].flatten())
     imp_logits = stve.scorer(tok)  # (B, g*g)
@@ -317,7 +328,8 @@ def run_phase1(config: TriStreamConfig, data_dir: str, out_dir: str, *, opts: Ph
         gen = torch.Generator().manual_seed(seed * 100003 + step)  # batch depends on the step only: resumable
         loop.update(phase1_losses(stve, heads, sample_batch(data, opts.batch_size, gen,
                                                             grayscale_rate=opts.grayscale_rate,
-                                                            hue_rate=opts.hue_rate)))
+                                                            hue_rate=opts.hue_rate),
+                                  debias=opts.kind_debias))
     summary = loop.finish(modules)
     save_file({k: v.detach().contiguous() for k, v in stve.state_dict().items()}, str(out / STVE_FILE))
     summary.update(scenes=n_scenes, tiles=len(data["tiles"]), options=asdict(opts), data_seconds=round(t_data, 1),
