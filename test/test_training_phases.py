@@ -179,3 +179,35 @@ def test_extra_turns_are_about_the_cached_scene_and_use_train_phrasings():
     data.opts = Phase2Options(word_noise_rate=0.0)
     t = data.extra_turn(0, random.Random(3))
     assert t["query"] in train_queries or t["context"]
+
+
+def test_scene_pool_tokens_and_typed_turns_about_pool_scenes(tmp_path):
+    """Phase 2's scene-only pool: STVE tokens + objects cached per pool scene; a batch slot on a
+    pool scene always gets a typed turn about that scene's objects."""
+    from tristream_ros.training.phase2_alignment import vision_tokens
+    tok = build_tokenizer()
+    cfg = TriStreamConfig.preset("tiny", vocab_size=len(tok))
+    stve = SparseTemporalVisionEncoder(cfg.vision)
+    pool = vision_tokens(stve.state_dict(), cfg, None, "extra", tmp_path, processes=1, progress=False, seed=2, extra=3)
+    assert list(pool["ids"]) == ["extra-000000", "extra-000001", "extra-000002"]
+    assert pool["features"].shape[:2] == (3, cfg.vision_grid[0] * cfg.vision_grid[1])
+    assert (tmp_path / "vision_extra_s2_n3.npz").is_file()
+    objects = [__import__("json").loads(str(o)) for o in pool["objects"]]
+    assert all(len(o) >= 1 for o in objects)
+    extra_rows = [{"id": str(i), "objects": o} for i, o in zip(pool["ids"], objects)]
+    n = pool["features"].shape[1]
+    vision = {"ids": np.concatenate([np.array(["b"]), pool["ids"]]),
+              "features": np.concatenate([np.zeros((1, n, cfg.vision_dim), np.float16), pool["features"]]),
+              "importance": np.concatenate([np.zeros((1, n), np.float16), pool["importance"]]),
+              "sparse_mask": np.concatenate([np.ones((1, n), bool), pool["sparse_mask"]])}
+    row = dict(_rows()[1], objects=objects[0])
+    data = FusionData(cfg, tok, [row], {}, {}, vision, Phase2Options(extra_scene_rate=1.0, extra_turn_rate=0.0),
+                      extra_rows)
+    rng = random.Random(0)
+    idx = [data.sample_index(rng) for _ in range(6)]
+    assert all(1 <= i <= 3 for i in idx)  # rate 1: pool scenes only
+    b = data.batch(idx, rng)
+    assert len(b["answer_texts"]) == 6
+    for slot, i in enumerate(idx):  # each slot reads its own pool scene's tokens
+        assert torch.equal(b["vision_features"][slot], torch.from_numpy(pool["features"][i - 1].astype(np.float32)))
+    assert data.batch([0], rng)["answer_texts"] == [row["answer"]]  # dataset slot, extra_turn_rate 0: as is

@@ -81,6 +81,14 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), SPLIT_INDEX[split], int(index)]))
 
 
+def extra_scene_spec(seed: int, index: int, image_size: int = scenes.IMAGE_SIZE):
+    """Scene `index` of the scene-only training pool (no query, no speech): training colour/kind
+    pairs only, from a seed stream of its own (tag 1 after the seed; dataset samples use the
+    split index), so it never repeats a dataset scene. Phase 1 and phase 2 draw extra scenes here."""
+    scene_seed = int(np.random.default_rng(np.random.SeedSequence([int(seed), 1, int(index)])).integers(2**31))
+    return sample_scene(scene_seed, allowed_combos=TRAIN_COMBOS, image_size=image_size)
+
+
 def generate_sample(split: str, index: int, config: GeneratorConfig = GeneratorConfig(),
                     cache_dir: str | Path | None = None, with_frames: bool = True) -> dict:
     """Generate one sample (see ``DatasetReader`` for the dict format)."""

@@ -140,15 +140,12 @@ class Phase1Heads(nn.Module):
 
 def _extra_scene_job(args) -> list[tuple[np.ndarray, list[dict]]]:
     """Pool worker: newest frame + object dicts of extra phase-1 scenes `indices`."""
-    from tristream_ros.data.dataset import TRAIN_COMBOS
-    from tristream_ros.data.scenes import sample_scene
+    from tristream_ros.data.dataset import extra_scene_spec
 
     seed, indices, image_size = args
     out = []
     for i in indices:
-        # a seed stream of its own (tag 1): no overlap with the dataset's per-sample streams
-        scene_seed = int(np.random.default_rng(np.random.SeedSequence([int(seed), 1, int(i)])).integers(2**31))
-        r = render_scene(sample_scene(scene_seed, allowed_combos=TRAIN_COMBOS, image_size=image_size))
+        r = render_scene(extra_scene_spec(seed, i, image_size))
         out.append((r.frames[-1].copy(), [o.to_dict() for o in r.objects]))
     return out
 

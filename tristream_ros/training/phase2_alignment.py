@@ -12,7 +12,10 @@ Steps (each cached on disk, so a re-run or `--resume` skips what is done):
 3. vision tokens: phase-1 STVE on each sample's frames, exactly as at inference (tile cache,
    temporal pooling); dense tokens + importance + the sparse keep mask of the default budget
    are cached (STVE frozen afterwards). Tokens depend on trained weights, so they are cached
-   in RUN/phase2/ (cleared with the phase), transcripts and log-mel in RUN/cache/.
+   in RUN/phase2/ (cleared with the phase), transcripts and log-mel in RUN/cache/. The same for
+   `extra_scenes` scenes of the scene-only training pool (data.dataset.extra_scene_spec, the
+   pool phase 1 also draws from): they have no query or audio and serve typed turns written
+   for them on the fly, so the copy head's attribute probe and the answers see 4x the scenes.
 4. fusion: `TriStreamModel.forward_train` on the cached tokens: LM loss on answers, action +
    target (pointer) loss, router loss (label = cheapest sufficient expert), sufficiency
    (cascade confidence) loss, with modal dropout (examples run through other feasible experts,
@@ -71,8 +74,10 @@ class Phase2Options:
     no_camera_rate: float = 0.2  # speech-only commands trained without a camera frame this often
     speech_swap_rate: float = 0.3  # speech tokens replaced by another utterance's
     dense_rate: float = 0.25  # batches-share of examples given all vision tokens
-    extra_turn_rate: float = 0.5  # share of batch slots filled with a new turn about a cached scene
+    extra_turn_rate: float = 0.3  # share of dataset slots given a new turn about their scene instead
     query_word_dropout: float = 0.0  # each query word dropped with this probability (training batches)
+    extra_scenes: int = 3600  # scene-only pool scenes (no audio) with cached vision tokens
+    extra_scene_rate: float = 0.4  # share of batch slots given a typed turn about a pool scene
 
 
 def needed_route(row: dict) -> str:
@@ -186,39 +191,47 @@ def speech_tokens(speech: SpeechModel, cache: RunCache, split: str, n_mels: int,
 
 # -- vision tokens ----------------------------------------------------------------------------------
 def _vision_job(args):
-    """Pool worker: STVE tokens for a slice of samples (dense features, importance, sparse mask)."""
-    stve_state, vcfg, data_dir, split, idxs = args
+    """Pool worker: STVE tokens for a slice of scenes (dense features, importance, sparse mask).
+    A scene is ("id", dataset scene dict) or ("id", extra pool index); the objects of pool
+    scenes come back too (their rows are made here)."""
+    stve_state, vcfg, seed, scenes = args
     torch.set_num_threads(1)
+    from tristream_ros.data.dataset import extra_scene_spec
     from tristream_ros.data.scenes import render_scene, spec_from_dict
     from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
-    from tristream_ros.data.dataset import DatasetReader
     stve = SparseTemporalVisionEncoder(vcfg)
     stve.load_state_dict(stve_state)
     stve.eval()
-    rows = DatasetReader(data_dir, split, load_arrays=False).rows
     out = []
-    for i in idxs:
-        frames = render_scene(spec_from_dict(rows[i]["scene"])).frames
+    for sid, scene in scenes:
+        spec = extra_scene_spec(seed, scene, vcfg.image_size) if isinstance(scene, int) else spec_from_dict(scene)
+        rendered = render_scene(spec)
+        frames = rendered.frames
         stve.reset()
         sparse = stve.encode(frames)
         dense = stve.last_dense()
         mask = np.zeros(dense.features.shape[0], bool)
         mask[sparse.flat_index.numpy()] = True
-        out.append((rows[i]["id"], dense.features.numpy().astype(np.float16),
-                    dense.importance.numpy().astype(np.float16), mask))
+        out.append((sid, dense.features.numpy().astype(np.float16),
+                    dense.importance.numpy().astype(np.float16), mask, [o.to_dict() for o in rendered.objects]))
     return out
 
 
-def vision_tokens(stve_state: dict, config: TriStreamConfig, cache: RunCache, split: str, root: Path,
-                  processes: int = 2, progress: bool = True) -> dict[str, np.ndarray]:
-    """{"ids", "features" (n, N, D) f16, "importance" (n, N) f16, "sparse_mask" (n, N) bool} (cached)."""
-    path = root / f"vision_{split}.npz"
+def vision_tokens(stve_state: dict, config: TriStreamConfig, cache: RunCache | None, split: str, root: Path,
+                  processes: int = 2, progress: bool = True, seed: int = 0, extra: int = 0) -> dict[str, np.ndarray]:
+    """{"ids", "features" (n, N, D) f16, "importance" (n, N) f16, "sparse_mask" (n, N) bool} (cached)
+    of a dataset split, or (split "extra") of the first `extra` scenes of the scene-only pool,
+    with "objects" (a JSON list per scene) added."""
+    path = root / (f"vision_{split}.npz" if split != "extra" else f"vision_extra_s{seed}_n{extra}.npz")
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    n = len(cache.rows(split))
-    parts = [list(range(a, min(n, a + 40))) for a in range(0, n, 40)]
-    jobs = [(stve_state, config.vision, str(cache.data_dir), split, p) for p in parts]
+    if split == "extra":
+        scenes = [(f"extra-{i:06d}", i) for i in range(extra)]
+    else:
+        scenes = [(r["id"], r["scene"]) for r in cache.rows(split)]
+    parts = [scenes[a:a + 40] for a in range(0, len(scenes), 40)]
+    jobs = [(stve_state, config.vision, seed, p) for p in parts]
     if processes > 1 and len(jobs) > 1:
         from multiprocessing import get_context
         pool = get_context("fork").Pool(processes)
@@ -234,6 +247,8 @@ def vision_tokens(stve_state: dict, config: TriStreamConfig, cache: RunCache, sp
         pool.join()
     data = {"ids": np.array([r[0] for r in res]), "features": np.stack([r[1] for r in res]),
             "importance": np.stack([r[2] for r in res]), "sparse_mask": np.stack([r[3] for r in res])}
+    if split == "extra":
+        data["objects"] = np.array([json.dumps(r[4]) for r in res])
     np.savez(path, **data)
     return data
 
@@ -244,11 +259,15 @@ class FusionData:
 
     def __init__(self, config: TriStreamConfig, tokenizer: TextTokenizer, rows: list[dict],
                  ps_text: dict[str, str], tokens: dict[str, np.ndarray], vision: dict[str, np.ndarray],
-                 opts: Phase2Options):
-        self.config, self.tok, self.rows, self.opts = config, tokenizer, rows, opts
+                 opts: Phase2Options, extra_rows: list[dict] = ()):
+        """rows: the dataset's training samples; extra_rows: scene-only pool scenes ({"id",
+        "objects"}), indexed after rows, always given a typed turn; `vision` holds both."""
+        self.config, self.tok, self.opts = config, tokenizer, opts
+        self.n_dataset = len(rows)
+        self.rows = list(rows) + list(extra_rows)
         self.ps_text, self.tokens = ps_text, tokens
         vid = {str(k): i for i, k in enumerate(vision["ids"])}
-        self.vindex = [vid[r["id"]] for r in rows]
+        self.vindex = [vid[r["id"]] for r in self.rows]
         self.vfeat = torch.from_numpy(vision["features"].astype(np.float32))
         self.vimp = torch.from_numpy(vision["importance"].astype(np.float32))
         self.vsparse = torch.from_numpy(vision["sparse_mask"])
@@ -256,10 +275,16 @@ class FusionData:
         self.words = [w for w in tokenizer.words[5:]]
         self.vcolour = self.vkind = None
         if config.copy.enabled:  # per-token labels for the copy head's attribute probe
-            self.vcolour, self.vkind = attribute_labels(config, rows, self.vindex, self.vfeat.shape[:2])
+            self.vcolour, self.vkind = attribute_labels(config, self.rows, self.vindex, self.vfeat.shape[:2])
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def sample_index(self, rng: random.Random) -> int:
+        """A batch slot: a pool scene with probability extra_scene_rate (if any), else a dataset row."""
+        if len(self.rows) > self.n_dataset and rng.random() < self.opts.extra_scene_rate:
+            return rng.randrange(self.n_dataset, len(self.rows))
+        return rng.randrange(self.n_dataset)
 
     def query_text(self, row: dict, rng: random.Random) -> str:
         if row["id"] in self.tokens:  # spoken: what the front end would hear
@@ -295,8 +320,9 @@ class FusionData:
         cfg, o = self.config, self.opts
         B = len(idx)
         rows = [self.rows[i] for i in idx]
-        if train and o.extra_turn_rate > 0:
-            rows = [self.extra_turn(i, rng) if rng.random() < o.extra_turn_rate else r for i, r in zip(idx, rows)]
+        if train:
+            rows = [self.extra_turn(i, rng) if i >= self.n_dataset or rng.random() < o.extra_turn_rate else r
+                    for i, r in zip(idx, rows)]
         S = max([self.tokens[r["id"]].shape[0] for r in rows if r["id"] in self.tokens] + [1])
         speech = torch.zeros(B, S, cfg.speech_dim)
         smask = torch.zeros(B, S, dtype=torch.bool)
@@ -326,7 +352,7 @@ class FusionData:
         vi = torch.tensor([self.vindex[i] for i in idx])
         mask = torch.ones(B, self.vfeat.shape[1], dtype=torch.bool) if dense else self.vsparse[vi]
         labels = {} if self.vcolour is None else {"vision_colour": self.vcolour[vi], "vision_kind": self.vkind[vi]}
-        return {**labels, "query_ids": q, "answer_ids": a, "context_ids": c, "speech_tokens": speech, "speech_mask": smask,
+        return {**labels, "answer_texts": [r["answer"] for r in rows], "query_ids": q, "answer_ids": a, "context_ids": c, "speech_tokens": speech, "speech_mask": smask,
                 "vision_features": self.vfeat[vi], "vision_mask": mask, "vision_importance": self.vimp[vi],
                 "has_vision": torch.tensor(has_v), "route": torch.tensor(route), "action": torch.tensor(action),
                 "target_uv": torch.tensor(uv, dtype=torch.float32), "has_target": torch.tensor(has_t)}
@@ -396,11 +422,17 @@ def run_phase2(config: TriStreamConfig, data_dir: str, out_dir: str, *, opts: Ph
     t = time.perf_counter()
     stve_state = load_stve_state(run)
     vision = vision_tokens(stve_state, config, cache, "train", out, processes, progress)
+    extra_rows = []
+    if opts.extra_scenes > 0:
+        pool = vision_tokens(stve_state, config, None, "extra", out, processes, progress, seed=seed,
+                             extra=opts.extra_scenes)
+        extra_rows = [{"id": str(i), "objects": json.loads(str(o))} for i, o in zip(pool["ids"], pool["objects"])]
+        vision = {k: np.concatenate([vision[k], pool[k]]) for k in ("ids", "features", "importance", "sparse_mask")}
     timings["vision_tokens_s"] = round(time.perf_counter() - t, 1)
 
     t = time.perf_counter()
     model = build_model(config, tokenizer, stve_state)
-    data = FusionData(config, tokenizer, rows, ps, tokens, vision, opts)
+    data = FusionData(config, tokenizer, rows, ps, tokens, vision, opts, extra_rows)
     params = [p for p in model.parameters() if p.requires_grad]
     loop = TrainLoop(params, LoopConfig(steps=opts.fusion_steps, lr=opts.fusion_lr, warmup=60, save_every=150),
                      out, "phase2_fusion", progress=progress)
@@ -412,7 +444,7 @@ def run_phase2(config: TriStreamConfig, data_dir: str, out_dir: str, *, opts: Ph
     model.train()
     for step in loop:
         rng = random.Random(seed * 104729 + step)
-        idx = [rng.randrange(len(data)) for _ in range(opts.fusion_batch)]
+        idx = [data.sample_index(rng) for _ in range(opts.fusion_batch)]
         _, losses = model.forward_train(data.batch(idx, rng), generator=rng)
         loop.update(losses)
     fusion_summary = loop.finish(modules)

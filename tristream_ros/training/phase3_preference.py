@@ -108,8 +108,9 @@ def run_phase3(data_dir: str, out_dir: str, *, opts: Phase3Options = Phase3Optio
         idx = [rng.randrange(len(data)) for _ in range(opts.batch)]
         chosen = data.batch(idx, rng)
         rejected = dict(chosen)
-        rejected["answer_ids"] = [policy.tokenizer.encode(reject_answer(data.rows[i]["answer"], rng, others))
-                                  for i in idx]
+        # perturb the answer each slot was actually given (a slot may hold a new turn about its scene)
+        rejected["answer_ids"] = [policy.tokenizer.encode(reject_answer(ans, rng, others))
+                                  for ans in chosen["answer_texts"]]
         kw = dict(modal_dropout=0.0, input_dropout=0.0)
         out_c, losses = policy.forward_train(chosen, **kw)
         out_r, _ = policy.forward_train(rejected, **kw)
