@@ -64,7 +64,7 @@ class Phase2Options:
     ctc_batch: int = 16
     ctc_lr: float = 1.5e-3
     spec_augment: bool = True  # SpecAugment-style time/frequency masks on the CTC batches
-    fusion_steps: int = 1500
+    fusion_steps: int = 2000
     fusion_batch: int = 24
     fusion_lr: float = 1e-3
     modal_dropout: float = 0.3
