@@ -188,12 +188,12 @@ def load_tiles(scenes: list[tuple[np.ndarray, list[dict]]], config) -> dict:
     nt, g = config.tiles_per_side, config.tokens_per_tile_side
     tiles, colours, kinds, sal, keys = [], [], [], [], []
     for frame, objects in scenes:
-        px = torch.from_numpy(frame).permute(2, 0, 1).float()[None]  # (1, 3, H, W) 0..255
-        t = split_tiles(px, config.tile_size)[0]  # (n_tiles, 3, ts, ts)
+        px = torch.from_numpy(frame).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8 (no float copy: memory)
+        t = split_tiles(px, config.tile_size)[0].clone()  # (n_tiles, 3, ts, ts), its own storage
         c, k, s = token_labels(objects, config.grid_hw, config.image_size)
         grid = lambda a: a.reshape(nt, g, nt, g).transpose(0, 2, 1, 3).reshape(nt * nt, g * g)  # noqa: E731
         c, k, s = grid(c), grid(k), grid(s)  # (n_tiles, g*g) in tile order
-        tiles.append(t.to(torch.uint8))
+        tiles.append(t)
         colours.append(c)
         kinds.append(k)
         sal.append(s)
