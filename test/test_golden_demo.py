@@ -106,3 +106,17 @@ def make_inputs(data_dir: str, ids: list[str]) -> None:
         items.append(item)
     items.append(dict(items[0], id=items[0]["id"] + "-no-camera", camera=False))
     (GOLDEN / "inputs.json").write_text(json.dumps(items, indent=1) + "\n")
+
+
+def test_shipped_copy_probe_names_colours_of_unseen_scenes():
+    """`tristream eval`'s vision_attribute_readout on the shipped model, a few fresh scenes."""
+    from tristream_ros.data.dataset import ALL_COMBOS
+    from tristream_ros.data.scenes import render_scene, sample_scene
+    from tristream_ros.model.checkpoint import load_checkpoint
+    from tristream_ros.training.evaluate import attribute_readout
+    model = load_checkpoint(MODEL)
+    scenes = [render_scene(sample_scene(9000 + i, allowed_combos=ALL_COMBOS, num_objects=3)) for i in range(6)]
+    rows = [{"objects": [o.to_dict() for o in s.objects]} for s in scenes]
+    res = attribute_readout(model, rows, lambda i: scenes[i].frames)
+    assert res["all"]["object_tokens"] == res["heldout_pair"]["object_tokens"] + res["train_pair"]["object_tokens"] > 10
+    assert res["all"]["colour_accuracy"] > 0.4  # 7 colours: chance is 1/7

@@ -126,6 +126,39 @@ def _score(rows: list[dict], preds: list[dict]) -> dict:
     return res
 
 
+def attribute_readout(model, rows: list[dict], frames_of) -> dict | None:
+    """How well the copy head's attribute probe names what each object token shows, on the
+    split's scenes (all tokens, dense): colour / kind accuracy over tokens an object covers
+    (renderer ground truth, phase 1's token_labels), split by objects of a held-out colour/kind
+    pair vs the training pairs. None without a copy head."""
+    from tristream_ros.data.dataset import HELDOUT_COMBOS
+    from tristream_ros.training.phase1_contrastive import COLOUR_NAMES, token_labels
+    from tristream_ros.data.scenes import KINDS
+    if model.copy_head is None:
+        return None
+    cc, vc = model.config.copy, model.config.vision
+    hits = {k: [[], []] for k in ("all", "heldout_pair", "train_pair")}  # [colour ok], [kind ok]
+    with torch.no_grad():
+        for i, row in enumerate(rows):
+            model.vision.reset()
+            tok = model.encode_vision(frames_of(i), dense=True)
+            c_logits, k_logits = model.copy_head.probe(tok.features[None].float(), tok.rows[None], tok.cols[None])
+            order = (tok.rows * tok.grid_hw[1] + tok.cols).numpy()  # grid cell of each token
+            colour, kind, _ = token_labels(row["objects"], tok.grid_hw, vc.image_size)
+            pc, pk = c_logits[0].argmax(-1).numpy(), k_logits[0].argmax(-1).numpy()
+            for j, cell in enumerate(order):
+                if kind[cell] == 0:
+                    continue
+                name_c, name_k = COLOUR_NAMES[colour[cell] - 1], KINDS[kind[cell] - 1]
+                ok_c = cc.colours[pc[j] - 1] == name_c if pc[j] > 0 else False
+                ok_k = cc.kinds[pk[j] - 1] == name_k if pk[j] > 0 else False
+                for key in ("all", "heldout_pair" if (name_c, name_k) in HELDOUT_COMBOS else "train_pair"):
+                    hits[key][0].append(ok_c)
+                    hits[key][1].append(ok_k)
+    return {k: {"object_tokens": len(v[0]), "colour_accuracy": float(np.mean(v[0])) if v[0] else None,
+                "kind_accuracy": float(np.mean(v[1])) if v[1] else None} for k, v in hits.items()}
+
+
 def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "test", limit: int | None = None,
                    frontend: str = "hybrid", progress: bool = True, keep_predictions: bool = False) -> dict:
     t0 = time.perf_counter()
@@ -203,6 +236,9 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     sp = [j for j, row in enumerate(rows) if needed_route(row) == "speech"]
     report["speech_commands_no_camera"] = _score([rows[j] for j in sp], nocam)
     report["vision_keep_ratio"] = float(np.mean(keep)) if keep else None
+    scene_rows = [r for r in reader.rows[:n]]
+    report["vision_attribute_readout"] = attribute_readout(
+        model, scene_rows, lambda i: render_scene(spec_from_dict(scene_rows[i]["scene"])).frames)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     if keep_predictions:
         report["predictions"] = [{"id": r["id"], "heard": r.get("heard"), "query": r["query"], "answer": r["answer"],
