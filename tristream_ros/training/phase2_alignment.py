@@ -75,7 +75,7 @@ class Phase2Options:
     speech_swap_rate: float = 0.3  # speech tokens replaced by another utterance's
     dense_rate: float = 0.25  # batches-share of examples given all vision tokens
     extra_turn_rate: float = 0.3  # share of dataset slots given a new turn about their scene instead
-    query_word_dropout: float = 0.0  # each query word dropped with this probability (training batches)
+    query_word_dropout: float = 0.12  # each query word dropped with this probability (training batches)
     extra_scenes: int = 3600  # scene-only pool scenes (no audio) with cached vision tokens
     extra_scene_rate: float = 0.4  # share of batch slots given a typed turn about a pool scene
 
