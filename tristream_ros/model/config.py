@@ -244,9 +244,14 @@ class CopyConfig:
     # (training only): the table absorbs "no ball is ever blue here", so the kind classifier
     # reads shape and still names an unseen colour/kind pair (off: configs written before it)
     kind_debias: bool = False
+    # count read-out: P(count | kind) from the probe's kind grid; answers copy the number word and
+    # its verb ("there is one cup") from it (off: configs written before it)
+    count: bool = False
+    numbers: tuple[str, ...] = ("no", "one", "two", "three")  # counts 0..3 as words
+    count_verbs: tuple[str, ...] = ("is", "are")  # the verb before a count of one / of others
 
     def __post_init__(self) -> None:
-        for name in ("colours", "kinds", "plurals", "regions", "region_prepositions"):
+        for name in ("colours", "kinds", "plurals", "regions", "region_prepositions", "numbers", "count_verbs"):
             setattr(self, name, tuple(getattr(self, name)))
         _check(len(self.plurals) == len(self.kinds), "CopyConfig", "plurals", self.plurals,
                f"needs one plural per kind ({len(self.kinds)})")
@@ -255,6 +260,8 @@ class CopyConfig:
                self.region_prepositions, "needs one word per region, or none")
         _check(len(self.colours) >= 1 and len(self.kinds) >= 1, "CopyConfig", "colours/kinds",
                (self.colours, self.kinds), "must not be empty")
+        _check(len(self.numbers) == 4, "CopyConfig", "numbers", self.numbers, "needs the words for counts 0..3")
+        _check(len(self.count_verbs) == 2, "CopyConfig", "count_verbs", self.count_verbs, "needs (one, other)")
         _check(isinstance(self.pointer_dim, int) and self.pointer_dim >= 1, "CopyConfig", "pointer_dim",
                self.pointer_dim, "must be a positive int")
 
@@ -301,7 +308,7 @@ class TriStreamConfig:
                    fusion=fusion,
                    cascade=dataclasses.replace(_CASCADE_PRESETS[name]),
                    action=ActionConfig(),
-                   copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo"))
+                   copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo", count=name == "demo"))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:

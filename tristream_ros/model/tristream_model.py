@@ -43,7 +43,7 @@ from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder, VisionT
 
 IGNORE = -100
 DEFAULT_LOSS_WEIGHTS = {"lm": 1.0, "action": 1.0, "pointer": 0.5, "offset": 0.5, "router": 0.5,
-                        "sufficiency": 0.5, "vision_budget": 0.1, "ctc": 1.0, "attributes": 0.5}
+                        "sufficiency": 0.5, "vision_budget": 0.1, "ctc": 1.0, "attributes": 0.5, "counts": 0.5}
 
 # --- query / events (docs/design.md) -------------------------------------------------------
 VisionInput = Union[None, np.ndarray, torch.Tensor, list, VisionTokens, Callable[[], VisionTokens]]
@@ -213,14 +213,16 @@ class TriStreamModel(nn.Module):
             if tokenizer is None:
                 raise InputError("config.copy.enabled needs the model's TextTokenizer (TriStreamModel(config, tokenizer))")
             missing = [w for w in cc.colours + cc.kinds + cc.plurals + cc.regions + cc.region_prepositions
-                       if w not in tokenizer]
+                       + ((cc.numbers + cc.count_verbs) if cc.count else ()) if w not in tokenizer]
             if missing:
                 raise InputError(f"config.copy names words the tokenizer does not have: {missing}")
             self.copy_head = AttributeCopyHead(d, config.vision_dim, len(cc.colours), len(cc.kinds),
-                                               (gh, gw), cc.pointer_dim, kind_debias=cc.kind_debias)
+                                               (gh, gw), cc.pointer_dim, kind_debias=cc.kind_debias,
+                                               count=cc.count)
             ids = lambda ws: tuple(tokenizer.token_to_id(w) for w in ws)  # noqa: E731
             self.copy_words = CopyWords(ids(cc.colours), ids(cc.kinds), ids(cc.plurals), ids(cc.regions),
-                                        ids(cc.region_prepositions))
+                                        ids(cc.region_prepositions), ids(cc.numbers) if cc.count else (),
+                                        ids(cc.count_verbs) if cc.count else ())
         for emb in (self.vision_row, self.vision_col, self.route_embed):
             nn.init.normal_(emb.weight, std=0.02)
         # Optional CTC hook: fn(batch, outputs) -> loss tensor, e.g. the speech path's CTC loss
@@ -541,6 +543,12 @@ class TriStreamModel(nn.Module):
                 feats_all, rows_all, cols_all, mask_all,
                 torch.as_tensor(batch["vision_colour"], dtype=torch.long, device=dev),
                 torch.as_tensor(batch["vision_kind"], dtype=torch.long, device=dev))
+            if self.copy_head.count is not None and "vision_counts" in batch:
+                # object count per kind, read from the probe's kind grid of the tokens offered
+                attrs = self.copy_head.attributes(feats_all, rows_all, cols_all, mask_all)
+                losses["counts"] = self.copy_head.count_loss(
+                    attrs, mask_all if mask_all is not None else torch.ones(attrs.shape[:2], dtype=torch.bool, device=dev),
+                    torch.as_tensor(batch["vision_counts"], dtype=torch.long, device=dev))
         if budget is not None:
             losses["vision_budget"] = budget
         outputs = {"lm_logits": lm_logits, "labels": labels.masked_fill(~sufficient[:, None], IGNORE),

@@ -273,9 +273,11 @@ class FusionData:
         self.vsparse = torch.from_numpy(vision["sparse_mask"])
         self.spoken = [i for i, r in enumerate(rows) if r["id"] in tokens]
         self.words = [w for w in tokenizer.words[5:]]
-        self.vcolour = self.vkind = None
+        self.vcolour = self.vkind = self.vcounts = None
         if config.copy.enabled:  # per-token labels for the copy head's attribute probe
             self.vcolour, self.vkind = attribute_labels(config, self.rows, self.vindex, self.vfeat.shape[:2])
+            if config.copy.count:  # object count per kind of each scene
+                self.vcounts = count_labels(config, self.rows, self.vindex, self.vfeat.shape[0])
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -352,6 +354,8 @@ class FusionData:
         vi = torch.tensor([self.vindex[i] for i in idx])
         mask = torch.ones(B, self.vfeat.shape[1], dtype=torch.bool) if dense else self.vsparse[vi]
         labels = {} if self.vcolour is None else {"vision_colour": self.vcolour[vi], "vision_kind": self.vkind[vi]}
+        if self.vcounts is not None:
+            labels["vision_counts"] = self.vcounts[vi]
         return {**labels, "answer_texts": [r["answer"] for r in rows], "query_ids": q, "answer_ids": a, "context_ids": c, "speech_tokens": speech, "speech_mask": smask,
                 "vision_features": self.vfeat[vi], "vision_mask": mask, "vision_importance": self.vimp[vi],
                 "has_vision": torch.tensor(has_v), "route": torch.tensor(route), "action": torch.tensor(action),
@@ -374,6 +378,20 @@ def attribute_labels(config: TriStreamConfig, rows: list[dict], vindex: list[int
         c, k, _ = token_labels(r["objects"], config.vision_grid, config.vision.image_size)
         colour[vi], kind[vi] = cmap[torch.from_numpy(c)], kmap[torch.from_numpy(k)]
     return colour, kind
+
+
+def count_labels(config: TriStreamConfig, rows: list[dict], vindex: list[int], n_scenes: int) -> torch.Tensor:
+    """Object count per kind (n_scenes, K) long of each cached scene, kinds in the config's copy
+    order; scenes without a row stay -100 (unlabelled)."""
+    kinds = config.copy.kinds
+    counts = torch.full((n_scenes, len(kinds)), -100, dtype=torch.long)
+    for r, vi in zip(rows, vindex):
+        c = [0] * len(kinds)
+        for o in r["objects"]:
+            if o["kind"] in kinds:
+                c[kinds.index(o["kind"])] += 1
+        counts[vi] = torch.tensor(c)
+    return counts
 
 
 def build_model(config: TriStreamConfig, tokenizer: TextTokenizer, stve_state: dict | None) -> TriStreamModel:

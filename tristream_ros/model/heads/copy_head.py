@@ -24,6 +24,13 @@ head makes naming an attribute a *copy*:
              that comes before a region word ("on" the left, "in" the middle: without it the LM
              has to commit to "in"/"on" before the region is copied, and learns to guess both),
              P_text(w) = sum_{j: w_j = w} beta_j.
+    count (optional, `count=True`): "how many cups": a small conv net reads the grid of the
+             probe's per-token kind probabilities and gives P(count = 0..3 | kind) for every
+             kind (trained on the scene's object counts, `count_loss`); the kind asked about is
+             the kind word said (query; "cups" -> cup). Two more components: P_number over the
+             number words ("no", "one", "two", "three") and P_verb over ("is", "are"): the verb
+             comes before the number ("there is one cup", "there are two cups") and agrees with
+             the same count distribution (P(is) = P(count = 1)).
 
 Everything here is on top of the decoder's hidden state, so the ONNX decoder (which returns
 `hidden`) can be combined with this head outside the graph. See Pointer-Generator Networks
@@ -38,6 +45,8 @@ from torch import nn
 from torch.nn import functional as F
 
 N_MIX = 7  # generate, colour, kind, plural kind, region, text, region preposition
+N_MIX_COUNT = 9  # + count number word, count verb
+MAX_COUNT = 3  # counts 0..3 (a scene holds at most one object per region)
 REGION_EDGE_SHARPNESS = 30.0  # logistic slope of the soft region edges, per unit of u
 
 
@@ -50,6 +59,8 @@ class CopyWords:
     plurals: tuple[int, ...]
     regions: tuple[int, ...]  # left, middle, right
     prepositions: tuple[int, ...] = ()  # the word before each region word ("on" the left, "in" the middle, ...)
+    numbers: tuple[int, ...] = ()  # count 0..MAX_COUNT as words ("no", "one", "two", "three")
+    verbs: tuple[int, ...] = ()  # ("is", "are"): the verb before a count
 
 
 class AttributeProbe(nn.Module):
@@ -104,22 +115,64 @@ class AttributeProbe(nn.Module):
             F.cross_entropy(k.flatten(0, -2), kind.flatten(), ignore_index=-100)
 
 
+class CountProbe(nn.Module):
+    """P(count = 0..MAX_COUNT | kind) for every kind, from the grid of per-token kind
+    probabilities (B, K+1, gh, gw) (absent tokens: zeros): two 3x3 convolutions, a sum over the
+    grid (counting is additive over space), a linear read-out."""
+
+    def __init__(self, n_kinds: int, width: int = 32):
+        super().__init__()
+        self.n_kinds = n_kinds
+        self.conv = nn.Sequential(nn.Conv2d(n_kinds + 1, width, 3, padding=1), nn.GELU(),
+                                  nn.Conv2d(width, width, 3, padding=1), nn.GELU())
+        self.out = nn.Linear(width, n_kinds * (MAX_COUNT + 1))
+
+    def forward(self, kind_grid: torch.Tensor) -> torch.Tensor:
+        """(B, K+1, gh, gw) -> count logits (B, K, MAX_COUNT + 1)."""
+        x = self.conv(kind_grid).sum((-2, -1))  # (B, width)
+        return self.out(x).view(-1, self.n_kinds, MAX_COUNT + 1)
+
+
 class AttributeCopyHead(nn.Module):
     def __init__(self, hidden: int, vision_dim: int, n_colours: int, n_kinds: int,
-                 grid_hw: tuple[int, int], pointer_dim: int = 64, kind_debias: bool = False):
+                 grid_hw: tuple[int, int], pointer_dim: int = 64, kind_debias: bool = False,
+                 count: bool = False):
         super().__init__()
         self.n_colours, self.n_kinds = n_colours, n_kinds
         self.grid_hw = (int(grid_hw[0]), int(grid_hw[1]))
         gh, gw = self.grid_hw
+        self.n_mix = N_MIX_COUNT if count else N_MIX
+        self.count = CountProbe(n_kinds) if count else None
         self.probe = AttributeProbe(vision_dim, n_colours, n_kinds, self.grid_hw, kind_debias=kind_debias)
         self.attr_dim = (n_colours + 1) + (n_kinds + 1) + gh + gw
         self.key = nn.Linear(self.attr_dim, pointer_dim)
         self.query = nn.Linear(hidden, pointer_dim)
         self.text_key = nn.Linear(hidden, pointer_dim)
         self.text_query = nn.Linear(hidden, pointer_dim)
-        self.mix = nn.Linear(hidden, N_MIX)
+        self.mix = nn.Linear(hidden, self.n_mix)
         with torch.no_grad():  # start close to the plain LM: generation gets most of the mass
-            self.mix.bias.copy_(torch.tensor([2.0] + [0.0] * (N_MIX - 1)))
+            self.mix.bias.copy_(torch.tensor([2.0] + [0.0] * (self.n_mix - 1)))
+
+    def kind_grid(self, attrs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """attrs (B, N, A), mask (B, N) -> the probe's kind probabilities on the token grid
+        (B, K+1, gh, gw), zeros where no token is present."""
+        C, K = self.n_colours, self.n_kinds
+        gh, gw = self.grid_hw
+        pk = attrs[..., C + 1:C + 2 + K] * mask.unsqueeze(-1).to(attrs.dtype)  # (B, N, K+1)
+        row1h = attrs[..., C + K + 2:C + K + 2 + gh]  # (B, N, gh)
+        col1h = attrs[..., C + K + 2 + gh:]  # (B, N, gw)
+        return torch.einsum("bnk,bnr,bnc->bkrc", pk, row1h, col1h)  # (B, K+1, gh, gw)
+
+    def count_logits(self, attrs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, N, A), (B, N) -> (B, K, MAX_COUNT + 1) count logits per kind."""
+        return self.count(self.kind_grid(attrs, mask))
+
+    def count_loss(self, attrs: torch.Tensor, mask: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of count_logits against the scene's object count per kind (B, K) long
+        (-100: unlabelled; counts above MAX_COUNT are clipped)."""
+        logits = self.count_logits(attrs, mask)
+        target = counts.clamp(max=MAX_COUNT).masked_fill(counts < 0, -100)
+        return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=-100)
 
     def attributes(self, feats: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                    mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -144,8 +197,8 @@ class AttributeCopyHead(nn.Module):
         A row with neither source is the plain LM distribution."""
         M = h.shape[0]
         dev = h.device
-        mix = self.mix(h)  # (M, 6)
-        avail = torch.zeros(M, N_MIX, dtype=torch.bool, device=dev)
+        mix = self.mix(h)  # (M, n_mix)
+        avail = torch.zeros(M, self.n_mix, dtype=torch.bool, device=dev)
         avail[:, 0] = True  # generation is always possible
         p_parts: list[tuple[int, tuple[int, ...] | None, torch.Tensor]] = []  # (component, word ids, dist)
         if attrs is not None and mask is not None:
@@ -172,13 +225,33 @@ class AttributeCopyHead(nn.Module):
             if words.prepositions:  # "in" vs "on" is decided before the region word: from the same pointer
                 avail[:, 6] = seen
                 p_parts.append((6, words.prepositions, region))
+        if self.count is not None and attrs is not None and mask is not None and text_ids is not None \
+                and text_mask is not None and text_ids.shape[1] > 0 and words.numbers:
+            # the kind asked about: kind (or plural) words said, averaged
+            K = self.n_kinds
+            kind_ids = torch.as_tensor(words.kinds, dtype=torch.long, device=dev)
+            plural_ids = torch.as_tensor(words.plurals, dtype=torch.long, device=dev)
+            said = ((text_ids[..., None] == kind_ids) | (text_ids[..., None] == plural_ids)) \
+                & text_mask[..., None]  # (M, L, K)
+            asked = said.any(1).to(h.dtype)  # (M, K)
+            has_kind = asked.sum(-1) > 0
+            asked = asked / asked.sum(-1, keepdim=True).clamp_min(1.0)
+            counts = self.count_logits(attrs, mask).softmax(-1)  # (M, K, MAX_COUNT + 1)
+            number = torch.einsum("mk,mkc->mc", asked, counts)  # (M, MAX_COUNT + 1)
+            ok = has_kind & mask.any(-1)
+            avail[:, 7] = ok
+            p_parts.append((7, words.numbers, number))
+            if len(words.verbs) == 2:  # "is" for one, "are" otherwise
+                verb = torch.stack([number[:, 1], 1.0 - number[:, 1]], -1)  # (M, 2)
+                avail[:, 8] = ok
+                p_parts.append((8, words.verbs, verb))
         if text_emb is not None and text_ids is not None and text_mask is not None and text_ids.shape[1] > 0:
             score = torch.einsum("mp,mlp->ml", self.text_query(h), self.text_key(text_emb)) \
                 / self.text_key.out_features ** 0.5
             beta = torch.nan_to_num(score.masked_fill(~text_mask, float("-inf")).softmax(-1), nan=0.0)  # (M, L)
             avail[:, 5] = text_mask.any(-1)
             p_parts.append((5, None, beta))
-        m = mix.masked_fill(~avail, float("-inf")).softmax(-1)  # (M, 6)
+        m = mix.masked_fill(~avail, float("-inf")).softmax(-1)  # (M, n_mix)
         p = m[:, :1] * lm_logits.float().softmax(-1)  # (M, V)
         for j, ids, dist in p_parts:
             if ids is None:  # text copy: scatter onto the words said
