@@ -222,3 +222,52 @@ def test_kind_debias_bias_is_learnt_in_training_and_never_used_at_inference():
 def test_demo_preset_debiases_and_old_copy_configs_load_without_it():
     assert TriStreamConfig.preset("demo").copy.kind_debias
     assert not CopyConfig(enabled=True).kind_debias
+
+
+def test_count_probe_counts_blobs_and_copies_number_and_verb():
+    """Count read-out: P(count | kind) from the probe's kind grid; with the kind said ("cups" id
+    11 -> kind 1) the number component names that kind's count and the verb agrees with it."""
+    V2 = 24
+    words = CopyWords(colours=(5, 6, 7), kinds=(8, 9), plurals=(10, 11), regions=(12, 13, 14),
+                      prepositions=(15, 4, 15), numbers=(16, 17, 18, 19), verbs=(20, 21))
+    torch.manual_seed(0)
+    head = AttributeCopyHead(hidden=8, vision_dim=6, n_colours=C, n_kinds=K, grid_hw=(GH, GW),
+                             pointer_dim=C + K + 2, count=True)
+    # two tokens of kind 2 (count label 2 for kind index 1), one of kind 1
+    attrs = _attrs([1, 1, 2, 0], [2, 2, 1, 0], [0, 3, 1, 2], head)[None]
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    grid = head.kind_grid(attrs, mask)
+    assert grid.shape == (1, K + 1, GH, GW) and float(grid[0, 2].sum()) == 2.0 and float(grid[0, 1].sum()) == 1.0
+    counts = torch.tensor([[1, 2]])
+    opt = torch.optim.Adam(head.count.parameters(), 0.05)
+    for _ in range(60):  # the probe learns this scene's counts
+        loss = head.count_loss(attrs, mask, counts)
+        opt.zero_grad(), loss.backward(), opt.step()
+    assert head.count_logits(attrs, mask).argmax(-1).tolist() == [[1, 2]]
+    assert torch.isfinite(head.count_loss(attrs, mask, torch.tensor([[-100, -100]])) * 0 + 1)
+    with torch.no_grad():
+        head.mix.weight.zero_()
+        bias = torch.full((head.n_mix,), -20.0)
+        bias[7] = 20.0  # all mass on the number word
+        head.mix.bias.copy_(bias)
+    said = dict(text_emb=torch.zeros(1, 3, 8), text_ids=torch.tensor([[3, 11, 4]]),
+                text_mask=torch.ones(1, 3, dtype=torch.bool))
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V2), words, attrs, mask, **said)
+    assert int(lp.argmax()) == words.numbers[2]  # "two" (cups)
+    with torch.no_grad():
+        bias[7], bias[8] = -20.0, 20.0  # all mass on the verb
+        head.mix.bias.copy_(bias)
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V2), words, attrs, mask, **said)
+    assert int(lp.argmax()) == words.verbs[1]  # "are" (two)
+    assert torch.allclose(lp.exp().sum(-1), torch.ones(1), atol=1e-5)
+    # no kind said: the count components are off, the LM gets the mass
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V2), words, attrs, mask,
+                        text_emb=torch.zeros(1, 2, 8), text_ids=torch.tensor([[3, 4]]),
+                        text_mask=torch.ones(1, 2, dtype=torch.bool))
+    assert torch.allclose(lp.exp().sum(-1), torch.ones(1), atol=1e-5) and lp[0, 17] < -5
+
+
+def test_count_config_checks_and_old_configs():
+    assert TriStreamConfig.preset("demo").copy.count and not CopyConfig(enabled=True).count
+    with pytest.raises(InputError):
+        CopyConfig(enabled=True, count=True, numbers=("no", "one"))

@@ -172,6 +172,8 @@ class AttributeCopyHead(nn.Module):
         (-100: unlabelled; counts above MAX_COUNT are clipped)."""
         logits = self.count_logits(attrs, mask)
         target = counts.clamp(max=MAX_COUNT).masked_fill(counts < 0, -100)
+        if not bool((target >= 0).any()):  # nothing labelled: no loss (cross_entropy would be NaN)
+            return logits.sum() * 0.0
         return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=-100)
 
     def attributes(self, feats: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
