@@ -123,8 +123,10 @@ def test_play_real_bag(probe, name):
     clock = probe.subscribe(Clock, "/clock", qos=sensor_qos(100))
     arrival = []
     probe.node.create_subscription(String, "/topic", lambda m: arrival.append(time.monotonic()), 10)
+    # --delay: DDS discovery is asymmetric and slow on a loaded machine; the whole bag plays in
+    # under a second at rate 5, so a late match would lose most of it (seen once under load)
     with play_cmd(str(BAGS / name), "--rate", "5", "--clock", "--topics", "/topic",
-                  "--wait-for-subscribers", "2") as player:
+                  "--wait-for-subscribers", "2", "--delay", "1.5") as player:
         assert probe.wait_until(lambda: len(got) >= 10, 20), player.output
         player.proc.wait(10)
         assert player.proc.returncode == 0, player.output
