@@ -233,6 +233,12 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     for name, want in (("answer_names_heldout_combo", True), ("answer_names_no_heldout_combo", False)):
         sel = [j for j in scene if _names_heldout_combo(rows[j]["answer"]) == want]
         report["spoken_scene_questions"][name] = _score([rows[j] for j in sel], [sparse[j] for j in sel])
+    by_intent = {}
+    for intent in sorted({rows[j].get("intent") for j in scene if rows[j].get("intent")}):
+        sel = [j for j in scene if rows[j].get("intent") == intent]
+        sc = _score([rows[j] for j in sel], [sparse[j] for j in sel])
+        by_intent[intent] = {k: sc[k] for k in ("n", "answer_exact_match", "action_accuracy")}
+    report["spoken_scene_questions"]["by_intent"] = by_intent
     sp = [j for j, row in enumerate(rows) if needed_route(row) == "speech"]
     report["speech_commands_no_camera"] = _score([rows[j] for j in sp], nocam)
     report["vision_keep_ratio"] = float(np.mean(keep)) if keep else None
