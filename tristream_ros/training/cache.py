@@ -44,6 +44,27 @@ def domain_vocabulary():
     return DomainVocabulary(tuple(language.all_sentences()), mode="lm")
 
 
+def parallel_map(fn, jobs: list, processes: int = 2, progress: bool = False, desc: str = "", unit: str = "it",
+                 chunksize: int = 1):
+    """fn over jobs, in order: in a fork pool of `processes` workers (inline for 1 worker or 1
+    job), with a tqdm bar when `progress`. A generator; the pool is closed when it is done."""
+    pool = None
+    if processes > 1 and len(jobs) > 1:
+        pool = get_context("fork").Pool(processes)
+        it = pool.imap(fn, jobs, chunksize=chunksize)
+    else:
+        it = map(fn, jobs)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, total=len(jobs), desc=desc, unit=unit, mininterval=2.0)
+    try:
+        yield from it
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+
+
 def default_pocketsphinx_config():
     from tristream_ros.model.speech.pocketsphinx_frontend import PocketsphinxConfig
     return PocketsphinxConfig(vocabulary=domain_vocabulary())
@@ -94,19 +115,9 @@ class RunCache:
         todo = [r for r in rows if r["id"] not in done]
         if todo:
             jobs = [(str(self.data_dir / split / r["audio_file"]), r["id"]) for r in todo]
-            if processes > 1 and len(jobs) > 1:
-                pool = get_context("fork").Pool(processes)
-                it = pool.imap(_ps_job, jobs, chunksize=8)
-            else:
-                pool, it = None, map(_ps_job, jobs)
-            if progress:
-                from tqdm import tqdm
-                it = tqdm(it, total=len(jobs), desc=f"pocketsphinx {split}", unit="utt", mininterval=2.0)
-            for sid, text in it:
+            for sid, text in parallel_map(_ps_job, jobs, processes, progress, f"pocketsphinx {split}", "utt",
+                                          chunksize=8):
                 done[sid] = text
-            if pool is not None:
-                pool.close()
-                pool.join()
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(done) + "\n")
             tmp.replace(path)

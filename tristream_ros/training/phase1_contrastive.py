@@ -50,7 +50,7 @@ from torch.nn import functional as F
 from tristream_ros.data.scenes import COLOURS, KINDS, render_scene, spec_from_dict
 from tristream_ros.model.config import TriStreamConfig
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
-from tristream_ros.training.cache import RunCache
+from tristream_ros.training.cache import RunCache, parallel_map
 from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
 
 REGIONS = ("left", "centre", "right")
@@ -158,20 +158,8 @@ def extra_scenes(seed: int, n: int, image_size: int, processes: int = 2,
     """n more scenes with training colour/kind pairs only, deterministic from seed."""
     chunks = [list(range(a, min(n, a + 100))) for a in range(0, n, 100)]
     jobs = [(seed, c, image_size) for c in chunks]
-    if processes > 1 and len(jobs) > 1:
-        from multiprocessing import get_context
-        pool = get_context("fork").Pool(processes)
-        it = pool.imap(_extra_scene_job, jobs)
-    else:
-        pool, it = None, map(_extra_scene_job, jobs)
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(it, total=len(jobs), desc="phase-1 scenes", unit="x100", mininterval=2.0)
-    res = [x for part in it for x in part]
-    if pool is not None:
-        pool.close()
-        pool.join()
-    return res
+    return [x for part in parallel_map(_extra_scene_job, jobs, processes, progress, "phase-1 scenes", "x100")
+            for x in part]
 
 
 def dataset_scenes(cache: RunCache, n: int, split: str = "train") -> list[tuple[np.ndarray, list[dict]]]:

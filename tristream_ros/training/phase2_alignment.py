@@ -48,7 +48,7 @@ from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.streaming_encoder import SILENCE_MEL
 from tristream_ros.model.text_tokenizer import CharVocab, TextTokenizer
 from tristream_ros.model.tristream_model import IGNORE, TriStreamModel
-from tristream_ros.training.cache import RunCache, build_tokenizer, char_error_rate, word_noise
+from tristream_ros.training.cache import RunCache, build_tokenizer, char_error_rate, parallel_map, word_noise
 from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
 from tristream_ros.training.phase1_contrastive import STVE_FILE
 
@@ -232,19 +232,8 @@ def vision_tokens(stve_state: dict, config: TriStreamConfig, cache: RunCache | N
         scenes = [(r["id"], r["scene"]) for r in cache.rows(split)]
     parts = [scenes[a:a + 40] for a in range(0, len(scenes), 40)]
     jobs = [(stve_state, config.vision, seed, p) for p in parts]
-    if processes > 1 and len(jobs) > 1:
-        from multiprocessing import get_context
-        pool = get_context("fork").Pool(processes)
-        it = pool.imap(_vision_job, jobs)
-    else:
-        pool, it = None, map(_vision_job, jobs)
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(it, total=len(jobs), desc=f"STVE tokens {split}", unit="x40", mininterval=2.0)
-    res = [r for part in it for r in part]
-    if pool is not None:
-        pool.close()
-        pool.join()
+    res = [r for part in parallel_map(_vision_job, jobs, processes, progress, f"STVE tokens {split}", "x40")
+           for r in part]
     data = {"ids": np.array([r[0] for r in res]), "features": np.stack([r[1] for r in res]),
             "importance": np.stack([r[2] for r in res]), "sparse_mask": np.stack([r[3] for r in res])}
     if split == "extra":
