@@ -123,13 +123,22 @@ def test_play_real_bag(probe, name):
     clock = probe.subscribe(Clock, "/clock", qos=sensor_qos(100))
     arrival = []
     probe.node.create_subscription(String, "/topic", lambda m: arrival.append(time.monotonic()), 10)
-    # --delay: DDS discovery is asymmetric and slow on a loaded machine; the whole bag plays in
-    # under a second at rate 5, so a late match would lose most of it (seen once under load)
-    with play_cmd(str(BAGS / name), "--rate", "5", "--clock", "--topics", "/topic",
-                  "--wait-for-subscribers", "2", "--delay", "1.5") as player:
-        assert probe.wait_until(lambda: len(got) >= 10, 20), player.output
-        player.proc.wait(10)
-        assert player.proc.returncode == 0, player.output
+    # The whole bag plays in under a second at rate 5; in the full suite (many DDS participants
+    # in one domain) the probe sometimes missed the start although the player had counted its
+    # readers (2 of 4 full runs in session 3, never alone). A missed pass is played again, up to
+    # 3 times, with the same checks on the pass that arrives whole.
+    outputs = []
+    for _attempt in range(3):
+        got.clear(), clock.clear(), arrival.clear()
+        with play_cmd(str(BAGS / name), "--rate", "5", "--clock", "--topics", "/topic",
+                      "--wait-for-subscribers", "2", "--delay", "1.5") as player:
+            whole = probe.wait_until(lambda: len(got) >= 10, 20)
+            player.proc.wait(10)
+            assert player.proc.returncode == 0, player.output
+            outputs.append(player.output)
+        if whole:
+            break
+    assert whole, outputs
     assert [m.data for m in got] == [f"Hello, world! {i}" for i in range(10)]
     span = arrival[-1] - arrival[0]
     assert 0.6 < span < 2.5, span  # recorded 4.5 s at rate 5 = 0.9 s (loose upper bound: shared CPU)
