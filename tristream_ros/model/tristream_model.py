@@ -539,13 +539,14 @@ class TriStreamModel(nn.Module):
         if self.copy_head is not None and "vision_colour" in batch and "vision_features" in batch:
             # on the tokens each example's batch row offers (sparse or dense), whatever its route
             feats_all, rows_all, cols_all, mask_all, _ = _precomputed_vision(batch, cfg.vision_grid[1], dev)
-            losses["attributes"] = self.copy_head.probe.loss(
-                feats_all, rows_all, cols_all, mask_all,
+            c_all, k_all = self.copy_head.probe(feats_all, rows_all, cols_all, mask_all)
+            losses["attributes"] = self.copy_head.probe.loss_from_logits(
+                c_all, k_all, mask_all,
                 torch.as_tensor(batch["vision_colour"], dtype=torch.long, device=dev),
                 torch.as_tensor(batch["vision_kind"], dtype=torch.long, device=dev))
             if self.copy_head.count is not None and "vision_counts" in batch:
                 # object count per kind, read from the probe's kind grid of the tokens offered
-                attrs = self.copy_head.attributes(feats_all, rows_all, cols_all, mask_all)
+                attrs = self.copy_head.attributes_from_logits(c_all, k_all, rows_all, cols_all)
                 losses["counts"] = self.copy_head.count_loss(
                     attrs, mask_all if mask_all is not None else torch.ones(attrs.shape[:2], dtype=torch.bool, device=dev),
                     torch.as_tensor(batch["vision_counts"], dtype=torch.long, device=dev))

@@ -242,9 +242,8 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     sp = [j for j, row in enumerate(rows) if needed_route(row) == "speech"]
     report["speech_commands_no_camera"] = _score([rows[j] for j in sp], nocam)
     report["vision_keep_ratio"] = float(np.mean(keep)) if keep else None
-    scene_rows = [r for r in reader.rows[:n]]
     report["vision_attribute_readout"] = attribute_readout(
-        model, scene_rows, lambda i: render_scene(spec_from_dict(scene_rows[i]["scene"])).frames)
+        model, rows, lambda i: render_scene(spec_from_dict(rows[i]["scene"])).frames)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     if keep_predictions:
         report["predictions"] = [{"id": r["id"], "heard": r.get("heard"), "query": r["query"], "answer": r["answer"],

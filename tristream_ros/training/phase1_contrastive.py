@@ -22,13 +22,16 @@ kept (RUN/phase1/stve.safetensors); the text encoder and heads are pre-training 
 Generalisation (measured with the phase-1 heads on the test split's 240 scenes, object tokens):
 500 scenes and colour-only input gave colour 0.70 / kind 0.25 on unseen scenes (train scenes
 0.97 / 0.83), and kind 0.06 on objects of a held-out colour/kind pair: the encoder had learnt
-colour as a shortcut for kind. Two remedies, both on by default (`Phase1Options`):
+colour as a shortcut for kind. Two remedies on by default, two options off (`Phase1Options`;
+measurements in docs/training.md):
 
     scene pool    the dataset's training scenes plus `extra_scenes` more, drawn from the same
                   scene sampler with the training colour/kind pairs only (no speech needed, so
                   they cost ~35 ms each to render); held-out pairs stay unseen
-    grayscale     a share of tiles is shown as luminance only (SimCLR's random grayscale)
-    hue rotation  a share of tiles has its hue turned by a random angle (colour jitter, as
+    kind debias   the kind head trains as a product of experts with a colour -> kind bias table
+                  (training only): the table absorbs "no ball is ever blue here"
+    grayscale     (off) a share of tiles is shown as luminance only (SimCLR's random grayscale)
+    hue rotation  (off) a share of tiles has its hue turned by a random angle (colour jitter, as
                   torchvision's ColorJitter hue): objects appear in hues beyond the training
                   pairs, so kind must come from shape. Both augmentations drop the tile's colour
                   labels and contrastive pairs (the colour names no longer hold); the held-out

@@ -106,7 +106,12 @@ class AttributeProbe(nn.Module):
              colour: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
         """Cross-entropy against per-token labels colour/kind (B, N) long (-100 = unlabelled) on
         the present tokens."""
-        c, k = self(feats, rows, cols, mask)
+        return self.loss_from_logits(*self(feats, rows, cols, mask), mask, colour, kind)
+
+    def loss_from_logits(self, c: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None,
+                         colour: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
+        """`loss` from the probe's own logits c (B, N, C+1), k (B, N, K+1) (one forward pass
+        serves the loss and the attributes)."""
         if self.kind_bias is not None:
             k = k + self.kind_bias(colour.clamp_min(0))  # (B, N, K+1); unlabelled tokens are ignored below
         if mask is not None:
@@ -181,11 +186,15 @@ class AttributeCopyHead(nn.Module):
         """feats (B, N, Dv), rows/cols (B, N) long, mask (B, N) bool -> a (B, N, attr_dim):
         [p_colour, p_kind, row one-hot, col one-hot]. Probabilities are detached: the probe
         learns from labels only."""
+        return self.attributes_from_logits(*self.probe(feats, rows, cols, mask), rows, cols)
+
+    def attributes_from_logits(self, c: torch.Tensor, k: torch.Tensor, rows: torch.Tensor,
+                               cols: torch.Tensor) -> torch.Tensor:
+        """`attributes` from the probe's logits c (B, N, C+1), k (B, N, K+1)."""
         gh, gw = self.grid_hw
-        c, k = self.probe(feats, rows, cols, mask)
         return torch.cat([c.softmax(-1).detach(), k.softmax(-1).detach(),
-                          F.one_hot(rows.clamp(0, gh - 1), gh).to(feats.dtype),
-                          F.one_hot(cols.clamp(0, gw - 1), gw).to(feats.dtype)], -1)
+                          F.one_hot(rows.clamp(0, gh - 1), gh).to(c.dtype),
+                          F.one_hot(cols.clamp(0, gw - 1), gw).to(c.dtype)], -1)
 
     def log_probs(self, h: torch.Tensor, lm_logits: torch.Tensor, words: CopyWords,
                   attrs: torch.Tensor | None = None, mask: torch.Tensor | None = None,
