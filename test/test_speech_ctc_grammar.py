@@ -83,3 +83,23 @@ def test_lead_over_another_recognizers_sentence():
     assert scorer.best(lp, other="turn left").lead == 0.0
     assert scorer.best(lp, other="something else entirely").lead == float("inf")
     assert scorer.best(lp).lead == float("inf")
+
+
+def test_threshold_calibration_keeps_the_guard_set_and_prefers_conservative_thresholds():
+    from tristream_ros.training.calibrate_grammar import chosen, grid_search
+
+    def rec(query, heard, best, score, margin, lead):
+        return {"query": query, "heard": heard, "ctc_best": best, "score": score, "margin": margin, "lead": lead}
+    # val: the CTC fixes two pocketsphinx errors when its score is >= -0.3; one confident CTC error at -0.55
+    val = [rec("turn left", "turn right", "turn left", -0.2, 0.1, 0.5),
+           rec("stop", "top", "stop", -0.25, 0.1, 0.5),
+           rec("go back", "go back", "go black", -0.55, 0.1, 0.5)]
+    # guard: pocketsphinx is right, the CTC is wrong at -0.45: any score threshold below -0.45 loses it
+    guard = [rec("face the cup", "face the cup", "face the cap", -0.45, 0.2, 0.6)]
+    res = grid_search(val, guard)
+    assert res["pocketsphinx_only"] == {"val_exact": 1 / 3, "guard_exact": 1.0}
+    c = res["chosen"]
+    assert c["val_exact"] == 1.0 and c["guard_exact"] == 1.0
+    assert -0.45 < c["score"] <= -0.25  # most conservative score that still takes both fixes
+    assert chosen(val[2], c["score"], c["margin"], c["lead"]) == "go back"
+    assert chosen(rec("x", "y", None, None, None, None), -9, 0, 0) == "y"  # no CTC match: pocketsphinx's text

@@ -96,6 +96,55 @@ def test_extra_scenes_are_deterministic_and_keep_heldout_pairs_out():
     assert int(data["has_object"].sum()) > 0
 
 
+def test_unnamed_colour_scenes_train_kind_only():
+    from tristream_ros.data.dataset import HELDOUT_COMBOS
+    from tristream_ros.data.scenes import COLOURS, UNNAMED_COLOURS
+    a = extra_scenes(3, 6, 256, processes=1, unnamed=True)
+    assert len(a) == 6 and all(np.array_equal(x[0], y[0]) for x, y in zip(a, extra_scenes(3, 6, 256, processes=1, unnamed=True)))
+    objs = [o for _, os_ in a for o in os_]
+    assert all(o["colour"] in UNNAMED_COLOURS and o["colour"] not in COLOURS for o in objs)
+    assert not any((o["colour"], o["kind"]) in HELDOUT_COMBOS for o in objs)
+    named = extra_scenes(3, 6, 256, processes=1)
+    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(a, named))  # a stream of its own
+    cfg = TriStreamConfig.preset("demo").vision
+    data = load_tiles(a + named, cfg)
+    n = 6 * 16
+    assert data["unnamed"][:n].any() and not data["unnamed"][n:].any()
+    assert (data["colour"][:n] <= 0).all() and (data["kind"][:n] > 0).any()  # kind labels, no colour labels
+    # the colour head and the contrastive loss get nothing from unnamed-colour tiles; the kind head does
+    tiny = TriStreamConfig.preset("tiny").vision
+    stve = SparseTemporalVisionEncoder(tiny.replace(channels_last=False))
+    heads = Phase1Heads(tiny.token_dim, 16)
+    batch = {"tiles": torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8), "colour": -torch.ones(2, 4, dtype=torch.long),
+             "kind": torch.randint(1, 6, (2, 4)), "salient": torch.ones(2, 4),
+             "obj_ids": torch.zeros(2, 1, 2, dtype=torch.long), "obj_mask": torch.zeros(2, 1, dtype=torch.bool),
+             "key": torch.tensor([0, 1]), "unnamed": torch.ones(2, dtype=torch.bool)}
+    losses = phase1_losses(stve, heads, batch, debias=True)
+    assert losses["clip"].item() == 0.0 and torch.isfinite(losses["total"])
+    losses["total"].backward()
+    assert heads.colour.weight.grad is None or heads.colour.weight.grad.abs().sum() == 0
+    assert heads.kind.weight.grad.abs().sum() > 0
+
+
+def test_speech_pool_is_deterministic_spoken_training_speech(tmp_path):
+    from tristream_ros.data.dataset import pool_rng, speech_pool_sample
+    from tristream_ros.data.language import all_queries
+    from tristream_ros.data.speech_synth import variants_for_split
+    from tristream_ros.training.speech_pool import speech_pool
+    mel, text = speech_pool(4, 6, 80, tmp_path, processes=1, progress=False)
+    assert 0 < len(mel) <= 6 and set(mel) == set(text)
+    train_queries = set(all_queries("train"))
+    for sid, m in mel.items():
+        assert sid.startswith("speechpool-") and m.ndim == 2 and m.shape[1] == 80 and m.dtype == np.float16
+        assert text[sid] in train_queries  # training phrasings only
+    again, _ = speech_pool(4, 6, 80, tmp_path, processes=1, progress=False)  # from the cache
+    assert all(np.array_equal(mel[k], again[k]) for k in mel)
+    s = speech_pool_sample(4, next(int(k.split("-")[1]) for k in mel))
+    assert s["voice"]["variant"] in variants_for_split("train")
+    with pytest.raises(Exception, match="split"):
+        pool_rng(0, 2, 0)  # the test split's stream is not a pool's
+
+
 def test_needed_route_sends_typed_followups_to_the_trimodal_expert():
     assert needed_route({"route": "vision", "intent": "go_to_it", "context": "where is the ball <sep> ..."}) == "trimodal"
     assert needed_route({"route": "vision", "intent": "count", "context": ""}) == "vision"

@@ -80,10 +80,9 @@ def run(args: argparse.Namespace) -> int:
             tok = enc.encode(frame)
             stve_ms = 1000 * (time.perf_counter() - t0)
             x = prepare_frame(torch.from_numpy(frame), cfg.vision)[None] / PIXEL_MAX
-            x = x.flip(-3) if cfg.vision.flip_channel_order else x
             with torch.inference_mode():
                 t0 = time.perf_counter()
-                enc.backbone(x)
+                enc.features(x)  # the same backbone (+ colour branch) on the whole frame
                 dense_ms = 1000 * (time.perf_counter() - t0)
             rows.append((kind, tok.num_tokens, tok.tiles_reencoded, stve_ms, dense_ms))
 

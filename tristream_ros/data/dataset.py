@@ -20,6 +20,11 @@ spec stored in the manifest (same pixels, ~45 ms per sample, ~0.6 MB less disk p
 
 Each sample is generated from ``(seed, split, index)`` alone, so any sample can be regenerated
 by itself and generation parallelises over a process pool.
+
+Training pools (not written to DIR, drawn by the training phases) take seed streams of their
+own, tagged after the seed so they never share a random stream with a split (splits use tags
+0-2): the scene pool (``extra_scene_spec``, tag 11), phase 1's unnamed-colour pool
+(``unnamed_colour_scene_spec``, 12) and the CTC's speech pool (``speech_pool_sample``, 13).
 """
 from __future__ import annotations
 
@@ -81,18 +86,41 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), SPLIT_INDEX[split], int(index)]))
 
 
+SCENE_POOL_TAG, UNNAMED_POOL_TAG, SPEECH_POOL_TAG = 11, 12, 13  # seed-stream tags of the training pools
+
+
+def pool_rng(seed: int, tag: int, index: int) -> np.random.Generator:
+    """Generator of item `index` of the training pool `tag` (never a split's stream: tags 0-2)."""
+    if tag in SPLIT_INDEX.values():
+        raise InputError(f"pool tag {tag} is a split's seed stream")
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(tag), int(index)]))
+
+
 def extra_scene_spec(seed: int, index: int, image_size: int = scenes.IMAGE_SIZE):
     """Scene `index` of the scene-only training pool (no query, no speech): training colour/kind
-    pairs only, from a seed stream of its own (tag 1 after the seed; dataset samples use the
-    split index), so it never repeats a dataset scene. Phase 1 and phase 2 draw extra scenes here."""
-    scene_seed = int(np.random.default_rng(np.random.SeedSequence([int(seed), 1, int(index)])).integers(2**31))
+    pairs only, from a seed stream of its own, so it never repeats a dataset scene. Phase 1 and
+    phase 2 draw extra scenes here."""
+    scene_seed = int(pool_rng(seed, SCENE_POOL_TAG, index).integers(2**31))
     return sample_scene(scene_seed, allowed_combos=TRAIN_COMBOS, image_size=image_size)
 
 
+UNNAMED_COMBOS: tuple[tuple[str, str], ...] = tuple((c, k) for c in scenes.UNNAMED_COLOURS for k in KINDS)
+
+
+def unnamed_colour_scene_spec(seed: int, index: int, image_size: int = scenes.IMAGE_SIZE):
+    """Scene `index` of phase 1's unnamed-colour pool: every object in a colour no query names
+    (``scenes.UNNAMED_COLOURS``), every kind in every such colour, from a seed stream of its
+    own: kind without colour as a shortcut. Held-out pairs are never drawn."""
+    scene_seed = int(pool_rng(seed, UNNAMED_POOL_TAG, index).integers(2**31))
+    return sample_scene(scene_seed, allowed_combos=UNNAMED_COMBOS, image_size=image_size)
+
+
 def generate_sample(split: str, index: int, config: GeneratorConfig = GeneratorConfig(),
-                    cache_dir: str | Path | None = None, with_frames: bool = True) -> dict:
-    """Generate one sample (see ``DatasetReader`` for the dict format)."""
-    rng = sample_rng(config.seed, split, index)
+                    cache_dir: str | Path | None = None, with_frames: bool = True,
+                    rng: np.random.Generator | None = None) -> dict:
+    """Generate one sample (see ``DatasetReader`` for the dict format); `rng` replaces the
+    sample's own stream (the training pools)."""
+    rng = rng if rng is not None else sample_rng(config.seed, split, index)
     scene_seed = int(rng.integers(2**31))
     held = split != "train"
     if held:
@@ -137,6 +165,17 @@ def generate_sample(split: str, index: int, config: GeneratorConfig = GeneratorC
         "objects": [o.to_dict() for o in objects],
         "scene": spec_to_dict(spec),
     }
+    return sample
+
+
+def speech_pool_sample(seed: int, index: int, config: GeneratorConfig = GeneratorConfig()) -> dict | None:
+    """Item `index` of the CTC's speech pool: a training sample (training voices, phrasings and
+    colour/kind pairs, the dataset's augmentation) from the pool's own seed stream, without
+    frames; None when the sampled query is typed (no audio)."""
+    sample = generate_sample("train", index, config, with_frames=False, rng=pool_rng(seed, SPEECH_POOL_TAG, index))
+    if sample["audio"] is None:
+        return None
+    sample["id"] = f"speechpool-{index:06d}"
     return sample
 
 

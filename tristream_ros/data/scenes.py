@@ -34,6 +34,18 @@ COLOURS: dict[str, tuple[int, int, int]] = {  # base albedo, sRGB 0..255
     "purple": (135, 45, 170),
     "white": (238, 238, 232),
 }
+# Colours objects may take in training scenes that nobody names (phase 1 only: the kind head
+# sees every kind in hues beyond the named palette, so kind has to come from shape; see
+# training/phase1_contrastive.py). Chosen far from every named colour, so no held-out
+# (colour, kind) pair is shown under another name.
+UNNAMED_COLOURS: dict[str, tuple[int, int, int]] = {  # base albedo, sRGB 0..255
+    "pink": (240, 120, 190),
+    "brown": (125, 80, 45),
+    "grey": (128, 128, 128),
+    "teal": (20, 140, 140),
+    "black": (32, 32, 32),
+}
+ALBEDO: dict[str, tuple[int, int, int]] = {**COLOURS, **UNNAMED_COLOURS}
 SIZES: dict[str, float] = {"small": 0.75, "medium": 1.0, "large": 1.3}  # scale multipliers
 REGIONS: tuple[str, ...] = ("left", "centre", "right")  # thirds of the image width
 REGION_BOUNDS: dict[str, tuple[float, float]] = {"left": (0.0, 1 / 3), "centre": (1 / 3, 2 / 3), "right": (2 / 3, 1.0)}
@@ -78,8 +90,8 @@ class ObjectSpec:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise InputError(f"unknown object kind {self.kind!r}; expected one of {KINDS}")
-        if self.colour not in COLOURS:
-            raise InputError(f"unknown colour {self.colour!r}; expected one of {tuple(COLOURS)}")
+        if self.colour not in ALBEDO:
+            raise InputError(f"unknown colour {self.colour!r}; expected one of {tuple(ALBEDO)}")
         if self.size not in SIZES:
             raise InputError(f"unknown size {self.size!r}; expected one of {tuple(SIZES)}")
 
@@ -164,6 +176,9 @@ def sample_scene(
     """
     rng = np.random.default_rng(seed)
     allowed = sorted(set(allowed_combos)) if allowed_combos is not None else [(c, k) for c in COLOURS for k in KINDS]
+    unknown = {c for c, _ in (*allowed, *required)} - set(ALBEDO)
+    if unknown:
+        raise InputError(f"unknown colours {sorted(unknown)}; expected some of {tuple(ALBEDO)}")
     if not allowed and not required:
         raise InputError("allowed_combos is empty: no object can be drawn")
     n = int(num_objects) if num_objects is not None else int(rng.integers(1, 4))
@@ -364,7 +379,7 @@ def _draw_object(img: np.ndarray, obj: ObjectSpec, cx: float, base_y: float, spe
     if wx1 <= wx0 or wy1 <= wy0:
         return (0, 0, 0, 0)
     py, px = np.mgrid[wy0:wy1, wx0:wx1].astype(np.float32) + 0.5
-    albedo = np.asarray(COLOURS[obj.colour], np.float32) / 255.0 * np.asarray(obj.tint, np.float32)
+    albedo = np.asarray(ALBEDO[obj.colour], np.float32) / 255.0 * np.asarray(obj.tint, np.float32)
     albedo = np.clip(albedo, 0, 1)
     patch = img[wy0:wy1, wx0:wx1]
     # contact shadow

@@ -30,6 +30,11 @@ measurements in docs/training.md):
                   they cost ~35 ms each to render); held-out pairs stay unseen
     kind debias   the kind head trains as a product of experts with a colour -> kind bias table
                   (training only): the table absorbs "no ball is ever blue here"
+    unnamed pool  `unnamed_scenes` more scenes whose objects wear colours no query names
+                  (data.scenes.UNNAMED_COLOURS: pink, brown, grey, teal, black), every kind in
+                  every one of them: kind labels only (the tiles skip the colour and contrastive
+                  losses), so a kind is seen in twice as many colours and colour stops predicting
+                  it. No named colour is shown on a kind it is held out with.
     grayscale     (off) a share of tiles is shown as luminance only (SimCLR's random grayscale)
     hue rotation  (off) a share of tiles has its hue turned by a random angle (colour jitter, as
                   torchvision's ColorJitter hue): objects appear in hues beyond the training
@@ -68,6 +73,7 @@ class Phase1Options:
 
     scenes: int = 1200  # dataset training scenes used (their newest frame)
     extra_scenes: int = 3600  # more training-pair scenes rendered for phase 1 only
+    unnamed_scenes: int = 2400  # scenes with unnamed-colour objects (kind labels only)
     steps: int = 2000
     batch_size: int = 64  # tiles per step
     lr: float = 2e-3
@@ -81,7 +87,8 @@ class Phase1Options:
 
 
 def token_labels(objects: list[dict], grid_hw: tuple[int, int], image_size: int):
-    """Ground-truth per token: (colour id, kind id, salient) arrays of shape (N,); 0 = background.
+    """Ground-truth per token: (colour id, kind id, salient) arrays of shape (N,); 0 = background,
+    colour -1 = an object in a colour no query names (data.scenes.UNNAMED_COLOURS).
 
     A token (an image cell) is labelled with the object covering most of it, if that object
     covers >= 15% of the cell or >= 50% of the object lies in the cell."""
@@ -105,7 +112,7 @@ def token_labels(objects: list[dict], grid_hw: tuple[int, int], image_size: int)
                 salient[t] = 1.0
                 if (inter >= 0.15 * cw * ch or inter >= 0.5 * area) and inter > best[t]:
                     best[t] = inter
-                    colour[t] = 1 + COLOUR_NAMES.index(o["colour"])
+                    colour[t] = 1 + COLOUR_NAMES.index(o["colour"]) if o["colour"] in COLOURS else -1
                     kind[t] = 1 + KINDS.index(o["kind"])
     return colour, kind, salient
 
@@ -145,23 +152,27 @@ class Phase1Heads(nn.Module):
 
 
 def _extra_scene_job(args) -> list[tuple[np.ndarray, list[dict]]]:
-    """Pool worker: newest frame + object dicts of extra phase-1 scenes `indices`."""
-    from tristream_ros.data.dataset import extra_scene_spec
+    """Pool worker: newest frame + object dicts of extra phase-1 scenes `indices` (`unnamed`:
+    of the unnamed-colour pool)."""
+    from tristream_ros.data.dataset import extra_scene_spec, unnamed_colour_scene_spec
 
-    seed, indices, image_size = args
+    seed, indices, image_size, unnamed = args
+    spec_of = unnamed_colour_scene_spec if unnamed else extra_scene_spec
     out = []
     for i in indices:
-        r = render_scene(extra_scene_spec(seed, i, image_size))
+        r = render_scene(spec_of(seed, i, image_size))
         out.append((r.frames[-1].copy(), [o.to_dict() for o in r.objects]))
     return out
 
 
-def extra_scenes(seed: int, n: int, image_size: int, processes: int = 2,
-                 progress: bool = False) -> list[tuple[np.ndarray, list[dict]]]:
-    """n more scenes with training colour/kind pairs only, deterministic from seed."""
+def extra_scenes(seed: int, n: int, image_size: int, processes: int = 2, progress: bool = False,
+                 unnamed: bool = False) -> list[tuple[np.ndarray, list[dict]]]:
+    """n more scenes with training colour/kind pairs only (`unnamed`: unnamed colours only),
+    deterministic from seed."""
     chunks = [list(range(a, min(n, a + 100))) for a in range(0, n, 100)]
-    jobs = [(seed, c, image_size) for c in chunks]
-    return [x for part in parallel_map(_extra_scene_job, jobs, processes, progress, "phase-1 scenes", "x100")
+    jobs = [(seed, c, image_size, unnamed) for c in chunks]
+    desc = "phase-1 unnamed-colour scenes" if unnamed else "phase-1 scenes"
+    return [x for part in parallel_map(_extra_scene_job, jobs, processes, progress, desc, "x100")
             for x in part]
 
 
@@ -177,7 +188,7 @@ def load_tiles(scenes: list[tuple[np.ndarray, list[dict]]], config) -> dict:
     from tristream_ros.model.vision.tiles import split_tiles
 
     nt, g = config.tiles_per_side, config.tokens_per_tile_side
-    tiles, colours, kinds, sal, keys = [], [], [], [], []
+    tiles, colours, kinds, sal, keys, unnamed = [], [], [], [], [], []
     for frame, objects in scenes:
         px = torch.from_numpy(frame).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8 (no float copy: memory)
         t = split_tiles(px, config.tile_size)[0].clone()  # (n_tiles, 3, ts, ts), its own storage
@@ -188,6 +199,7 @@ def load_tiles(scenes: list[tuple[np.ndarray, list[dict]]], config) -> dict:
         colours.append(c)
         kinds.append(k)
         sal.append(s)
+        unnamed.append((c < 0).any(1))  # (n_tiles,) shows an object of an unnamed colour
         for i in range(nt * nt):
             keys.append(sorted({(int(a) - 1, int(b) - 1) for a, b in zip(c[i], k[i]) if a > 0}))
     omax = max(1, max(len(x) for x in keys))
@@ -204,7 +216,8 @@ def load_tiles(scenes: list[tuple[np.ndarray, list[dict]]], config) -> dict:
             "colour": torch.from_numpy(np.concatenate(colours)), "kind": torch.from_numpy(np.concatenate(kinds)),
             "salient": torch.from_numpy(salient), "obj_ids": torch.from_numpy(ids),
             "obj_mask": torch.from_numpy(mask), "key": torch.from_numpy(key_ids),
-            "has_object": torch.from_numpy(salient.max(1) > 0)}
+            "has_object": torch.from_numpy(salient.max(1) > 0),
+            "unnamed": torch.from_numpy(np.concatenate(unnamed))}
 
 
 def sample_batch(data: dict, batch_size: int, gen: torch.Generator, object_share: float = 0.75,
@@ -252,13 +265,14 @@ def phase1_losses(stve: SparseTemporalVisionEncoder, heads: Phase1Heads, batch: 
     gray = batch.get("gray", torch.zeros(len(tiles), dtype=torch.bool))
     hue = batch.get("hue", torch.zeros(len(tiles)))
     turned = hue != 0
+    unnamed = batch.get("unnamed", torch.zeros(len(tiles), dtype=torch.bool))
     if turned.any():
         tiles = torch.where(turned.view(-1, 1, 1, 1), rotate_hue(tiles, hue), tiles)
     if gray.any():
         tiles = torch.where(gray.view(-1, 1, 1, 1), to_grayscale(tiles), tiles)
     feats = stve.encode_tiles(tiles)  # (B, D, g, g)
     tok = feats.flatten(2).transpose(1, 2)  # (B, g*g, D) tile tokens, raster order within the tile
-    col = ~(gray | turned)  # the contrastive pairs and colour labels need the true colour
+    col = ~(gray | turned | unnamed)  # the contrastive pairs and colour labels need a named, true colour
     if col.sum() >= 2:
         img = F.normalize(heads.img_proj(tok[col].mean(1)), dim=-1)
         txt = F.normalize(heads.txt_proj(heads.text(batch["obj_ids"][col], batch["obj_mask"][col])), dim=-1)
@@ -298,6 +312,8 @@ def run_phase1(config: TriStreamConfig, data_dir: str, out_dir: str, *, opts: Ph
     scenes = dataset_scenes(cache, opts.scenes)
     if opts.extra_scenes > 0:
         scenes += extra_scenes(seed, opts.extra_scenes, vc.image_size, opts.processes, progress)
+    if opts.unnamed_scenes > 0:
+        scenes += extra_scenes(seed, opts.unnamed_scenes, vc.image_size, opts.processes, progress, unnamed=True)
     data = load_tiles(scenes, vc)
     n_scenes = len(scenes)
     del scenes

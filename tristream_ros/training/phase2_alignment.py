@@ -60,7 +60,8 @@ class Phase2Options:
     """Sizes and augmentation rates of phase 2 (defaults: the shipped recipe)."""
 
     ps_train_limit: int = 5000  # spoken train samples decoded by pocketsphinx (the rest: word noise)
-    ctc_steps: int = 3000
+    ctc_steps: int = 4000
+    speech_pool: int = 8000  # more synthesized training samples for the CTC (training.speech_pool)
     ctc_batch: int = 16
     ctc_lr: float = 1.5e-3
     spec_augment: bool = True  # SpecAugment-style time/frequency masks on the CTC batches
@@ -119,7 +120,7 @@ def pad_mel(mels: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train_ctc(config: TriStreamConfig, cache: RunCache, out: Path, opts: Phase2Options, seed: int,
-              resume: bool, progress: bool, tokenizer: TextTokenizer) -> tuple[SpeechModel, dict]:
+              resume: bool, progress: bool, tokenizer: TextTokenizer, processes: int = 2) -> tuple[SpeechModel, dict]:
     """CTC on characters (encoder + CTC head) + a word-presence loss on the mean-pooled adapter
     tokens (which words of the vocabulary the query contains), so that the speech tokens the
     fusion model reads carry the words even before the character CTC has converged."""
@@ -129,13 +130,18 @@ def train_ctc(config: TriStreamConfig, cache: RunCache, out: Path, opts: Phase2O
         speech.load_state_dict(load_file(str(path)))
         return speech.eval(), json.loads((out / "ctc_summary.json").read_text())
     mel = cache.mel("train", config.speech.n_mels, progress=progress)
-    rows = {r["id"]: r for r in cache.rows("train")}
+    text = {r["id"]: r["query"] for r in cache.rows("train") if r["id"] in mel}
+    if opts.speech_pool > 0:
+        from tristream_ros.training.speech_pool import speech_pool
+        pool_mel, pool_text = speech_pool(seed, opts.speech_pool, config.speech.n_mels, out,
+                                          processes=processes, progress=progress)
+        mel, text = {**mel, **pool_mel}, {**text, **pool_text}
     ids = sorted(mel)
     vocab = CharVocab()
-    targets = {i: vocab.encode(rows[i]["query"]) for i in ids}
+    targets = {i: vocab.encode(text[i]) for i in ids}
     words = torch.zeros(len(ids), len(tokenizer))
     for j, i in enumerate(ids):
-        words[j, tokenizer.encode(rows[i]["query"])] = 1.0
+        words[j, tokenizer.encode(text[i])] = 1.0
     row_of = {i: j for j, i in enumerate(ids)}
     bow = torch.nn.Linear(config.speech.llm_dim, len(tokenizer))
     loop = TrainLoop(list(speech.parameters()) + list(bow.parameters()),
@@ -418,7 +424,7 @@ def run_phase2(config: TriStreamConfig, data_dir: str, out_dir: str, *, opts: Ph
     timings["pocketsphinx_train_s"] = round(time.perf_counter() - t, 1)
 
     t = time.perf_counter()
-    speech, ctc_summary = train_ctc(config, cache, out, opts, seed, resume, progress, tokenizer)
+    speech, ctc_summary = train_ctc(config, cache, out, opts, seed, resume, progress, tokenizer, processes)
     timings["ctc_train_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     tokens, ctc_text = speech_tokens(speech, cache, "train", config.speech.n_mels, out, progress)

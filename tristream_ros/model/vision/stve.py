@@ -45,6 +45,7 @@ from torch import nn
 
 from tristream_ros.errors import InputError
 
+from .colour_branch import ColourBranch, to_luma
 from .config import VisionConfig
 from .importance import ImportanceScorer, budget_loss, scorer_flops, select_tokens, ste_keep_mask, token_budget
 from .mobilevit import MobileViTBackbone
@@ -108,6 +109,7 @@ class SparseTemporalVisionEncoder(nn.Module):
         self.config = config or VisionConfig()
         c = self.config
         self.backbone = MobileViTBackbone(c)
+        self.colour = ColourBranch(c) if c.colour_features > 0 else None
         self.scorer = ImportanceScorer(c.token_dim, c.scorer_hidden)
         self._cache = TileCache(c.num_tiles, c.change_threshold, c.change_pool)
         self._window = TemporalPool(c.temporal_window, c.temporal_pool, c.ema_decay)
@@ -126,9 +128,18 @@ class SparseTemporalVisionEncoder(nn.Module):
         """RGB in [0, 1] -> the channel order the backbone weights expect."""
         return pixels01.flip(-3) if self.config.flip_channel_order else pixels01
 
+    def features(self, pixels01: torch.Tensor) -> torch.Tensor:
+        """(n, 3, h, w) RGB in [0, 1] -> token features (n, D, h/32, w/32): the backbone (on
+        luminance only with backbone_input="luma") plus the colour branch when configured."""
+        x = to_luma(pixels01) if self.config.backbone_input == "luma" else pixels01
+        feats = self.backbone(self._to_backbone(x))
+        if self.colour is not None:
+            feats = feats + self.colour(pixels01)
+        return feats
+
     def encode_tiles(self, tiles: torch.Tensor) -> torch.Tensor:
         """tiles (n, 3, t, t) float RGB on the 0..255 scale -> features (n, D, t/32, t/32)."""
-        return self.backbone(self._to_backbone(tiles / PIXEL_MAX))
+        return self.features(tiles / PIXEL_MAX)
 
     def tiles_to_grid(self, feats: torch.Tensor) -> torch.Tensor:
         """Per-tile features (..., n_tiles, D, g, g) -> dense token grid (..., N, D), raster order."""
@@ -215,7 +226,7 @@ class SparseTemporalVisionEncoder(nn.Module):
         x = resize_pixels(images.reshape(b * t, *images.shape[2:]), c)  # (B*T, 3, S, S)
         tiles = split_tiles(x, c.tile_size)  # (B*T, n, 3, ts, ts)
         n = tiles.shape[1]
-        feats = self.backbone(self._to_backbone(tiles.reshape(b * t * n, *tiles.shape[2:])))  # (B*T*n, D, g, g)
+        feats = self.features(tiles.reshape(b * t * n, *tiles.shape[2:]))  # (B*T*n, D, g, g)
         grid = self.tiles_to_grid(feats.reshape(b, t, n, *feats.shape[1:]))  # (B, T, N, D)
         pooled = pool_frames(grid, c.temporal_pool, c.ema_decay)  # (B, N, D)
         logits = self.scorer(pooled)  # (B, N)
@@ -232,12 +243,12 @@ class SparseTemporalVisionEncoder(nn.Module):
             from tristream_ros.model.flops import count_cpu_attention_flops
             count_cpu_attention_flops()  # MobileViT attention is SDPA: counted, not 0
             with _eval_mode(self), torch.no_grad(), FlopCounterMode(display=False) as counter:
-                self.backbone(torch.zeros(1, 3, side, side))
+                self.features(torch.zeros(1, 3, side, side))
             self._flops[key] = int(counter.get_total_flops())
         return self._flops[key]
 
     def flops_per_tile(self) -> int:
-        """Backbone FLOPs (2 x multiply-adds of convs, linears, attention) for one tile."""
+        """Backbone (+ colour branch) FLOPs (2 x multiply-adds of convs, linears, attention) for one tile."""
         return self._count_flops("tile", self.config.tile_size)
 
     def dense_frame_flops(self) -> int:

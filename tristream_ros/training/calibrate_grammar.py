@@ -1,0 +1,136 @@
+"""Calibrate the hybrid front end's CTC-grammar override thresholds for a speech model.
+
+The hybrid front end (model/speech/tokenizer.HybridSpeechTokenizer) keeps pocketsphinx's text
+unless the CTC's best grammar sentence clears three thresholds (model/speech/ctc_grammar.py:
+GRAMMAR_MIN_SCORE, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_LEAD). They depend on the CTC model, so they
+are re-chosen after every CTC change, on voices the model was not trained on and not tested on:
+
+    python -m tristream_ros.training.calibrate_grammar --model MODEL_DIR --data VAL_DATA \\
+        [--flite-n 24] [--flite-seed 1] [--out calib.json]
+
+VAL_DATA: a generated dataset with a *val* split (val voices: neither training nor test voices;
+`tristream generate dataset --train 0 --val 200 --test 0 --seed 5`). Each spoken val query and
+each of `flite-n` held-out-phrasing queries per flite voice (tts_queries, `flite-seed`) runs once
+through the hybrid front end with the override off, recording pocketsphinx's sentence and the
+CTC grammar's best match (score, margin, lead). The grid below is then replayed offline: the
+chosen thresholds maximise sentence-exact transcripts on the val voices while the flite set stays
+at least as exact as with pocketsphinx alone (flite voices sound unlike espeak: they stand for
+the voices the CTC does not know); ties go to the highest (most conservative) thresholds.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SCORES = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.8, -1.0)
+MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1)
+LEADS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)
+
+
+def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
+    from tristream_ros.model.text_tokenizer import normalize
+    utt = tok.transcribe(audio)
+    m = tok.last_match if utt is not None else None
+    return {"source": source, "query": normalize(query),
+            "pocketsphinx": normalize(tok.last_pocketsphinx_text) if utt is not None else "",
+            "heard": normalize(utt.text) if utt is not None else "",
+            "ctc_best": m.text if m is not None else None,
+            "score": None if m is None else float(m.score), "margin": None if m is None else float(m.margin),
+            "lead": None if m is None else float(m.lead)}
+
+
+def chosen(r: dict, score: float, margin: float, lead: float) -> str:
+    """The hybrid's text for record r at these thresholds (as HybridSpeechTokenizer._choose)."""
+    if r["ctc_best"] is not None and r["score"] >= score and r["margin"] >= margin and r["lead"] >= lead:
+        return r["ctc_best"]
+    return r["heard"]
+
+
+def exact(records: list[dict], *thresholds) -> float:
+    return float(np.mean([chosen(r, *thresholds) == r["query"] for r in records])) if records else float("nan")
+
+
+def grid_search(val: list[dict], guard: list[dict]) -> dict:
+    """Best thresholds on `val` that keep `guard` at least as exact as pocketsphinx alone."""
+    never = (float("inf"),) * 3
+    base_guard = exact(guard, *never)
+    best = None
+    for s, m, lead in itertools.product(SCORES, MARGINS, LEADS):
+        if guard and exact(guard, s, m, lead) < base_guard - 1e-9:
+            continue
+        key = (exact(val, s, m, lead), s, m, lead)
+        if best is None or key > best:
+            best = key
+    out = {"pocketsphinx_only": {"val_exact": exact(val, *never), "guard_exact": base_guard},
+           "ctc_grammar_always": {"val_exact": exact(val, -np.inf, -np.inf, -np.inf),
+                                  "guard_exact": exact(guard, -np.inf, -np.inf, -np.inf)}}
+    if best is not None:
+        _, s, m, lead = best
+        out["chosen"] = {"score": s, "margin": m, "lead": lead, "val_exact": exact(val, s, m, lead),
+                         "guard_exact": exact(guard, s, m, lead)}
+    return out
+
+
+def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: bool = True) -> dict:
+    import torch
+
+    from tristream_ros.data.dataset import DatasetReader
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.evaluate_tts import _pad, tts_queries
+    from tristream_ros.training.ship import load_shipped
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    _, speech = load_shipped(model_dir)
+    tok = build_frontend(speech, "hybrid")
+    tok.grammar_min_score = tok.grammar_min_margin = tok.grammar_min_lead = float("inf")  # record only
+    reader = DatasetReader(data_dir, "val")
+    val = []
+    items = range(len(reader))
+    if progress:
+        from tqdm import tqdm
+        items = tqdm(items, desc="val voices", unit="utt", mininterval=2.0)
+    for i in items:
+        s = reader[i]
+        if s["audio"] is not None:
+            val.append(_record(tok, s["audio"], s["query"], f"val:{s['voice']['variant']}"))
+    guard = []
+    if flite_n > 0:
+        from tristream_ros.data.flite_synth import available_voices, flite_synthesize
+        queries = tts_queries(flite_n, flite_seed)
+        for v in available_voices():
+            it = queries
+            if progress:
+                from tqdm import tqdm
+                it = tqdm(queries, desc=f"flite {v}", unit="utt", mininterval=2.0)
+            guard += [_record(tok, _pad(flite_synthesize(q["query"], v)), q["query"], f"flite:{v}") for q in it]
+    result = {"model": str(model_dir), "data": str(data_dir), "val_utterances": len(val),
+              "flite_utterances": len(guard), "flite_seed": flite_seed, **grid_search(val, guard),
+              "seconds": round(time.perf_counter() - t0, 1), "records": val + guard}
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="shipped model folder (speech.safetensors + config.json)")
+    p.add_argument("--data", required=True, help="generated dataset with a val split")
+    p.add_argument("--flite-n", type=int, default=24, help="flite queries per voice (0: no guard set)")
+    p.add_argument("--flite-seed", type=int, default=1)
+    p.add_argument("--out", default=None, help="write the full JSON (with per-utterance records) here")
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    res = run(a.model, a.data, a.flite_n, a.flite_seed, progress=not a.no_progress)
+    if a.out:
+        Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in res.items() if k != "records"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

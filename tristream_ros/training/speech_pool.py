@@ -1,0 +1,62 @@
+"""The CTC's speech pool: more synthesized training speech than the dataset's spoken samples.
+
+The dataset's ~1000 spoken training queries are few for a speech encoder that must understand
+voices it never heard: trained on them alone for 3000 steps (~46 epochs) the CTC misheard 43% of
+held-out-voice test queries (session 3, docs/training.md). The pool draws `n` more training
+samples (training voices, phrasings and colour/kind pairs, the dataset's noise / reverb / gain
+augmentation) from a seed stream of their own (data.dataset.speech_pool_sample), keeps the
+spoken ones and stores their log-mel features and transcripts:
+
+    RUN/phase2/speech_pool_s{seed}_n{n}.npz    {id: (T, n_mels) float16 log-mel of the voiced span}
+    RUN/phase2/speech_pool_s{seed}_n{n}.json   {id: transcript}
+
+No frames, no vision: ~40 ms of espeak-ng + ~35 ms of scene rendering (the query is about a
+scene) per item per core.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tristream_ros.training.cache import crop_voiced, parallel_map
+
+CHUNK = 100  # pool items per worker job
+
+
+def _pool_job(args) -> list[tuple[str, str, np.ndarray]]:
+    """Worker: (id, transcript, log-mel) of the spoken items among `indices`."""
+    from tristream_ros.data.dataset import speech_pool_sample
+    from tristream_ros.signal.features import log_mel_spectrogram
+
+    seed, indices, n_mels = args
+    out = []
+    for i in indices:
+        s = speech_pool_sample(seed, i)
+        if s is None:
+            continue
+        audio = crop_voiced(s["audio"], s)
+        out.append((s["id"], s["query"], log_mel_spectrogram(audio, n_mels).astype(np.float16)))
+    return out
+
+
+def speech_pool(seed: int, n: int, n_mels: int, root: str | Path, processes: int = 2,
+                progress: bool = True) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """({id: log-mel}, {id: transcript}) of the spoken items among pool items 0..n-1 (cached)."""
+    root = Path(root)
+    path, tpath = root / f"speech_pool_s{seed}_n{n}.npz", root / f"speech_pool_s{seed}_n{n}.json"
+    if path.is_file() and tpath.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}, json.loads(tpath.read_text())
+    jobs = [(seed, list(range(a, min(n, a + CHUNK))), n_mels) for a in range(0, n, CHUNK)]
+    mel, text = {}, {}
+    for part in parallel_map(_pool_job, jobs, processes, progress, "speech pool", f"x{CHUNK}"):
+        for sid, query, m in part:
+            mel[sid], text[sid] = m, query
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **mel)
+    tmp.replace(path)
+    tpath.write_text(json.dumps(text) + "\n")
+    return mel, text
