@@ -32,6 +32,10 @@ fi
 step phase1 tristream train --phase 1 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase2 tristream train --phase 2 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
+# After a change of the CTC speech path, re-choose the hybrid front end's override thresholds
+# (model/speech/ctc_grammar.py constants) on val voices + flite before the eval below:
+#   tristream generate dataset --out VAL --train 0 --val 200 --test 0 --seed 5 --frames render
+#   python -m tristream_ros.training.calibrate_grammar --model MODEL --data VAL
 # ship (float16 copy of phase 3 + speech model), then evaluate exactly what is shipped
 python -m tristream_ros.training.ship --run "$RUN" --model "$MODEL" --seed "$SEED" > /dev/null
 step eval tristream eval --model "$MODEL" --data "$RUN/data" --json --out "$RUN/eval.json"

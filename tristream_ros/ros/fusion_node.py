@@ -309,7 +309,16 @@ class FusionNode(LifecycleNode):
 
     # -- inputs (no maths here) -------------------------------------------------------------------
     def _on_vision(self, msg: VisionTokensMsg) -> None:
+        """Keep the newest *well-formed* vision tokens: a malformed message is reported (log +
+        diagnostics) and dropped, so the utterances after it still see the last good scene."""
+        from tristream_ros.ros.vision_encoder_node import check_vision_msg
+
         self.diag.count("vision_in")
+        try:
+            check_vision_msg(msg)
+        except InputError as e:
+            self.diag.error(f"vision tokens rejected (the previous ones stay in use): {e}", key="vision_rejected")
+            return
         with self._vision_lock:
             self._vision_msg = msg
 

@@ -211,21 +211,30 @@ class VisionEncoderNode(Node):
         self._worker.join(timeout=2.0)
 
 
-def msg_to_tokens(msg: VisionTokensMsg):
-    """tristream_ros/VisionTokens -> core VisionTokens (for the fusion model); InputError when
-    the arrays disagree with the declared sizes."""
-    from tristream_ros.model.vision.stve import VisionTokens
-
+def check_vision_msg(msg: VisionTokensMsg) -> None:
+    """InputError naming the problem when a VisionTokens message's arrays disagree with its
+    declared sizes or place tokens outside its grid (cheap: lengths and index bounds only, so a
+    receiver can check every message on arrival and still convert lazily)."""
     n, d = len(msg.rows), int(msg.feature_dim)
     if len(msg.cols) != n or len(msg.importance) != n or len(msg.features) != n * d:
         raise InputError(f"VisionTokens message sizes disagree: rows {n}, cols {len(msg.cols)}, importance "
                          f"{len(msg.importance)}, features {len(msg.features)} (expected {n} x {d})")
+    gh, gw = int(msg.grid_height), int(msg.grid_width)
+    if n and (min(msg.rows) < 0 or min(msg.cols) < 0 or max(msg.rows) >= gh or max(msg.cols) >= gw):
+        raise InputError(f"VisionTokens positions outside the {gh}x{gw} grid")
+
+
+def msg_to_tokens(msg: VisionTokensMsg):
+    """tristream_ros/VisionTokens -> core VisionTokens (for the fusion model); InputError when
+    the arrays disagree with the declared sizes (check_vision_msg)."""
+    from tristream_ros.model.vision.stve import VisionTokens
+
+    check_vision_msg(msg)
+    n, d = len(msg.rows), int(msg.feature_dim)
     feats = torch.as_tensor(np.asarray(msg.features, dtype=np.float32).reshape(n, d))  # (N, D)
     gh, gw = int(msg.grid_height), int(msg.grid_width)
     rows = torch.as_tensor(np.asarray(msg.rows, dtype=np.int64))
     cols = torch.as_tensor(np.asarray(msg.cols, dtype=np.int64))
-    if n and (int(rows.max()) >= gh or int(cols.max()) >= gw):
-        raise InputError(f"VisionTokens positions outside the {gh}x{gw} grid")
     return VisionTokens(features=feats, rows=rows, cols=cols,
                         importance=torch.as_tensor(np.asarray(msg.importance, dtype=np.float32)),
                         grid_hw=(gh, gw), keep_ratio=float(msg.keep_ratio), tiles_reencoded=int(msg.tiles_reencoded),

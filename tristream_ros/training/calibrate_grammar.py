@@ -81,13 +81,13 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
     import torch
 
     from tristream_ros.data.dataset import DatasetReader
-    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.model.checkpoint import load_config
+    from tristream_ros.training.evaluate import build_frontend, load_speech_model
     from tristream_ros.training.evaluate_tts import _pad, tts_queries
-    from tristream_ros.training.ship import load_shipped
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    _, speech = load_shipped(model_dir)
+    speech = load_speech_model(model_dir, load_config(model_dir))
     tok = build_frontend(speech, "hybrid")
     tok.grammar_min_score = tok.grammar_min_margin = tok.grammar_min_lead = float("inf")  # record only
     reader = DatasetReader(data_dir, "val")
@@ -118,7 +118,8 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="shipped model folder (speech.safetensors + config.json)")
+    p.add_argument("--model", required=True, help="model folder: config.json + speech.safetensors (the fusion "
+                   "weights are not read)")
     p.add_argument("--data", required=True, help="generated dataset with a val split")
     p.add_argument("--flite-n", type=int, default=24, help="flite queries per voice (0: no guard set)")
     p.add_argument("--flite-seed", type=int, default=1)
