@@ -48,6 +48,7 @@ def qos_for(offered: list) -> QoSProfile:
 
 
 SUBSCRIBER_SETTLE_S = 0.5  # s to wait after subscribers are counted, before the first message
+ACK_TIMEOUT_S = 3.0  # s to wait, after the last message, for reliable subscribers to acknowledge
 
 
 class BagPlayer:
@@ -123,7 +124,21 @@ class BagPlayer:
             if self.node.context.ok():
                 raise
             self.node.get_logger().info(f"stopped by shutdown after {published} messages")
+            return published
+        self._wait_for_acks()
         return published
+
+    def _wait_for_acks(self) -> None:
+        """Block until reliable subscribers acknowledged every message (as `ros2 bag play
+        --wait-for-all-acked`): a player that exits right after its last publish destroys its
+        writers while samples are still unacknowledged, and a busy reader loses them."""
+        from rclpy.duration import Duration
+
+        late = [p.topic_name for p in self._pubs.values()
+                if not p.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))]
+        if late:
+            self.node.get_logger().warning(f"subscribers of {late} did not acknowledge every message "
+                                           f"within {ACK_TIMEOUT_S:g} s")
 
     def _wait_for_subscribers(self, topics: list[str]) -> None:
         n = self.options.wait_for_subscribers
