@@ -47,6 +47,14 @@ def test_vision_keeps_at_most_the_budget(capsys):
     assert 0 < r["encoder"]["stve_gflops_per_frame"] and 0 < r["decoder_vision"]["flops_reduction"] < 1
 
 
+def test_vision_measures_a_checkpoints_stve(tmp_path, capsys):
+    from graph_helpers import make_checkpoint
+    folder = make_checkpoint(tmp_path / "ckpt")
+    r = _run(vision, ["--model", str(folder), "--scenes", "1"], capsys)
+    assert r["weights"].startswith("trained") and r["preset"] == "tiny"
+    assert 0 < r["keep_ratio"] <= 0.27 and 0 < r["encoder"]["flops_reduction"] < 1
+
+
 def test_memory_and_decode_on_tiny_export(tmp_path, capsys):
     work = str(tmp_path / "work")
     m = _run(memory, ["--preset", "tiny", "--work", work], capsys)
