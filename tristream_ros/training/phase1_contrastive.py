@@ -57,6 +57,7 @@ from torch.nn import functional as F
 
 from tristream_ros.data.scenes import COLOURS, KINDS, render_scene, spec_from_dict
 from tristream_ros.model.config import TriStreamConfig
+from tristream_ros.model.vision.colour_branch import to_luma
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
 from tristream_ros.training.cache import RunCache, parallel_map
 from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
@@ -64,7 +65,6 @@ from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
 REGIONS = ("left", "centre", "right")
 COLOUR_NAMES = tuple(COLOURS)
 STVE_FILE = "stve.safetensors"
-LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
 
 
 @dataclass(frozen=True)
@@ -255,8 +255,7 @@ def rotate_hue(tiles: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
 
 def to_grayscale(tiles: torch.Tensor) -> torch.Tensor:
     """(n, 3, t, t) RGB -> the same shape with every channel set to the BT.601 luminance."""
-    luma = (tiles * torch.tensor(LUMA, dtype=tiles.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    return luma.expand_as(tiles)
+    return to_luma(tiles)
 
 
 def phase1_losses(stve: SparseTemporalVisionEncoder, heads: Phase1Heads, batch: dict, debias: bool = False) -> dict:
