@@ -37,11 +37,12 @@ from safetensors.torch import load_file
 
 from tristream_ros.data.scenes import render_scene, spec_from_dict
 from tristream_ros.model.checkpoint import load_checkpoint
+from tristream_ros.data.dataset import DatasetReader
 from tristream_ros.model.config import ROUTES
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.text_tokenizer import normalize
 from tristream_ros.model.tristream_model import Action, Done, Query, RouteChosen, TextDelta
-from tristream_ros.training.cache import RunCache, char_error_rate, default_pocketsphinx_config
+from tristream_ros.training.cache import char_error_rate, default_pocketsphinx_config
 from tristream_ros.training.phase2_alignment import SPEECH_FILE, needed_route
 
 REAL_SPEECH_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech"
@@ -170,8 +171,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     foreign = frontend == "oracle_text_foreign_tokens"
     prev_tokens = None
     tok = build_frontend(speech, "ctc" if oracle else frontend)
-    cache = RunCache(data_dir, Path(model_dir) / ".eval_cache")
-    reader = cache.reader(split)
+    reader = DatasetReader(data_dir, split)  # read only: nothing is written beside the model or the data
     n = len(reader) if limit is None else min(limit, len(reader))
     rows, sparse, dense, nocam = [], [], [], []
     cer_ps, cer_ctc, no_utt, keep = [], [], 0, []
