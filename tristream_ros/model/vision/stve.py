@@ -5,6 +5,8 @@ Streaming inference, one camera frame at a time (``SparseTemporalVisionEncoder.e
     uint8 (H, W, 3) --resize--> (3, 256, 256) --split--> 16 tiles (3, 64, 64)
       tile cache: re-encode only tiles whose mean |pixel change| > change_threshold
       MobileViT backbone per changed tile -> (D, 2, 2); cached tiles keep their features
+        (backbone_input="luma": the backbone sees luminance only, and colour_branch.py adds a
+        per-pixel colour term to the same (D, 2, 2): shape and colour factorised)
       dense grid (64, D) --temporal pooling over the last temporal_window frames--> (64, D)
       importance scorer -> scores (64,); budget k from image complexity (tile edge energy)
       keep the tokens with score >= threshold, best first, at most k, at least min_tokens
