@@ -10,7 +10,9 @@ worker thread encodes it when the previous encoding is done and at most ``max_ra
 per second. A frame replaced in the mailbox before it was encoded is counted as ``dropped``;
 a frame whose stamp is not newer than the last encoded one, or older than ``max_age_s``
 (when > 0), is counted as ``stale`` and skipped. Malformed frames are counted (``bad_frames``),
-reported on /diagnostics and skipped; the node keeps running.
+reported on /diagnostics and skipped; the node keeps running. A raw frame whose data length
+disagrees with its size fields is caught on arrival, so it is counted even while the worker
+is busy and never displaces a good frame waiting in the mailbox.
 
 Parameters (config/tristream.yaml, ``vision_encoder_node``):
   model.path          checkpoint folder (only its ``vision.*`` tensors are loaded)
@@ -149,6 +151,12 @@ class VisionEncoderNode(Node):
     # -- callbacks: no maths, only the mailbox ------------------------------------------------
     def _offer(self, kind: str, msg) -> None:
         self.diag.count("frames_in")
+        if kind == "raw" and not raw_layout_ok(msg):  # counted even when the worker is busy, and
+            # never allowed to push a good frame out of the mailbox
+            self.diag.error(f"bad raw camera frame (stamp {stamp_to_ns(msg.header.stamp)}): {msg.width}x"
+                            f"{msg.height} step {msg.step} needs {msg.step * msg.height} bytes, got {len(msg.data)}",
+                            key="bad_frames")
+            return
         with self._cv:
             if self._slot is not None:
                 self.diag.count("dropped")  # superseded before it was encoded
@@ -209,6 +217,12 @@ class VisionEncoderNode(Node):
         with self._cv:
             self._cv.notify_all()
         self._worker.join(timeout=2.0)
+
+
+def raw_layout_ok(msg) -> bool:
+    """A sensor_msgs/Image whose size fields and data length agree (a check cheap enough for the
+    subscription callback; the encoding and the pixels are checked when the frame is decoded)."""
+    return msg.width > 0 and msg.height > 0 and msg.step > 0 and len(msg.data) == msg.step * msg.height
 
 
 def check_vision_msg(msg: VisionTokensMsg) -> None:
