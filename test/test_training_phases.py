@@ -260,3 +260,21 @@ def test_scene_pool_tokens_and_typed_turns_about_pool_scenes(tmp_path):
     for slot, i in enumerate(idx):  # each slot reads its own pool scene's tokens
         assert torch.equal(b["vision_features"][slot], torch.from_numpy(pool["features"][i - 1].astype(np.float32)))
     assert data.batch([0], rng)["answer_texts"] == [row["answer"]]  # dataset slot, extra_turn_rate 0: as is
+
+
+def test_ctc_pool_finetune_runs_a_second_stage_on_dataset_plus_pool(tmp_path):
+    from pathlib import Path
+
+    from tristream_ros.data.dataset import generate_dataset
+    from tristream_ros.training.cache import RunCache
+    from tristream_ros.training.phase2_alignment import train_ctc
+    generate_dataset(tmp_path / "data", {"train": 4, "val": 0, "test": 0}, processes=1)
+    cache = RunCache(tmp_path / "data", tmp_path / "cache")
+    cfg = TriStreamConfig.preset("tiny")
+    out = Path(tmp_path / "p2")
+    out.mkdir()
+    opts = Phase2Options(ctc_steps=2, ctc_batch=2, speech_pool=3, ctc_pool_finetune_steps=2)
+    speech, summary = train_ctc(cfg, cache, out, opts, 0, False, False, build_tokenizer(), processes=1)
+    assert summary["steps"] == 2 and summary["pool_finetune"]["steps"] == 2
+    assert (out / "phase2_speech_state.json").is_file() and (out / "phase2_speech_pool_state.json").is_file()
+    assert (out / "speech.safetensors").is_file() and not speech.training
