@@ -10,8 +10,8 @@ worker thread encodes it when the previous encoding is done and at most ``max_ra
 per second. A frame replaced in the mailbox before it was encoded is counted as ``dropped``;
 a frame whose stamp is not newer than the last encoded one, or older than ``max_age_s``
 (when > 0), is counted as ``stale`` and skipped. Malformed frames are counted (``bad_frames``),
-reported on /diagnostics and skipped; the node keeps running. A raw frame whose data length
-disagrees with its size fields is caught on arrival, so it is counted even while the worker
+reported on /diagnostics and skipped; the node keeps running. A raw frame whose layout
+(encoding, size, step, data length) is invalid is caught on arrival, so it is counted even while the worker
 is busy and never displaces a good frame waiting in the mailbox.
 
 Parameters (config/tristream.yaml, ``vision_encoder_node``):
@@ -43,6 +43,7 @@ from tristream_ros.ros.diagnostics import Diagnostics
 from tristream_ros.ros.model_files import DEFAULT_MODEL_PATH, load_vision_encoder, resolve_model_path
 from tristream_ros.ros.node_runtime import param, run_node
 from tristream_ros.ros.qos import declare_qos
+from tristream_ros.signal.image_codec import check_image_layout
 
 IMAGE_TOPIC = "camera/image"
 COMPRESSED_TOPIC = "camera/image/compressed"
@@ -151,12 +152,13 @@ class VisionEncoderNode(Node):
     # -- callbacks: no maths, only the mailbox ------------------------------------------------
     def _offer(self, kind: str, msg) -> None:
         self.diag.count("frames_in")
-        if kind == "raw" and not raw_layout_ok(msg):  # counted even when the worker is busy, and
-            # never allowed to push a good frame out of the mailbox
-            self.diag.error(f"bad raw camera frame (stamp {stamp_to_ns(msg.header.stamp)}): {msg.width}x"
-                            f"{msg.height} step {msg.step} needs {msg.step * msg.height} bytes, got {len(msg.data)}",
-                            key="bad_frames")
-            return
+        if kind == "raw":  # layout checked on arrival: counted even when the worker is busy, and a
+            try:           # malformed frame never pushes a good one out of the mailbox
+                check_image_layout(msg.height, msg.width, msg.encoding, msg.step, len(msg.data))
+            except InputError as exc:
+                self.diag.error(f"bad raw camera frame (stamp {stamp_to_ns(msg.header.stamp)}): {exc}",
+                                key="bad_frames")
+                return
         with self._cv:
             if self._slot is not None:
                 self.diag.count("dropped")  # superseded before it was encoded
@@ -217,12 +219,6 @@ class VisionEncoderNode(Node):
         with self._cv:
             self._cv.notify_all()
         self._worker.join(timeout=2.0)
-
-
-def raw_layout_ok(msg) -> bool:
-    """A sensor_msgs/Image whose size fields and data length agree (a check cheap enough for the
-    subscription callback; the encoding and the pixels are checked when the frame is decoded)."""
-    return msg.width > 0 and msg.height > 0 and msg.step > 0 and len(msg.data) == msg.step * msg.height
 
 
 def check_vision_msg(msg: VisionTokensMsg) -> None:

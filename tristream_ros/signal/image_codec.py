@@ -50,13 +50,9 @@ def encoding_info(encoding: str) -> tuple[type, int]:
         raise InputError(f"unsupported image encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}") from None
 
 
-def decode_image(height: int, width: int, encoding: str, step: int, data: bytes | bytearray | memoryview,
-                 is_bigendian: bool = False) -> np.ndarray:
-    """Raw Image fields -> (H, W) or (H, W, C) array in ``encoding``'s channel order.
-
-    Rows may be padded (``step`` > row bytes); padding is dropped. 16-bit data honours
-    ``is_bigendian``. Raises InputError naming the first bad field.
-    """
+def check_image_layout(height: int, width: int, encoding: str, step: int, nbytes: int) -> None:
+    """InputError naming the first bad field of a raw Image's layout (encoding, size, step, data
+    length); no pixel is touched, so it is cheap enough for a subscription callback."""
     dtype, channels = encoding_info(encoding)
     itemsize = np.dtype(dtype).itemsize
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
@@ -67,11 +63,25 @@ def decode_image(height: int, width: int, encoding: str, step: int, data: bytes 
                          f"{width}x{height}")
     if step % itemsize:
         raise InputError(f"image step {step} is not a multiple of {itemsize} bytes for {encoding}")
-    buf = memoryview(data).cast("B") if not isinstance(data, (bytes, bytearray)) else data
     needed = step * height
-    if len(buf) < needed:
-        raise InputError(f"image data has {len(buf)} bytes, fewer than step*height = {step}*{height} = {needed} "
+    if nbytes < needed:
+        raise InputError(f"image data has {nbytes} bytes, fewer than step*height = {step}*{height} = {needed} "
                          f"for {encoding} {width}x{height}")
+
+
+def decode_image(height: int, width: int, encoding: str, step: int, data: bytes | bytearray | memoryview,
+                 is_bigendian: bool = False) -> np.ndarray:
+    """Raw Image fields -> (H, W) or (H, W, C) array in ``encoding``'s channel order.
+
+    Rows may be padded (``step`` > row bytes); padding is dropped. 16-bit data honours
+    ``is_bigendian``. Raises InputError naming the first bad field (check_image_layout).
+    """
+    buf = memoryview(data).cast("B") if not isinstance(data, (bytes, bytearray)) else data
+    check_image_layout(height, width, encoding, step, len(buf))
+    dtype, channels = encoding_info(encoding)
+    itemsize = np.dtype(dtype).itemsize
+    row_bytes = width * channels * itemsize
+    needed = step * height
     order = ">" if (is_bigendian and itemsize > 1) else "<"
     rows = np.frombuffer(buf, dtype=np.uint8, count=needed).reshape(height, step)[:, :row_bytes]  # (H, row_bytes)
     arr = np.ascontiguousarray(rows).view(np.dtype(dtype).newbyteorder(order))  # (H, W*C)
