@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The exact recipe of the shipped demo checkpoint (models/demo), on 2 CPU cores:
 #   generate data (fixed seed) -> phase 1 (STVE contrastive) -> phase 2 (alignment)
-#   -> phase 3 (DPO) -> eval -> models/demo (+ recipe.json with per-step wall-clock)
+#   -> phase 3 (DPO) -> calibrate the speech front end -> eval -> models/demo
+#   (+ recipe.json with per-step wall-clock)
 # Usage: scripts/train_demo.sh [RUN_DIR] [MODEL_DIR]     (defaults: runs/demo, models/demo)
 # Resumable: RESUME=1 scripts/train_demo.sh keeps finished phases' state and caches.
 set -euo pipefail
@@ -32,10 +33,14 @@ fi
 step phase1 tristream train --phase 1 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase2 tristream train --phase 2 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
-# After a change of the CTC speech path, re-choose the hybrid front end's override thresholds
-# (model/speech/ctc_grammar.py constants) on val voices + flite before the eval below:
-#   tristream generate dataset --out VAL --train 0 --val 200 --test 0 --seed 5 --frames render
-#   python -m tristream_ros.training.calibrate_grammar --model MODEL --data VAL
+# the hybrid front end's CTC-override thresholds, chosen for this CTC on voices it was neither
+# trained nor tested on (val voices, seed 5) with flite voices as a guard -> phase3/ctc_grammar.json
+if [ ! -f "$RUN/val/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
+  step generate_val tristream generate dataset --out "$RUN/val" --train 0 --val 200 --test 0 --seed 5 \
+       --frames render --no-progress
+fi
+step calibrate python -m tristream_ros.training.calibrate_grammar --model "$RUN/out/phase3" --data "$RUN/val" \
+     --out "$RUN/calibration.json" --write --no-progress
 # ship (float16 copy of phase 3 + speech model), then evaluate exactly what is shipped
 python -m tristream_ros.training.ship --run "$RUN" --model "$MODEL" --seed "$SEED" > /dev/null
 step eval tristream eval --model "$MODEL" --data "$RUN/data" --json --out "$RUN/eval.json"

@@ -39,3 +39,20 @@ def test_fail_fast_exits_2(probe):
         node.proc.wait(30)
         assert node.proc.returncode == 2, node.output
         assert "unknown sink 'bogus'" in node.output
+
+
+def test_unreadable_calibration_file_is_a_configuration_error(probe, tmp_path):
+    """A model folder whose ctc_grammar.json (the hybrid's calibrated thresholds) is corrupt:
+    the speech node says which file, reports it on /diagnostics and stays up."""
+    from pathlib import Path
+    demo = Path(__file__).resolve().parents[1] / "models" / "demo"
+    for name in ("config.json", "speech.safetensors"):
+        (tmp_path / name).symlink_to(demo / name)
+    (tmp_path / "ctc_grammar.json").write_text('{"min_score": -0.4')
+    probe.subscribe_diagnostics()
+    with NodeProcess("tristream_ros.ros.speech_tokenizer_node", ros_args=["-p", f"model.path:={tmp_path}"]) as node:
+        assert probe.wait_until(lambda: error_statuses(probe.diagnostics(), "configuration"), 30), node.output
+        status = error_statuses(probe.diagnostics(), "configuration")[-1]
+        assert "ctc_grammar.json" in status.message and "min_score" in status.message, status.message
+        assert node.alive(), node.output
+        assert node.stop() == 0

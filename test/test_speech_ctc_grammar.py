@@ -103,3 +103,20 @@ def test_threshold_calibration_keeps_the_guard_set_and_prefers_conservative_thre
     assert -0.45 < c["score"] <= -0.25  # most conservative score that still takes both fixes
     assert chosen(val[2], c["score"], c["margin"], c["lead"]) == "go back"
     assert chosen(rec("x", "y", None, None, None, None), -9, 0, 0) == "y"  # no CTC match: pocketsphinx's text
+
+
+def test_thresholds_travel_with_the_model_folder(tmp_path):
+    from tristream_ros.errors import ModelFileError
+    from tristream_ros.model.speech.ctc_grammar import (THRESHOLDS_FILE, GrammarThresholds, load_grammar_thresholds,
+                                                        save_grammar_thresholds)
+    from tristream_ros.training.evaluate import build_frontend
+
+    assert load_grammar_thresholds(tmp_path) == GrammarThresholds()  # no file: the module defaults
+    save_grammar_thresholds(tmp_path, GrammarThresholds(-0.45, 0.01, 0.7), {"tool": "test"})
+    assert load_grammar_thresholds(tmp_path) == GrammarThresholds(-0.45, 0.01, 0.7)
+    tok = build_frontend(SpeechModel(SpeechConfig.preset("tiny")).eval(), "hybrid", tmp_path)
+    assert (tok.grammar_min_score, tok.grammar_min_margin, tok.grammar_min_lead) == (-0.45, 0.01, 0.7)
+    for bad in ("{not json", '{"min_score": -0.4, "min_margin": 0.0}', '{"min_score": "NaN", "min_margin": 0, "min_lead": 0}'):
+        (tmp_path / THRESHOLDS_FILE).write_text(bad)
+        with pytest.raises(ModelFileError, match=THRESHOLDS_FILE):
+            load_grammar_thresholds(tmp_path)

@@ -19,3 +19,27 @@ def test_eval_with_missing_model_is_a_clear_error(tmp_path, capsys):
     rc = main(["eval", "--model", str(tmp_path / "nomodel"), "--data", str(tmp_path), "--json", "--real", "none"])
     assert rc == 2
     assert "nomodel" in capsys.readouterr().err
+
+
+def test_ship_halves_weights_and_carries_the_calibrated_thresholds(tmp_path):
+    import json
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from tristream_ros.training.ship import ship
+    src = tmp_path / "run" / "out" / "phase3"
+    src.mkdir(parents=True)
+    for name in ("model.safetensors", "speech.safetensors"):
+        save_file({"w": torch.ones(3, 2)}, str(src / name))
+    (src / "config.json").write_text("{}")
+    (src / "vocab.json").write_text("[]")
+    (src / "ctc_grammar.json").write_text(json.dumps({"min_score": -0.4, "min_margin": 0.0, "min_lead": 0.8}))
+    model = tmp_path / "model"
+    recipe = ship(tmp_path / "run", model, seed=3, note="n")
+    assert recipe["seed"] == 3 and recipe["note"] == "n"
+    assert load_file(str(model / "model.safetensors"))["w"].dtype == torch.float16
+    assert json.loads((model / "ctc_grammar.json").read_text())["min_lead"] == 0.8
+    (src / "ctc_grammar.json").unlink()  # retrained without calibration: the old thresholds must go
+    ship(tmp_path / "run", model, seed=3)
+    assert not (model / "ctc_grammar.json").exists()

@@ -32,7 +32,9 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            pocketsphinx's text when it clears speech.ctc_grammar_min_score
                            (per-frame log-likelihood), speech.ctc_grammar_min_margin (lead over
                            the runner-up) and speech.ctc_grammar_min_lead (lead over the sentence
-                           pocketsphinx heard): speech like the encoder's training voices
+                           pocketsphinx heard): speech like the encoder's training voices.
+                           Defaults: model.path/ctc_grammar.json, the thresholds calibrated
+                           for that model (model/speech/ctc_grammar.py's otherwise)
   vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
   max_queue                chunks waiting before the oldest are dropped (counted)
   runtime.threads          torch threads
@@ -51,6 +53,7 @@ import torch
 from rclpy.node import Node
 
 from tristream_ros.errors import InputError, ModelFileError
+from tristream_ros.model.speech.ctc_grammar import GrammarThresholds, load_grammar_thresholds
 from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
 from tristream_ros.ros.conversions import audio_chunk_to_numpy, ns_to_stamp, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
@@ -127,13 +130,14 @@ class SpeechTokenizerNode(Node):
         weights = str(param(self, "speech.weights", SPEECH_WEIGHTS_FILE, "SpeechModel weights in model.path"))
         vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | domain | none | PATH"))
         mode = str(param(self, "pocketsphinx.mode", "grammar", "grammar | lm"))
-        from tristream_ros.model.speech.ctc_grammar import GRAMMAR_MIN_LEAD, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE
         ctc_grammar = str(param(self, "speech.ctc_grammar", "queries", "queries | domain | none | PATH (hybrid)"))
-        g_score = float(param(self, "speech.ctc_grammar_min_score", GRAMMAR_MIN_SCORE,
-                              "per-frame log-likelihood a CTC sentence needs to replace pocketsphinx's text"))
-        g_margin = float(param(self, "speech.ctc_grammar_min_margin", GRAMMAR_MIN_MARGIN,
+        calibrated = self._calibrated_thresholds(model_path) if frontend != "pocketsphinx" else GrammarThresholds()
+        g_score = float(param(self, "speech.ctc_grammar_min_score", calibrated.min_score,
+                              "per-frame log-likelihood a CTC sentence needs to replace pocketsphinx's text "
+                              "(default: the model folder's ctc_grammar.json)"))
+        g_margin = float(param(self, "speech.ctc_grammar_min_margin", calibrated.min_margin,
                                "per-frame log-likelihood lead over the runner-up sentence"))
-        g_lead = float(param(self, "speech.ctc_grammar_min_lead", GRAMMAR_MIN_LEAD,
+        g_lead = float(param(self, "speech.ctc_grammar_min_lead", calibrated.min_lead,
                              "per-frame log-likelihood lead over the sentence pocketsphinx heard"))
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
                             min_speech_ms=float(param(self, "vad.min_speech_ms", 96.0, "ms")),
@@ -179,6 +183,16 @@ class SpeechTokenizerNode(Node):
         self._worker.start()
         self.diag.ok("listening")
         self.get_logger().info(f"speech front end: {self.frontend}; listening on {AUDIO_TOPIC}")
+
+    @staticmethod
+    def _calibrated_thresholds(model_path: str) -> GrammarThresholds:
+        """The CTC-grammar thresholds calibrated for the model (its ctc_grammar.json; the module
+        defaults without one). An unreadable file raises ModelFileError: a configuration error."""
+        try:
+            folder = resolve_model_path(model_path)
+        except ModelFileError:
+            return GrammarThresholds()  # reported below, where the speech model is loaded
+        return load_grammar_thresholds(folder)
 
     # -- callback: queue only -------------------------------------------------------------------
     def _on_chunk(self, msg: AudioChunk) -> None:

@@ -6,7 +6,11 @@ GRAMMAR_MIN_SCORE, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_LEAD). They depend on the CTC
 are re-chosen after every CTC change, on voices the model was not trained on and not tested on:
 
     python -m tristream_ros.training.calibrate_grammar --model MODEL_DIR --data VAL_DATA \\
-        [--flite-n 24] [--flite-seed 1] [--out calib.json]
+        [--flite-n 24] [--flite-seed 1] [--out calib.json] [--write]
+
+--write stores the chosen thresholds in MODEL_DIR/ctc_grammar.json, which every front end built
+for that folder reads (the speech_tokenizer_node, `tristream eval`, the benchmarks; see
+model/speech/ctc_grammar.load_grammar_thresholds); training/ship.py ships it with the weights.
 
 VAL_DATA: a generated dataset with a *val* split (val voices: neither training nor test voices;
 `tristream generate dataset --train 0 --val 200 --test 0 --seed 5`). Each spoken val query and
@@ -124,11 +128,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flite-n", type=int, default=24, help="flite queries per voice (0: no guard set)")
     p.add_argument("--flite-seed", type=int, default=1)
     p.add_argument("--out", default=None, help="write the full JSON (with per-utterance records) here")
+    p.add_argument("--write", action="store_true", help="store the chosen thresholds in MODEL/ctc_grammar.json")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     res = run(a.model, a.data, a.flite_n, a.flite_seed, progress=not a.no_progress)
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
+    if a.write:
+        if "chosen" not in res:
+            print("no thresholds keep the guard set as exact as pocketsphinx alone: nothing written", file=sys.stderr)
+            return 1
+        from tristream_ros.model.speech.ctc_grammar import GrammarThresholds, save_grammar_thresholds
+        c = res["chosen"]
+        source = {"tool": "python -m tristream_ros.training.calibrate_grammar", "data": str(a.data),
+                  "flite_n": a.flite_n, "flite_seed": a.flite_seed,
+                  **{k: res[k] for k in ("val_utterances", "flite_utterances", "pocketsphinx_only",
+                                         "ctc_grammar_always", "chosen")}}
+        path = save_grammar_thresholds(a.model, GrammarThresholds(c["score"], c["margin"], c["lead"]), source)
+        print(f"wrote {path}", file=sys.stderr)
     print(json.dumps({k: v for k, v in res.items() if k != "records"}, indent=1))
     return 0
 

@@ -55,16 +55,19 @@ def load_speech_model(model_dir: str | Path, config) -> SpeechModel:
     return speech.eval()
 
 
-def build_frontend(speech: SpeechModel, kind: str = "hybrid"):
+def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | Path | None = None):
     """The speech_tokenizer_node's default front end (config/tristream.yaml), built by the same
     function the node uses: pocketsphinx with a grammar of the queries users say, and for
-    `hybrid` our encoder's CTC scoring the same sentences (model/speech/ctc_grammar.py, default
-    thresholds). kind `hybrid_lm`: the hybrid with pocketsphinx's bigram LM over queries +
-    answers instead (no CTC grammar)."""
+    `hybrid` our encoder's CTC scoring the same sentences with the override thresholds
+    calibrated for the model in `model_dir` (model/speech/ctc_grammar.load_grammar_thresholds).
+    kind `hybrid_lm`: the hybrid with pocketsphinx's bigram LM over queries + answers instead
+    (no CTC grammar)."""
+    from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
     from tristream_ros.model.speech.frontend import configured_frontend
+    thresholds = load_grammar_thresholds(model_dir).kwargs()
     if kind == "hybrid_lm":
-        return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none")
-    return configured_frontend(kind, speech if kind != "pocketsphinx" else None)
+        return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none", **thresholds)
+    return configured_frontend(kind, speech if kind != "pocketsphinx" else None, **thresholds)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:
@@ -170,7 +173,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     oracle = frontend in ("oracle_text", "oracle_text_foreign_tokens")
     foreign = frontend == "oracle_text_foreign_tokens"
     prev_tokens = None
-    tok = build_frontend(speech, "ctc" if oracle else frontend)
+    tok = build_frontend(speech, "ctc" if oracle else frontend, model_dir)
     reader = DatasetReader(data_dir, split)  # read only: nothing is written beside the model or the data
     n = len(reader) if limit is None else min(limit, len(reader))
     rows, sparse, dense, nocam = [], [], [], []
@@ -263,9 +266,9 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
 
     model = load_checkpoint(model_dir)
     speech = load_speech_model(model_dir, model.config)
-    fronts = {"hybrid_default": build_frontend(speech, "hybrid"),
-              "hybrid_domain_lm": build_frontend(speech, "hybrid_lm"),
-              "ctc": build_frontend(speech, "ctc")}
+    fronts = {"hybrid_default": build_frontend(speech, "hybrid", model_dir),
+              "hybrid_domain_lm": build_frontend(speech, "hybrid_lm", model_dir),
+              "ctc": build_frontend(speech, "ctc", model_dir)}
     from tristream_ros.model.speech.pocketsphinx_frontend import PocketsphinxConfig
     from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
     fronts["pocketsphinx_general_lm"] = build_speech_tokenizer("pocketsphinx", None, PocketsphinxConfig())

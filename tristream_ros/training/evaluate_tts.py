@@ -113,7 +113,7 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
         raise InputError(f"flite has no voice(s) {bad}; available: {', '.join(flite_voices())}")
     t0 = time.perf_counter()
     model, speech = load_shipped(model_dir)
-    tok = build_frontend(speech, "hybrid")
+    tok = build_frontend(speech, "hybrid", model_dir)
     queries = tts_queries(n, seed)
     per_voice, all_rows, preds = {}, [], {}
     for v in voices:

@@ -61,12 +61,12 @@ class Phase2Options:
 
     ps_train_limit: int = 5000  # spoken train samples decoded by pocketsphinx (the rest: word noise)
     ctc_steps: int = 3000
-    # more synthesized training samples for the CTC (training.speech_pool); off: 8000 (6832 spoken)
-    # mixed in from the start for 4000 steps left the CTC undertrained (train CER 0.32 vs 0.11);
-    # as a fine-tuning stage after the 3000 dataset steps (1500 steps, lr 5e-4) it cut greedy CER
-    # on the test voices 0.358 -> 0.265 (session 4, not yet shipped: docs/training.md)
-    speech_pool: int = 0
-    ctc_pool_finetune_steps: int = 0  # > 0 (with speech_pool): train on the dataset, then fine-tune on dataset + pool
+    # more synthesized training samples for the CTC (training.speech_pool, 8000 -> 6832 spoken):
+    # mixed in from the start for 4000 steps they left the CTC undertrained (train CER 0.32 vs
+    # 0.11); as a fine-tuning stage after the 3000 dataset steps (1500 steps, lr 5e-4) they cut
+    # greedy CER on the test voices 0.358 -> 0.265 (session 4 experiment; docs/training.md)
+    speech_pool: int = 8000
+    ctc_pool_finetune_steps: int = 1500  # > 0 (with speech_pool): train on the dataset, then fine-tune on dataset + pool
     ctc_pool_finetune_lr: float = 5e-4
     ctc_batch: int = 16
     ctc_lr: float = 1.5e-3

@@ -4,7 +4,8 @@
 
 models/demo/ then holds: model.safetensors, config.json, vocab.json (load_checkpoint),
 (float32 weights stored as float16), speech.safetensors (the SpeechModel: streaming encoder, CTC head, adapter; config in
-config.json["speech"]), frontend.json (the default speech front end), eval.json, recipe.json
+config.json["speech"]), ctc_grammar.json (the hybrid front end's override thresholds, when
+calibrated), frontend.json (the default speech front end), eval.json, recipe.json
 (config, seed, commands, per-step wall-clock, machine) and the loss curves (*.png).
 """
 from __future__ import annotations
@@ -18,12 +19,14 @@ import sys
 from pathlib import Path
 
 SHIP_FILES = ("model.safetensors", "config.json", "vocab.json", "speech.safetensors")
+OPTIONAL_FILES = ("ctc_grammar.json",)  # the hybrid's thresholds, when calibrate_grammar --write ran on phase3/
 FRONTEND = {
     "speech_frontend": "hybrid",
     "text": "pocketsphinx (en-US acoustic model of real speech) with a JSGF grammar of "
             "tristream_ros.data.language.all_queries(); replaced by the best of the same sentences "
             "scored by speech.safetensors' CTC when its per-frame log-likelihood and lead over the "
-            "runner-up clear model/speech/ctc_grammar.py's GRAMMAR_MIN_SCORE / GRAMMAR_MIN_MARGIN",
+            "runner-up and over pocketsphinx's sentence clear the thresholds in ctc_grammar.json "
+            "(training/calibrate_grammar.py)",
     "speech_tokens": "speech.safetensors: streaming encoder + k=5 adapter",
     "live_transcript": "pocketsphinx partials (CTC head of speech.safetensors in ctc_text)",
     "build": "tristream_ros.training.evaluate.build_frontend(speech_model, 'hybrid') "
@@ -68,6 +71,11 @@ def ship(run: Path, model: Path, seed: int, note: str = "") -> dict:
             _half_copy(src / name, model / name)
         else:
             shutil.copy(src / name, model / name)
+    for name in OPTIONAL_FILES:
+        if (src / name).is_file():
+            shutil.copy(src / name, model / name)
+        elif (model / name).is_file():
+            (model / name).unlink()  # calibrated for weights that are being replaced
     for png in sorted((run / "out").glob("phase*/*_loss.png")):
         shutil.copy(png, model / png.name)
     if (run / "eval.json").is_file():

@@ -17,13 +17,16 @@ pocketsphinx's text.
 """
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from tristream_ros.errors import InputError
+from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.model.text_tokenizer import BLANK_ID, CharVocab, normalize
 
 
@@ -33,9 +36,55 @@ from tristream_ros.model.text_tokenizer import BLANK_ID, CharVocab, normalize
 # (query seed 1) so that flite voices, which pocketsphinx transcribes almost perfectly, lose
 # nothing; checked on the test voices and flite seed 0 (docs/training.md). The five real
 # LibriVox recordings score -0.39 .. -0.78: never overridden.
+# These are the fallback for a model folder without THRESHOLDS_FILE: the thresholds depend on the
+# CTC model, so `python -m tristream_ros.training.calibrate_grammar --write` stores the ones
+# chosen for a model beside its weights and every front end built for that folder uses them.
 GRAMMAR_MIN_SCORE = -0.3
 GRAMMAR_MIN_MARGIN = 0.02
 GRAMMAR_MIN_LEAD = 0.3
+THRESHOLDS_FILE = "ctc_grammar.json"  # in a model folder: {"min_score", "min_margin", "min_lead", ...}
+
+
+@dataclass(frozen=True)
+class GrammarThresholds:
+    """Per-frame log-likelihood thresholds of the CTC-grammar override (see the module doc)."""
+
+    min_score: float = GRAMMAR_MIN_SCORE
+    min_margin: float = GRAMMAR_MIN_MARGIN
+    min_lead: float = GRAMMAR_MIN_LEAD
+
+    def kwargs(self) -> dict[str, float]:
+        """As build_speech_tokenizer / configured_frontend take them."""
+        return {"grammar_min_score": self.min_score, "grammar_min_margin": self.min_margin,
+                "grammar_min_lead": self.min_lead}
+
+
+def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
+    """The thresholds calibrated for the model in `model_dir` (THRESHOLDS_FILE), or the module
+    defaults when the folder has none. A file that is there but unreadable is an error."""
+    if model_dir is None:
+        return GrammarThresholds()
+    path = Path(model_dir) / THRESHOLDS_FILE
+    if not path.is_file():
+        return GrammarThresholds()
+    try:
+        d = json.loads(path.read_text())
+        values = {k: float(d[k]) for k in ("min_score", "min_margin", "min_lead")}
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{path}: expected JSON with numbers min_score, min_margin, min_lead ({e!r})") from e
+    bad = [k for k, v in values.items() if math.isnan(v)]
+    if bad:
+        raise ModelFileError(f"{path}: {bad} are NaN")
+    return GrammarThresholds(**values)
+
+
+def save_grammar_thresholds(model_dir: str | Path, thresholds: GrammarThresholds, source: dict | None = None) -> Path:
+    """Write THRESHOLDS_FILE into `model_dir` (with `source`: how they were chosen)."""
+    path = Path(model_dir) / THRESHOLDS_FILE
+    body = {"min_score": thresholds.min_score, "min_margin": thresholds.min_margin,
+            "min_lead": thresholds.min_lead, **({"source": source} if source else {})}
+    path.write_text(json.dumps(body, indent=1) + "\n")
+    return path
 
 
 def _check_log_probs(log_probs: torch.Tensor) -> None:
