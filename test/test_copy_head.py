@@ -112,6 +112,55 @@ def test_region_word_follows_the_pointed_column(col, region):
     assert int(lp.argmax()) == WORDS.prepositions[region]
 
 
+def test_region_word_follows_the_action_target_when_there_is_one():
+    """region_from_target: the pointer says column 0 (left); the target at u = 0.9 wins where
+    given (NaN: no target, the pointer decides)."""
+    head = _head()
+    with torch.no_grad():
+        head.mix.weight.zero_()
+        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, -20.0, -20.0, 20.0, -20.0, -20.0]))  # all mass on "region"
+    attrs = _attrs([1], [1], [0], head)[None].expand(3, -1, -1)
+    mask = torch.ones(3, 1, dtype=torch.bool)
+    lp = head.log_probs(torch.zeros(3, 8), torch.zeros(3, V), WORDS, attrs, mask,
+                        target_u=torch.tensor([0.9, float("nan"), 0.5]))
+    assert lp.argmax(-1).tolist() == [WORDS.regions[2], WORDS.regions[0], WORDS.regions[1]]
+
+
+def test_answers_take_region_words_from_the_action_target_in_training_and_inference():
+    tok = _tokenizer()
+    torch.manual_seed(0)
+    cfg = _copy_config(tok)
+    cfg.copy = CopyConfig(enabled=True, pointer_dim=16, region_from_target=True)
+    model = TriStreamModel(cfg, tok).train()
+    n = cfg.vision_grid[0] * cfg.vision_grid[1]
+    seen = []
+    orig = model.copy_head.log_probs
+
+    def spy(*a, **kw):
+        seen.append(kw.get("target_u"))
+        return orig(*a, **kw)
+    model.copy_head.log_probs = spy
+    batch = {"query_ids": [tok.encode("where is the red ball")] * 2,
+             "answer_ids": [tok.encode("the red ball is on the left")] * 2,
+             "vision_features": torch.randn(2, n, cfg.vision_dim), "route": ["vision", "vision"],
+             "spoken": [False, False], "vision_colour": torch.randint(0, 8, (2, n)),
+             "vision_kind": torch.randint(0, 6, (2, n)), "action": ["look_at", "none"],
+             "target_uv": torch.tensor([[0.2, 0.5], [0.0, 0.0]]), "has_target": torch.tensor([True, False])}
+    out, _ = model.forward_train(batch, generator=random.Random(0))
+    t_u = seen[-1]
+    n_ans = int(out["answer_positions"][0].sum())  # example 0's answer positions come first
+    assert torch.allclose(t_u[:n_ans], torch.full((n_ans,), 0.2)) and bool(t_u[n_ans:].isnan().all())
+    model.eval()
+    seen.clear()
+    h = torch.randn(1, cfg.fusion.hidden_size)
+    vis = model.project_vision(torch.randn(1, 4, cfg.vision_dim), torch.zeros(1, 4, dtype=torch.long),
+                               torch.arange(4)[None], torch.ones(1, 4, dtype=torch.bool), torch.ones(1, 4))
+    with torch.no_grad():
+        model.next_log_probs(h, vis, (), target_u=0.7)
+        model.next_log_probs(h, vis, ())
+    assert float(seen[0][0]) == pytest.approx(0.7) and seen[1] is None
+
+
 def _tokenizer() -> TextTokenizer:
     cc = CopyConfig()
     words = list(SPECIALS) + list(dict.fromkeys(cc.colours + cc.kinds + cc.plurals + cc.regions +
@@ -222,6 +271,10 @@ def test_kind_debias_bias_is_learnt_in_training_and_never_used_at_inference():
 def test_demo_preset_debiases_and_old_copy_configs_load_without_it():
     assert TriStreamConfig.preset("demo").copy.kind_debias
     assert not CopyConfig(enabled=True).kind_debias
+    assert TriStreamConfig.preset("demo").copy.region_from_target
+    old = TriStreamConfig.preset("demo").to_dict()
+    del old["copy"]["region_from_target"]  # written before it existed
+    assert TriStreamConfig.from_dict(old).copy.region_from_target is False
 
 
 def test_count_probe_counts_blobs_and_copies_number_and_verb():

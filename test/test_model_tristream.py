@@ -191,7 +191,7 @@ def test_article_agrees_with_the_word_the_decoder_picks_next():
                          (["the", "cup", "a"], "the cup a")):
         ids = iter([tok.token_to_id(w) for w in script] + [EOS_ID])
 
-        def scripted(h, vision, said, ids=ids):  # the decoder's choices, fixed: this tests the stream
+        def scripted(h, vision, said, target_u=None, ids=ids):  # the decoder's choices, fixed: this tests the stream
             out = torch.full((1, len(tok)), -10.0)
             out[0, next(ids)] = 0.0
             return out

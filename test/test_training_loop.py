@@ -32,7 +32,7 @@ def _run(tmp, steps, resume_from_break=None):
     x, y = torch.randn(32, 4), torch.randn(32, 1)
     loop = TrainLoop(model.parameters(), LoopConfig(steps=steps, lr=1e-2, warmup=2, save_every=3, log_every=1),
                      tmp, "t", progress=False)
-    resumed = loop.resume({"m": model})
+    resumed = loop.start({"m": model}, resume=True)
     for step in loop:
         if resume_from_break is not None and step == resume_from_break:
             return model, loop, resumed
@@ -65,3 +65,10 @@ def test_non_finite_loss_is_an_error(tmp_path):
 
 def test_plot_losses_empty_history_writes_nothing(tmp_path):
     assert plot_losses([], tmp_path / "x.png") is None
+
+
+def test_start_without_resume_ignores_a_previous_save(tmp_path):
+    _run(tmp_path, 8, resume_from_break=4)  # a save at step 3 is there
+    model = nn.Linear(4, 1)
+    loop = TrainLoop(model.parameters(), LoopConfig(steps=8, save_every=3), tmp_path, "t", progress=False)
+    assert loop.start({"m": model}, resume=False) is False and loop.step == 0

@@ -248,6 +248,11 @@ class CopyConfig:
     # its verb ("there is one cup") from it (off: configs written before it)
     count: bool = False
     numbers: tuple[str, ...] = ("no", "one", "two", "three")  # counts 0..3 as words
+    # region words ("on the left") of an answer whose action has a target (look_at / navigate_to)
+    # are read from that target's position (the action head's pointer, trained on targets)
+    # instead of the copy pointer's (off: configs written before it). Session 5: with the copy
+    # pointer the mixture had learnt to leave region words to the LM, which never said "left"
+    region_from_target: bool = False
     count_verbs: tuple[str, ...] = ("is", "are")  # the verb before a count of one / of others
 
     def __post_init__(self) -> None:
@@ -308,7 +313,8 @@ class TriStreamConfig:
                    fusion=fusion,
                    cascade=dataclasses.replace(_CASCADE_PRESETS[name]),
                    action=ActionConfig(),
-                   copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo", count=name == "demo"))
+                   copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo", count=name == "demo",
+                                   region_from_target=name == "demo"))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:

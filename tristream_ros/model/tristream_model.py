@@ -253,11 +253,12 @@ class TriStreamModel(nn.Module):
         return VisionContext(tokens=tok, mask=mask, pooled=pooled, attributes=attrs)
 
     def next_log_probs(self, h: torch.Tensor, vision: VisionContext | None,
-                       said_ids: Sequence[int] = ()) -> torch.Tensor:
+                       said_ids: Sequence[int] = (), target_u: float | None = None) -> torch.Tensor:
         """h (M, d) decoder states of one example's positions -> next-word scores (M, V): the
         LM logits, or with a copy head the log-probabilities of the copy mixture over the
         vision tokens' attributes and the words said (`said_ids`: query + context for the
-        trimodal expert). argmax and log_softmax treat both alike."""
+        trimodal expert). target_u: horizontal position of the action's target (copy.region_from_target).
+        argmax and log_softmax treat both alike."""
         logits = self.decoder.logits(h)
         if self.copy_head is None:
             return logits
@@ -266,6 +267,8 @@ class TriStreamModel(nn.Module):
         if vision is not None and vision.attributes is not None:
             kw["attrs"] = vision.attributes[0].expand(M, -1, -1)  # (M, N, A)
             kw["mask"] = vision.mask[0].expand(M, -1)
+            if target_u is not None and self.config.copy.region_from_target:
+                kw["target_u"] = torch.full((M,), float(target_u), device=h.device)
         if len(said_ids):
             ids = torch.as_tensor(list(said_ids), dtype=torch.long, device=h.device)[None].expand(M, -1)  # (M, L)
             kw.update(text_emb=self.decoder.embed_tokens(ids), text_ids=ids,
@@ -498,6 +501,13 @@ class TriStreamModel(nn.Module):
             if vis_ctx is not None:
                 vis_kw = {"attrs": vis_ctx.attributes[example],
                           "mask": vmask[example] & uses_vision[example][:, None]}  # (M, N)
+                if cfg.copy.region_from_target and "has_target" in batch:
+                    # the true target here; answer() uses the action head's (it is trained on these)
+                    t_uv = torch.as_tensor(batch.get("target_uv", torch.zeros(B, 2)), dtype=torch.float32,
+                                           device=dev).reshape(B, 2)
+                    t_has = torch.as_tensor(batch["has_target"], dtype=torch.bool, device=dev)
+                    t_u = torch.where(t_has, t_uv[:, 0], torch.full_like(t_uv[:, 0], float("nan")))  # (B,)
+                    vis_kw["target_u"] = t_u[example]  # (M,)
             ans_logits = self.copy_head.log_probs(h[answer_pos], ans_logits, self.copy_words,
                                                   text_emb=self.decoder.embed_tokens(s_ids), text_ids=s_ids,
                                                   text_mask=s_mask, **vis_kw)
@@ -716,7 +726,8 @@ class TriStreamModel(nn.Module):
         words: list[str] = []
         t_first = None
         said = list(q_ids) + (list(c_ids) if trace.route == "trimodal" else [])
-        logits = self.next_log_probs(h_last[None], vis, said)[0]
+        target_u = target[0] if target is not None else None
+        logits = self.next_log_probs(h_last[None], vis, said, target_u)[0]
         never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable
         pending = None  # "a"/"an" held back until the next word fixes its form (article_for)
         n_decoded = 0
@@ -736,7 +747,7 @@ class TriStreamModel(nn.Module):
                 yield TextDelta(w if len(words) == 1 else " " + w)
             x = self.decoder.embed_tokens.weight[tok] + self.route_embed.weight[r]
             h = self.decoder(x.view(1, 1, -1), rt, vision=vis, cache=cache)
-            logits = self.next_log_probs(h[0, -1:], vis, said)[0]
+            logits = self.next_log_probs(h[0, -1:], vis, said, target_u)[0]
         if pending is not None:  # the answer ended on an article
             words.append(pending)
             if t_first is None:

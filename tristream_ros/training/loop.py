@@ -176,6 +176,14 @@ class TrainLoop:
         """Modules saved by the periodic saves (and restored by resume)."""
         self._save_modules = modules
 
+    def start(self, modules: dict[str, nn.Module], resume: bool) -> bool:
+        """Attach `modules` for the periodic saves and, with `resume`, restore this loop's last
+        save (True if there was one)."""
+        if resume:
+            return self.resume(modules)
+        self.attach(modules)
+        return False
+
     def resume(self, modules: dict[str, nn.Module]) -> bool:
         """Restore a previous save of this loop (same name, same out dir). False if none."""
         self.attach(modules)

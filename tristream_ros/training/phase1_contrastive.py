@@ -324,10 +324,7 @@ def run_phase1(config: TriStreamConfig, data_dir: str, out_dir: str, *, opts: Ph
     loop = TrainLoop(list(stve.parameters()) + list(heads.parameters()),
                      LoopConfig(steps=opts.steps, lr=opts.lr, warmup=min(30, opts.steps // 10), save_every=100),
                      out, "phase1", progress=progress)
-    if resume:
-        loop.resume(modules)
-    else:
-        loop.attach(modules)
+    loop.start(modules, resume)
     stve.train()
     heads.train()
     for step in loop:

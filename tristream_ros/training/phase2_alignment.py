@@ -156,10 +156,7 @@ def train_ctc(config: TriStreamConfig, cache: RunCache, out: Path, opts: Phase2O
     def run(name: str, pick: list[str], steps: int, lr: float) -> dict:
         loop = TrainLoop(list(speech.parameters()) + list(bow.parameters()),
                          LoopConfig(steps=steps, lr=lr, warmup=50, save_every=100), out, name, progress=progress)
-        if resume:
-            loop.resume(modules)
-        else:
-            loop.attach(modules)
+        loop.start(modules, resume)
         speech.train()
         for step in loop:
             rng = random.Random(seed * 7919 + step)
@@ -465,10 +462,7 @@ def run_phase2(config: TriStreamConfig, data_dir: str, out_dir: str, *, opts: Ph
     loop = TrainLoop(params, LoopConfig(steps=opts.fusion_steps, lr=opts.fusion_lr, warmup=60, save_every=150),
                      out, "phase2_fusion", progress=progress)
     modules = {"model": model}
-    if resume:
-        loop.resume(modules)
-    else:
-        loop.attach(modules)
+    loop.start(modules, resume)
     model.train()
     for step in loop:
         rng = random.Random(seed * 104729 + step)

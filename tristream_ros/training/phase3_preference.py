@@ -97,10 +97,7 @@ def run_phase3(data_dir: str, out_dir: str, *, opts: Phase3Options = Phase3Optio
                      LoopConfig(steps=opts.steps, lr=opts.lr, warmup=10, save_every=60, log_every=5),
                      out, "phase3_dpo", progress=progress)
     modules = {"model": policy}
-    if resume:
-        loop.resume(modules)
-    else:
-        loop.attach(modules)
+    loop.start(modules, resume)
     policy.train()
     wins = []
     for step in loop:

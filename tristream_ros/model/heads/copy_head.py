@@ -20,7 +20,8 @@ head makes naming an attribute a *copy*:
              P_colour(w) = sum_n alpha_n p_colour(n)[w] (renormalised without background),
              P_kind / P_plural likewise over the kind (plural) words, P_region from the
              pointer-weighted horizontal position u = sum_n alpha_n (col_n + 0.5) / gw
-             (left < 1/3 <= middle < 2/3 <= right, soft edges), P_prep the same over the word
+             (left < 1/3 <= middle < 2/3 <= right, soft edges; `target_u`: the action target's
+             u instead, when the answer has one), P_prep the same over the word
              that comes before a region word ("on" the left, "in" the middle: without it the LM
              has to commit to "in"/"on" before the region is copied, and learns to guess both),
              P_text(w) = sum_{j: w_j = w} beta_j.
@@ -199,13 +200,15 @@ class AttributeCopyHead(nn.Module):
     def log_probs(self, h: torch.Tensor, lm_logits: torch.Tensor, words: CopyWords,
                   attrs: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                   text_emb: torch.Tensor | None = None, text_ids: torch.Tensor | None = None,
-                  text_mask: torch.Tensor | None = None) -> torch.Tensor:
+                  text_mask: torch.Tensor | None = None, target_u: torch.Tensor | None = None) -> torch.Tensor:
         """Log p (M, V) of the mixture at M positions.
 
         h (M, d) decoder states, lm_logits (M, V); vision: attrs (M, N, A) and mask (M, N) bool of
         each position's vision tokens (None: no vision); text: text_emb (M, L, d) embeddings of
         the words said, text_ids (M, L) their vocabulary ids, text_mask (M, L) bool (None: none).
-        A row with neither source is the plain LM distribution."""
+        A row with neither source is the plain LM distribution. target_u (M,): the horizontal
+        position in [0, 1] of the answer's action target (NaN: none); where given, the region
+        words are read from it instead of from the pointer."""
         M = h.shape[0]
         dev = h.device
         mix = self.mix(h)  # (M, n_mix)
@@ -226,6 +229,9 @@ class AttributeCopyHead(nn.Module):
             col1h = attrs[..., C + K + 2 + gh:]  # (M, N, gw)
             centres = (torch.arange(gw, dtype=h.dtype, device=dev) + 0.5) / gw  # (gw,) u of each column
             u = torch.einsum("mn,mnw,w->m", alpha, col1h, centres)  # (M,) pointer-weighted horizontal position
+            if target_u is not None:
+                target_u = target_u.to(device=dev, dtype=u.dtype)
+                u = torch.where(torch.isfinite(target_u), target_u, u)
             left = torch.sigmoid((1 / 3 - u) * REGION_EDGE_SHARPNESS)
             right = torch.sigmoid((u - 2 / 3) * REGION_EDGE_SHARPNESS)
             region = torch.stack([left, (1 - left - right).clamp_min(0.0), right], -1)  # (M, 3)
