@@ -205,3 +205,15 @@ def test_qwen2_into_whole_model(tmp_path):
         ours = model.decoder.logits(model.decoder(x[None], torch.tensor([0])))[0]
     ref = _reference_qwen2_logits(tensors, torch.tensor([1, 4, 4] + ids + [4]))
     torch.testing.assert_close(ours, ref, atol=2e-4, rtol=2e-4)
+
+
+def test_model_json_files_fail_with_the_file_named(tmp_path):
+    from tristream_ros.model.json_file import read_json
+    with pytest.raises(ModelFileError, match=r"runtime manifest not found: .*m\.json \(run"):
+        read_json(tmp_path / "m.json", "runtime manifest", " (run `tristream export` first)")
+    for name, body in (("bad.json", b"{oops"), ("latin.json", b'{"a": "\xe9"}')):
+        (tmp_path / name).write_bytes(body)
+        with pytest.raises(ModelFileError, match=f"cannot read vocabulary file .*{name}: not valid JSON"):
+            read_json(tmp_path / name, "vocabulary file")
+    (tmp_path / "ok.json").write_text('{"a": [1, 2]}')
+    assert read_json(tmp_path / "ok.json", "x") == {"a": [1, 2]}

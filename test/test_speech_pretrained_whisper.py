@@ -95,7 +95,7 @@ def test_bad_folders(tmp_path):
     with pytest.raises(ModelFileError, match="not a folder"):
         load_whisper_encoder(tmp_path / "nope")
     folder = write_folder(tmp_path / "noconf", hf_whisper_tensors(), config=False)
-    with pytest.raises(ModelFileError, match="config.json.*missing"):
+    with pytest.raises(ModelFileError, match="Whisper config not found: .*config.json"):
         load_whisper_encoder(folder)
     pick = tmp_path / "pickled"
     pick.mkdir()

@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from tristream_ros.errors import ModelFileError
+from tristream_ros.model.json_file import read_json
 from tristream_ros.model.config import TriStreamConfig
 from tristream_ros.model.text_tokenizer import TextTokenizer
 
@@ -44,14 +45,7 @@ def save_checkpoint(model, folder: str | Path, tokenizer: TextTokenizer | None =
 
 
 def load_config(folder: str | Path) -> TriStreamConfig:
-    path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
-        raise ModelFileError(f"checkpoint config not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"checkpoint config {path} is not valid JSON: {exc}") from None
-    return TriStreamConfig.from_dict(data)
+    return TriStreamConfig.from_dict(read_json(Path(folder) / CONFIG_FILE, "checkpoint config"))
 
 
 def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:

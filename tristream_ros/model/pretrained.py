@@ -30,6 +30,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from tristream_ros.errors import ModelFileError
+from tristream_ros.model.json_file import read_json
 from tristream_ros.model.config import FusionConfig
 
 HF_CONFIG = "config.json"
@@ -60,12 +61,7 @@ class ImportReport:
 
 def read_hf_config(folder: str | Path) -> dict:
     path = Path(folder) / HF_CONFIG
-    if not path.is_file():
-        raise ModelFileError(f"Hugging Face config not found: {path}")
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path} is not valid JSON: {exc}") from None
+    cfg = read_json(path, "Hugging Face config")
     mtype = cfg.get("model_type")
     if mtype not in SUPPORTED_MODEL_TYPES:
         raise ModelFileError(f"{path}: model_type={mtype!r} is not supported; expected one of {SUPPORTED_MODEL_TYPES}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from tristream_ros.errors import InputError, ModelFileError
+from tristream_ros.model.json_file import read_json
 
 PAD, BOS, EOS, UNK, SEP = "<pad>", "<bos>", "<eos>", "<unk>", "<sep>"
 SPECIALS = (PAD, BOS, EOS, UNK, SEP)
@@ -105,14 +106,7 @@ class TextTokenizer:
 
     @classmethod
     def load(cls, path: str | Path) -> "TextTokenizer":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFileError(f"vocabulary file not found: {path}") from None
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"vocabulary file {path} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path, "vocabulary file"))
 
     # -- use ------------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tristream_ros.errors import ModelFileError
+from tristream_ros.model.json_file import read_json
 
 VISION_FILE = "vision_encoder.onnx"
 SPEECH_FILE = "speech_encoder.onnx"
@@ -36,12 +37,7 @@ class ExportManifest:
     @classmethod
     def load(cls, folder) -> "ExportManifest":
         path = Path(folder) / MANIFEST_FILE
-        if not path.is_file():
-            raise ModelFileError(f"runtime manifest not found: {path} (run `tristream export` first)")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"runtime manifest {path} is not valid JSON: {exc}") from None
+        data = read_json(path, "runtime manifest", " (run `tristream export` first)")
         if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
             raise ModelFileError(f"{path}: not a TriStream runtime manifest (format="
                                  f"{data.get('format') if isinstance(data, dict) else None!r})")

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from tristream_ros.errors import InputError, ModelFileError
+from tristream_ros.model.json_file import read_json
 from tristream_ros.model.text_tokenizer import BLANK_ID, CharVocab, normalize
 
 
@@ -67,11 +68,11 @@ def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
     path = Path(model_dir) / THRESHOLDS_FILE
     if not path.is_file():
         return GrammarThresholds()
+    d = read_json(path, "CTC-grammar thresholds")
     try:
-        d = json.loads(path.read_text())
         values = {k: float(d[k]) for k in ("min_score", "min_margin", "min_lead")}
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise ModelFileError(f"{path}: expected JSON with numbers min_score, min_margin, min_lead ({e!r})") from e
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"{path}: expected numbers min_score, min_margin, min_lead ({e!r})") from None
     bad = [k for k, v in values.items() if math.isnan(v)]
     if bad:
         raise ModelFileError(f"{path}: {bad} are NaN")

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from tristream_ros.errors import ModelFileError
+from tristream_ros.model.json_file import read_json
 from tristream_ros.model.speech.config import SpeechConfig
 from tristream_ros.model.speech.streaming_encoder import SpeechEncoder
 
@@ -41,13 +42,7 @@ class LoadReport:
 
 
 def _read_config(folder: Path) -> dict:
-    path = folder / "config.json"
-    if not path.is_file():
-        raise ModelFileError(f"{path}: missing (a Hugging Face Whisper folder needs config.json)")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: unreadable JSON ({exc})") from exc
+    return read_json(folder / "config.json", "Whisper config", " (a Hugging Face Whisper folder needs config.json)")
 
 
 def whisper_speech_config(folder: str | Path, **overrides) -> SpeechConfig:

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from tristream_ros.errors import ModelFileError
+from tristream_ros.model.json_file import read_json
 
 from .config import BACKBONE_STRIDE, VisionConfig
 from .mobilevit import MobileViTBackbone
@@ -45,12 +46,7 @@ class LoadReport:
 
 def read_hf_config(folder: str | Path) -> dict:
     path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
-        raise ModelFileError(f"MobileViT folder {str(folder)!r} has no {CONFIG_FILE}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"cannot read {str(path)!r}: {exc}") from exc
+    data = read_json(path, "MobileViT config")
     model_type = data.get("model_type", "mobilevit")
     if model_type != "mobilevit":
         raise ModelFileError(f"{str(path)!r} has model_type={model_type!r}, expected 'mobilevit'")
