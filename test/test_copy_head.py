@@ -161,6 +161,31 @@ def test_answers_take_region_words_from_the_action_target_in_training_and_infere
     assert float(seen[0][0]) == pytest.approx(0.7) and seen[1] is None
 
 
+def test_said_word_preference_trains_the_mixture_to_copy_words_the_user_said():
+    tok = _tokenizer()
+    torch.manual_seed(0)
+    cfg = _copy_config(tok)
+    n = cfg.vision_grid[0] * cfg.vision_grid[1]
+    batch = {"query_ids": [tok.encode("where is the red ball")] * 2,
+             "answer_ids": [tok.encode("the red ball is on the left")] * 2,
+             "vision_features": torch.randn(2, n, cfg.vision_dim), "route": ["vision", "vision"],
+             "spoken": [False, False], "vision_colour": torch.randint(0, 8, (2, n)),
+             "vision_kind": torch.randint(0, 6, (2, n))}
+    model = TriStreamModel(cfg, tok).train()
+    _, losses = model.forward_train(batch, generator=random.Random(0))
+    assert "said_copy" not in losses  # off unless asked for
+    cfg.copy = CopyConfig(enabled=True, pointer_dim=16, said_word_preference=0.3)
+    model = TriStreamModel(cfg, tok).train()
+    out, losses = model.forward_train(batch, generator=random.Random(0))
+    assert float(losses["said_copy"]) > 0  # "red" and "ball" were said: -log(m_text * P_text(word))
+    losses["said_copy"].backward()
+    assert model.copy_head.mix.weight.grad.abs().sum() > 0 and model.copy_head.text_query.weight.grad.abs().sum() > 0
+    # the same batch with answer words nobody said: nothing to prefer, no loss
+    batch["answer_ids"] = [tok.encode("the green cup is on the left")] * 2
+    _, losses = model.forward_train(batch, generator=random.Random(0))
+    assert float(losses["said_copy"]) == 0.0
+
+
 def _tokenizer() -> TextTokenizer:
     cc = CopyConfig()
     words = list(SPECIALS) + list(dict.fromkeys(cc.colours + cc.kinds + cc.plurals + cc.regions +

@@ -253,6 +253,11 @@ class CopyConfig:
     # instead of the copy pointer's (off: configs written before it). Session 5: with the copy
     # pointer the mixture had learnt to leave region words to the LM, which never said "left"
     region_from_target: bool = False
+    # training only: weight of a loss that makes the mixture copy a colour / kind word the user
+    # said (text pointer) rather than read it off the camera when the answer repeats it ("what
+    # colour is the ball" -> "the ball is ..."): both are right on training scenes, only the
+    # copy is right when the camera misreads an unseen colour/kind pair (0: off)
+    said_word_preference: float = 0.0
     count_verbs: tuple[str, ...] = ("is", "are")  # the verb before a count of one / of others
 
     def __post_init__(self) -> None:
@@ -314,7 +319,8 @@ class TriStreamConfig:
                    cascade=dataclasses.replace(_CASCADE_PRESETS[name]),
                    action=ActionConfig(),
                    copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo", count=name == "demo",
-                                   region_from_target=name == "demo"))
+                                   region_from_target=name == "demo",
+                                   said_word_preference=0.3 if name == "demo" else 0.0))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -36,7 +36,7 @@ from tristream_ros.model.fusion.cascade import CascadeTrace, run_cascade, trace_
 from tristream_ros.model.fusion.decoder import FusionDecoder, KVCache, VisionContext
 from tristream_ros.model.fusion.router import cascade_order, feasible_routes, QueryRouter
 from tristream_ros.model.heads.action_head import ActionHead, action_losses, decode_target
-from tristream_ros.model.heads.copy_head import AttributeCopyHead, CopyWords
+from tristream_ros.model.heads.copy_head import TEXT_COMPONENT, AttributeCopyHead, CopyWords
 from tristream_ros.model.text_tokenizer import (ARTICLES, BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID, TextTokenizer,
                                                  article_for)
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder, VisionTokens
@@ -490,6 +490,7 @@ class TriStreamModel(nn.Module):
             ans_logits = self.decoder.logits(h[answer_pos])  # (M, V): only where there is a label
         ans_labels = labels[answer_pos]  # (M,)
         example = torch.arange(B, device=dev)[:, None].expand(B, T)[answer_pos]  # (M,)
+        said_copy_loss = None
         if self.copy_head is not None:
             # copy mixture at the answer positions (log-probs): vision attributes for examples
             # that see vision, words said (query; + context for the trimodal expert) for all
@@ -508,9 +509,19 @@ class TriStreamModel(nn.Module):
                     t_has = torch.as_tensor(batch["has_target"], dtype=torch.bool, device=dev)
                     t_u = torch.where(t_has, t_uv[:, 0], torch.full_like(t_uv[:, 0], float("nan")))  # (B,)
                     vis_kw["target_u"] = t_u[example]  # (M,)
+            parts: dict = {}
             ans_logits = self.copy_head.log_probs(h[answer_pos], ans_logits, self.copy_words,
                                                   text_emb=self.decoder.embed_tokens(s_ids), text_ids=s_ids,
-                                                  text_mask=s_mask, **vis_kw)
+                                                  text_mask=s_mask, parts=parts, **vis_kw)
+            if cfg.copy.said_word_preference > 0 and "text" in parts:
+                # answer words that name a colour/kind the user said: copy them from what was said
+                w = self.copy_words
+                content = torch.as_tensor(w.colours + w.kinds + w.plurals, dtype=torch.long, device=dev)
+                said = ((s_ids == ans_labels[:, None]) & s_mask).any(1)  # (M,)
+                sel = said & torch.isin(ans_labels, content) & sufficient[example]
+                p_copy = parts["mix"][:, TEXT_COMPONENT] * parts["text"].gather(1, ans_labels[:, None]).squeeze(1)
+                said_copy_loss = -(p_copy[sel] + 1e-6).log().mean() if bool(sel.any()) else h.sum() * 0.0
+                weights.setdefault("said_copy", cfg.copy.said_word_preference)
             if lm_logits is not None:
                 lm_logits = lm_logits.clone()
                 lm_logits[answer_pos] = ans_logits.to(lm_logits.dtype)
@@ -546,6 +557,8 @@ class TriStreamModel(nn.Module):
 
         losses = {"lm": lm_loss, "action": a_loss, "pointer": p_loss, "offset": o_loss,
                   "router": router_loss, "sufficiency": suff_loss}
+        if said_copy_loss is not None:
+            losses["said_copy"] = said_copy_loss
         if self.copy_head is not None and "vision_colour" in batch and "vision_features" in batch:
             # on the tokens each example's batch row offers (sparse or dense), whatever its route
             feats_all, rows_all, cols_all, mask_all, _ = _precomputed_vision(batch, cfg.vision_grid[1], dev)

@@ -47,6 +47,7 @@ from torch.nn import functional as F
 
 N_MIX = 7  # generate, colour, kind, plural kind, region, text, region preposition
 N_MIX_COUNT = 9  # + count number word, count verb
+TEXT_COMPONENT = 5  # index of the text pointer in the mixture
 MAX_COUNT = 3  # counts 0..3 (a scene holds at most one object per region)
 REGION_EDGE_SHARPNESS = 30.0  # logistic slope of the soft region edges, per unit of u
 
@@ -200,7 +201,8 @@ class AttributeCopyHead(nn.Module):
     def log_probs(self, h: torch.Tensor, lm_logits: torch.Tensor, words: CopyWords,
                   attrs: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                   text_emb: torch.Tensor | None = None, text_ids: torch.Tensor | None = None,
-                  text_mask: torch.Tensor | None = None, target_u: torch.Tensor | None = None) -> torch.Tensor:
+                  text_mask: torch.Tensor | None = None, target_u: torch.Tensor | None = None,
+                  parts: dict | None = None) -> torch.Tensor:
         """Log p (M, V) of the mixture at M positions.
 
         h (M, d) decoder states, lm_logits (M, V); vision: attrs (M, N, A) and mask (M, N) bool of
@@ -208,7 +210,8 @@ class AttributeCopyHead(nn.Module):
         the words said, text_ids (M, L) their vocabulary ids, text_mask (M, L) bool (None: none).
         A row with neither source is the plain LM distribution. target_u (M,): the horizontal
         position in [0, 1] of the answer's action target (NaN: none); where given, the region
-        words are read from it instead of from the pointer."""
+        words are read from it instead of from the pointer. `parts` (a dict, training): filled
+        with "mix" (M, n_mix) weights and "text" (M, V) the text pointer's word distribution."""
         M = h.shape[0]
         dev = h.device
         mix = self.mix(h)  # (M, n_mix)
@@ -270,9 +273,13 @@ class AttributeCopyHead(nn.Module):
             p_parts.append((5, None, beta))
         m = mix.masked_fill(~avail, float("-inf")).softmax(-1)  # (M, n_mix)
         p = m[:, :1] * lm_logits.float().softmax(-1)  # (M, V)
+        if parts is not None:
+            parts["mix"] = m
         for j, ids, dist in p_parts:
             if ids is None:  # text copy: scatter onto the words said
                 p = p.scatter_add(1, text_ids, m[:, j:j + 1] * dist.to(p.dtype))
+                if parts is not None:
+                    parts["text"] = torch.zeros_like(p).scatter_add(1, text_ids, dist.to(p.dtype))  # (M, V)
             else:
                 idx = torch.as_tensor(ids, dtype=torch.long, device=dev)
                 p = p.index_add(1, idx, m[:, j:j + 1] * dist.to(p.dtype))
