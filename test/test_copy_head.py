@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tristream_ros.errors import InputError
-from tristream_ros.model.config import CopyConfig, TriStreamConfig
+from tristream_ros.model.config import ActionConfig, CopyConfig, TriStreamConfig
 from tristream_ros.model.heads.copy_head import AttributeCopyHead, CopyWords
 from tristream_ros.model.text_tokenizer import SPECIALS, TextTokenizer
 from tristream_ros.model.tristream_model import Query, TriStreamModel
@@ -184,6 +184,51 @@ def test_said_word_preference_trains_the_mixture_to_copy_words_the_user_said():
     batch["answer_ids"] = [tok.encode("the green cup is on the left")] * 2
     _, losses = model.forward_train(batch, generator=random.Random(0))
     assert float(losses["said_copy"]) == 0.0
+
+
+def test_action_pointer_can_read_token_attributes():
+    from tristream_ros.model.heads.action_head import ActionHead
+    torch.manual_seed(0)
+    head = ActionHead(hidden_size=8, num_actions=3, pointer_dim=4, attr_dim=5)
+    with torch.no_grad():
+        head.key.weight.zero_(), head.key.bias.zero_(), head.query.weight.zero_()
+        head.query.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0]))
+        head.attr_key.weight.zero_(), head.attr_key.bias.zero_()
+        head.attr_key.weight[0, 2] = 10.0  # key dimension 0 <- attribute 2 ("is a cup", say)
+    attrs = torch.zeros(1, 4, 5)
+    attrs[0, 3, 2] = 1.0  # token 3 has it
+    _, ptr, _ = head(torch.zeros(1, 8), torch.randn(1, 4, 8), torch.ones(1, 4, dtype=torch.bool), attrs)
+    assert int(ptr.argmax()) == 3
+    with pytest.raises(ValueError, match="attrs"):
+        head(torch.zeros(1, 8), torch.randn(1, 4, 8))
+
+
+def test_model_action_pointer_with_attributes_trains_and_needs_the_copy_head():
+    tok = _tokenizer()
+    torch.manual_seed(0)
+    cfg = _copy_config(tok)
+    cfg.action = ActionConfig(pointer_attributes=True)
+    model = TriStreamModel(cfg, tok).train()
+    n = cfg.vision_grid[0] * cfg.vision_grid[1]
+    batch = {"query_ids": [tok.encode("where is the red ball")] * 2,
+             "answer_ids": [tok.encode("the red ball is on the left")] * 2,
+             "vision_features": torch.randn(2, n, cfg.vision_dim), "route": ["vision", "vision"],
+             "spoken": [False, False], "vision_colour": torch.randint(0, 8, (2, n)),
+             "vision_kind": torch.randint(0, 6, (2, n)), "action": ["look_at", "look_at"],
+             "target_uv": torch.tensor([[0.2, 0.5], [0.8, 0.5]]), "has_target": torch.tensor([True, True])}
+    _, losses = model.forward_train(batch, generator=random.Random(0))
+    losses["pointer"].backward()
+    assert model.action_head.attr_key.weight.grad.abs().sum() > 0
+    model.eval()
+    events = list(model.answer(Query(text="where is the red ball", vision=np.zeros((64, 64, 3), np.uint8))))
+    assert events[-1].latencies_ms["total"] > 0
+    cfg.copy = CopyConfig(enabled=False)
+    with pytest.raises(InputError, match="pointer_attributes"):
+        TriStreamModel(cfg, tok)
+    assert TriStreamConfig.preset("demo").action.pointer_attributes
+    old = TriStreamConfig.preset("demo").to_dict()
+    del old["action"]["pointer_attributes"]  # written before it existed
+    assert TriStreamConfig.from_dict(old).action.pointer_attributes is False
 
 
 def _tokenizer() -> TextTokenizer:

@@ -208,6 +208,10 @@ class ActionConfig:
 
     actions: tuple[str, ...] = ACTIONS
     target_actions: tuple[str, ...] = TARGET_ACTIONS
+    # the target pointer's keys also read the copy head's per-token attributes (colour / kind
+    # probabilities, grid position; needs copy.enabled): "look at the cup" points where the
+    # probe sees a cup (off: configs written before it)
+    pointer_attributes: bool = False
 
     def __post_init__(self) -> None:
         self.actions = tuple(self.actions)
@@ -317,7 +321,7 @@ class TriStreamConfig:
                    speech=SpeechConfig.preset(name, llm_dim=fusion.hidden_size),
                    fusion=fusion,
                    cascade=dataclasses.replace(_CASCADE_PRESETS[name]),
-                   action=ActionConfig(),
+                   action=ActionConfig(pointer_attributes=name == "demo"),
                    copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo", count=name == "demo",
                                    region_from_target=name == "demo",
                                    said_word_preference=0.3 if name == "demo" else 0.0))

@@ -202,7 +202,11 @@ class TriStreamModel(nn.Module):
         self.route_embed = nn.Embedding(len(ROUTES), d)
         self.decoder = FusionDecoder(f)
         self.router = QueryRouter(config.speech_dim, d, f.router_hidden)
-        self.action_head = ActionHead(d, len(config.action.actions), f.pointer_dim)
+        pointer_attrs = config.action.pointer_attributes
+        if pointer_attrs and not config.copy.enabled:
+            raise InputError("action.pointer_attributes reads the copy head's token attributes: it needs copy.enabled")
+        attr_dim = (len(config.copy.colours) + 1) + (len(config.copy.kinds) + 1) + gh + gw if pointer_attrs else 0
+        self.action_head = ActionHead(d, len(config.action.actions), f.pointer_dim, attr_dim)  # attr_dim as the copy head's
         self.sufficiency = nn.Linear(d, len(ROUTES))
         # attribute copy head (config.copy.enabled): answers copy colour/kind/region words from
         # the vision token they point at (model/heads/copy_head.py)
@@ -533,7 +537,8 @@ class TriStreamModel(nn.Module):
 
         uses_vision_b = uses_vision
         vtok = vis_ctx.tokens if vis_ctx is not None else None
-        action_logits, ptr_logits, offsets = self.action_head(h_last, vtok, vmask)
+        vattrs = vis_ctx.attributes if (vis_ctx is not None and cfg.action.pointer_attributes) else None
+        action_logits, ptr_logits, offsets = self.action_head(h_last, vtok, vmask, vattrs)
         action = batch.get("action", [IGNORE] * B)
         if not isinstance(action, torch.Tensor):
             action = [cfg.action.index(a) if isinstance(a, str) else int(a) for a in action]
@@ -719,7 +724,8 @@ class TriStreamModel(nn.Module):
         h_last, cache, vis = attempts[trace.route]
         if vis is not None:
             _, rows, cols, _ = vision_state[vision_state["key_" + trace.route]]
-            a_logits, ptr, offs = self.action_head(h_last[None], vis.tokens, vis.mask)
+            a_logits, ptr, offs = self.action_head(h_last[None], vis.tokens, vis.mask,
+                                                   vis.attributes if cfg.action.pointer_attributes else None)
         else:
             a_logits, ptr, offs = self.action_head(h_last[None])
         probs = a_logits.softmax(-1)[0]

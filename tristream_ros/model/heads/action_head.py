@@ -28,7 +28,7 @@ class ActionPrediction:
 
 
 class ActionHead(nn.Module):
-    def __init__(self, hidden_size: int, num_actions: int, pointer_dim: int):
+    def __init__(self, hidden_size: int, num_actions: int, pointer_dim: int, attr_dim: int = 0):
         super().__init__()
         self.classifier = nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.GELU(),
                                         nn.Linear(hidden_size, num_actions))
@@ -36,16 +36,22 @@ class ActionHead(nn.Module):
         self.key = nn.Linear(hidden_size, pointer_dim)
         self.offset = nn.Linear(pointer_dim, 2)
         self.scale = pointer_dim ** -0.5
+        # keys from per-token attributes too (the copy head's probe, ActionConfig.pointer_attributes)
+        self.attr_key = nn.Linear(attr_dim, pointer_dim) if attr_dim > 0 else None
 
     def forward(self, h: torch.Tensor, vis_tokens: torch.Tensor | None = None,
-                vis_mask: torch.Tensor | None = None):
-        """h (B, d); vis_tokens (B, N, d); vis_mask (B, N) bool.
+                vis_mask: torch.Tensor | None = None, attrs: torch.Tensor | None = None):
+        """h (B, d); vis_tokens (B, N, d); vis_mask (B, N) bool; attrs (B, N, attr_dim) (with attr_dim).
         Returns action_logits (B, A), pointer_logits (B, N) | None, offsets (B, N, 2) in [0,1] | None."""
         logits = self.classifier(h)
         if vis_tokens is None:
             return logits, None, None
         q = self.query(h).unsqueeze(1)  # (B, 1, P)
         k = self.key(vis_tokens)  # (B, N, P)
+        if self.attr_key is not None:
+            if attrs is None:
+                raise ValueError("this action head's pointer reads token attributes: pass attrs")
+            k = k + self.attr_key(attrs)
         ptr = (q * k).sum(-1) * self.scale  # (B, N)
         if vis_mask is not None:
             ptr = ptr.masked_fill(~vis_mask, NEG_INF)
