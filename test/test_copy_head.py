@@ -132,7 +132,6 @@ def test_answers_take_region_words_from_the_action_target_in_training_and_infere
     cfg = _copy_config(tok)
     cfg.copy = CopyConfig(enabled=True, pointer_dim=16, region_from_target=True)
     model = TriStreamModel(cfg, tok).train()
-    n = cfg.vision_grid[0] * cfg.vision_grid[1]
     seen = []
     orig = model.copy_head.log_probs
 
@@ -140,12 +139,8 @@ def test_answers_take_region_words_from_the_action_target_in_training_and_infere
         seen.append(kw.get("target_u"))
         return orig(*a, **kw)
     model.copy_head.log_probs = spy
-    batch = {"query_ids": [tok.encode("where is the red ball")] * 2,
-             "answer_ids": [tok.encode("the red ball is on the left")] * 2,
-             "vision_features": torch.randn(2, n, cfg.vision_dim), "route": ["vision", "vision"],
-             "spoken": [False, False], "vision_colour": torch.randint(0, 8, (2, n)),
-             "vision_kind": torch.randint(0, 6, (2, n)), "action": ["look_at", "none"],
-             "target_uv": torch.tensor([[0.2, 0.5], [0.0, 0.0]]), "has_target": torch.tensor([True, False])}
+    batch = _where_batch(tok, cfg, action=["look_at", "none"], target_uv=torch.tensor([[0.2, 0.5], [0.0, 0.0]]),
+                         has_target=torch.tensor([True, False]))
     out, _ = model.forward_train(batch, generator=random.Random(0))
     t_u = seen[-1]
     n_ans = int(out["answer_positions"][0].sum())  # example 0's answer positions come first
@@ -165,12 +160,7 @@ def test_said_word_preference_trains_the_mixture_to_copy_words_the_user_said():
     tok = _tokenizer()
     torch.manual_seed(0)
     cfg = _copy_config(tok)
-    n = cfg.vision_grid[0] * cfg.vision_grid[1]
-    batch = {"query_ids": [tok.encode("where is the red ball")] * 2,
-             "answer_ids": [tok.encode("the red ball is on the left")] * 2,
-             "vision_features": torch.randn(2, n, cfg.vision_dim), "route": ["vision", "vision"],
-             "spoken": [False, False], "vision_colour": torch.randint(0, 8, (2, n)),
-             "vision_kind": torch.randint(0, 6, (2, n))}
+    batch = _where_batch(tok, cfg)
     model = TriStreamModel(cfg, tok).train()
     _, losses = model.forward_train(batch, generator=random.Random(0))
     assert "said_copy" not in losses  # off unless asked for
@@ -209,13 +199,8 @@ def test_model_action_pointer_with_attributes_trains_and_needs_the_copy_head():
     cfg = _copy_config(tok)
     cfg.action = ActionConfig(pointer_attributes=True)
     model = TriStreamModel(cfg, tok).train()
-    n = cfg.vision_grid[0] * cfg.vision_grid[1]
-    batch = {"query_ids": [tok.encode("where is the red ball")] * 2,
-             "answer_ids": [tok.encode("the red ball is on the left")] * 2,
-             "vision_features": torch.randn(2, n, cfg.vision_dim), "route": ["vision", "vision"],
-             "spoken": [False, False], "vision_colour": torch.randint(0, 8, (2, n)),
-             "vision_kind": torch.randint(0, 6, (2, n)), "action": ["look_at", "look_at"],
-             "target_uv": torch.tensor([[0.2, 0.5], [0.8, 0.5]]), "has_target": torch.tensor([True, True])}
+    batch = _where_batch(tok, cfg, action=["look_at", "look_at"], target_uv=torch.tensor([[0.2, 0.5], [0.8, 0.5]]),
+                         has_target=torch.tensor([True, True]))
     _, losses = model.forward_train(batch, generator=random.Random(0))
     losses["pointer"].backward()
     assert model.action_head.attr_key.weight.grad.abs().sum() > 0
@@ -229,6 +214,16 @@ def test_model_action_pointer_with_attributes_trains_and_needs_the_copy_head():
     old = TriStreamConfig.preset("demo").to_dict()
     del old["action"]["pointer_attributes"]  # written before it existed
     assert TriStreamConfig.from_dict(old).action.pointer_attributes is False
+
+
+def _where_batch(tok: TextTokenizer, cfg: TriStreamConfig, **extra) -> dict:
+    """Two typed "where is the red ball" examples with random vision features and labels."""
+    n = cfg.vision_grid[0] * cfg.vision_grid[1]
+    return {"query_ids": [tok.encode("where is the red ball")] * 2,
+            "answer_ids": [tok.encode("the red ball is on the left")] * 2,
+            "vision_features": torch.randn(2, n, cfg.vision_dim), "route": ["vision", "vision"],
+            "spoken": [False, False], "vision_colour": torch.randint(0, 8, (2, n)),
+            "vision_kind": torch.randint(0, 6, (2, n)), **extra}
 
 
 def _tokenizer() -> TextTokenizer:
@@ -249,12 +244,7 @@ def test_model_trains_and_answers_with_the_copy_head():
     torch.manual_seed(0)
     cfg = _copy_config(tok)
     model = TriStreamModel(cfg, tok).train()
-    n = cfg.vision_grid[0] * cfg.vision_grid[1]
-    batch = {"query_ids": [tok.encode("where is the red ball")] * 2,
-             "answer_ids": [tok.encode("the red ball is on the left")] * 2,
-             "vision_features": torch.randn(2, n, cfg.vision_dim), "route": ["vision", "vision"],
-             "spoken": [False, False], "vision_colour": torch.randint(0, 8, (2, n)),
-             "vision_kind": torch.randint(0, 6, (2, n))}
+    batch = _where_batch(tok, cfg)
     out, losses = model.forward_train(batch, generator=random.Random(0))
     assert "attributes" in losses and float(losses["attributes"].detach()) > 0
     assert torch.allclose(out["answer_logits"].exp().sum(-1), torch.ones(out["answer_logits"].shape[0]), atol=1e-4)
