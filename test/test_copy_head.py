@@ -210,7 +210,6 @@ def test_model_action_pointer_with_attributes_trains_and_needs_the_copy_head():
     cfg.copy = CopyConfig(enabled=False)
     with pytest.raises(InputError, match="pointer_attributes"):
         TriStreamModel(cfg, tok)
-    assert TriStreamConfig.preset("demo").action.pointer_attributes
     old = TriStreamConfig.preset("demo").to_dict()
     del old["action"]["pointer_attributes"]  # written before it existed
     assert TriStreamConfig.from_dict(old).action.pointer_attributes is False

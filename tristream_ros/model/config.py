@@ -210,7 +210,9 @@ class ActionConfig:
     target_actions: tuple[str, ...] = TARGET_ACTIONS
     # the target pointer's keys also read the copy head's per-token attributes (colour / kind
     # probabilities, grid position; needs copy.enabled): "look at the cup" points where the
-    # probe sees a cup (off: configs written before it)
+    # probe sees a cup. Off (and not in the demo preset): session 5 measured target error 0.209
+    # -> 0.124 with it, but answers and the sparse-vs-dense check came out worse in that run
+    # (docs/training.md, variant D)
     pointer_attributes: bool = False
 
     def __post_init__(self) -> None:
@@ -321,7 +323,7 @@ class TriStreamConfig:
                    speech=SpeechConfig.preset(name, llm_dim=fusion.hidden_size),
                    fusion=fusion,
                    cascade=dataclasses.replace(_CASCADE_PRESETS[name]),
-                   action=ActionConfig(pointer_attributes=name == "demo"),
+                   action=ActionConfig(),
                    copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo", count=name == "demo",
                                    region_from_target=name == "demo",
                                    said_word_preference=0.3 if name == "demo" else 0.0))
