@@ -210,9 +210,9 @@ class ActionConfig:
     target_actions: tuple[str, ...] = TARGET_ACTIONS
     # the target pointer's keys also read the copy head's per-token attributes (colour / kind
     # probabilities, grid position; needs copy.enabled): "look at the cup" points where the
-    # probe sees a cup. Off (and not in the demo preset): session 5 measured target error 0.209
-    # -> 0.124 with it, but answers and the sparse-vs-dense check came out worse in that run
-    # (docs/training.md, variant D)
+    # probe sees a cup. Off (and not in the demo preset): over two seeds each, session 5 found
+    # no reliable effect on target error (0.124 and 0.210 with it, 0.209 and 0.198 without;
+    # docs/training.md, variants C, D, C1, D1)
     pointer_attributes: bool = False
 
     def __post_init__(self) -> None:
