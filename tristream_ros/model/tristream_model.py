@@ -36,7 +36,7 @@ from tristream_ros.model.fusion.cascade import CascadeTrace, run_cascade, trace_
 from tristream_ros.model.fusion.decoder import FusionDecoder, KVCache, VisionContext
 from tristream_ros.model.fusion.router import cascade_order, feasible_routes, QueryRouter
 from tristream_ros.model.heads.action_head import ActionHead, action_losses, decode_target
-from tristream_ros.model.heads.copy_head import TEXT_COMPONENT, AttributeCopyHead, CopyWords
+from tristream_ros.model.heads.copy_head import TEXT_COMPONENT, AttributeCopyHead, CopyWords, attribute_dim
 from tristream_ros.model.text_tokenizer import (ARTICLES, BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID, TextTokenizer,
                                                  article_for)
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder, VisionTokens
@@ -205,8 +205,8 @@ class TriStreamModel(nn.Module):
         pointer_attrs = config.action.pointer_attributes
         if pointer_attrs and not config.copy.enabled:
             raise InputError("action.pointer_attributes reads the copy head's token attributes: it needs copy.enabled")
-        attr_dim = (len(config.copy.colours) + 1) + (len(config.copy.kinds) + 1) + gh + gw if pointer_attrs else 0
-        self.action_head = ActionHead(d, len(config.action.actions), f.pointer_dim, attr_dim)  # attr_dim as the copy head's
+        attr_dim = attribute_dim(len(config.copy.colours), len(config.copy.kinds), (gh, gw)) if pointer_attrs else 0
+        self.action_head = ActionHead(d, len(config.action.actions), f.pointer_dim, attr_dim)
         self.sufficiency = nn.Linear(d, len(ROUTES))
         # attribute copy head (config.copy.enabled): answers copy colour/kind/region words from
         # the vision token they point at (model/heads/copy_head.py)
@@ -494,6 +494,10 @@ class TriStreamModel(nn.Module):
             ans_logits = self.decoder.logits(h[answer_pos])  # (M, V): only where there is a label
         ans_labels = labels[answer_pos]  # (M,)
         example = torch.arange(B, device=dev)[:, None].expand(B, T)[answer_pos]  # (M,)
+        # action targets as given (u, v in [0, 1]); the action losses and region words read them
+        target_uv = torch.as_tensor(batch.get("target_uv", torch.zeros(B, 2)), dtype=torch.float32,
+                                    device=dev).reshape(B, 2)
+        given_target = torch.as_tensor(batch.get("has_target", [False] * B), dtype=torch.bool, device=dev)
         said_copy_loss = None
         if self.copy_head is not None:
             # copy mixture at the answer positions (log-probs): vision attributes for examples
@@ -506,12 +510,9 @@ class TriStreamModel(nn.Module):
             if vis_ctx is not None:
                 vis_kw = {"attrs": vis_ctx.attributes[example],
                           "mask": vmask[example] & uses_vision[example][:, None]}  # (M, N)
-                if cfg.copy.region_from_target and "has_target" in batch:
+                if cfg.copy.region_from_target:
                     # the true target here; answer() uses the action head's (it is trained on these)
-                    t_uv = torch.as_tensor(batch.get("target_uv", torch.zeros(B, 2)), dtype=torch.float32,
-                                           device=dev).reshape(B, 2)
-                    t_has = torch.as_tensor(batch["has_target"], dtype=torch.bool, device=dev)
-                    t_u = torch.where(t_has, t_uv[:, 0], torch.full_like(t_uv[:, 0], float("nan")))  # (B,)
+                    t_u = torch.where(given_target, target_uv[:, 0], torch.full_like(target_uv[:, 0], float("nan")))
                     vis_kw["target_u"] = t_u[example]  # (M,)
             parts: dict = {}
             ans_logits = self.copy_head.log_probs(h[answer_pos], ans_logits, self.copy_words,
@@ -544,9 +545,7 @@ class TriStreamModel(nn.Module):
             action = [cfg.action.index(a) if isinstance(a, str) else int(a) for a in action]
         action = torch.as_tensor(action, dtype=torch.long, device=dev)
         action = action.masked_fill(~sufficient, IGNORE)
-        target_uv = torch.as_tensor(batch.get("target_uv", torch.zeros(B, 2)), dtype=torch.float32, device=dev)
-        has_target = torch.as_tensor(batch.get("has_target", [False] * B), dtype=torch.bool, device=dev)
-        has_target = has_target & uses_vision_b & sufficient
+        has_target = given_target & uses_vision_b & sufficient
         gh, gw = cfg.vision_grid
         if ptr_logits is not None:
             a_loss, p_loss, o_loss = action_losses(action_logits, ptr_logits, offsets, action, target_uv,

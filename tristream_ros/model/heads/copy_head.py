@@ -48,6 +48,11 @@ from torch.nn import functional as F
 N_MIX = 7  # generate, colour, kind, plural kind, region, text, region preposition
 N_MIX_COUNT = 9  # + count number word, count verb
 TEXT_COMPONENT = 5  # index of the text pointer in the mixture
+
+
+def attribute_dim(n_colours: int, n_kinds: int, grid_hw: tuple[int, int]) -> int:
+    """Width of a token's attribute vector: [p_colour (C+1), p_kind (K+1), row one-hot, col one-hot]."""
+    return (n_colours + 1) + (n_kinds + 1) + grid_hw[0] + grid_hw[1]
 MAX_COUNT = 3  # counts 0..3 (a scene holds at most one object per region)
 REGION_EDGE_SHARPNESS = 30.0  # logistic slope of the soft region edges, per unit of u
 
@@ -151,7 +156,7 @@ class AttributeCopyHead(nn.Module):
         self.n_mix = N_MIX_COUNT if count else N_MIX
         self.count = CountProbe(n_kinds) if count else None
         self.probe = AttributeProbe(vision_dim, n_colours, n_kinds, self.grid_hw, kind_debias=kind_debias)
-        self.attr_dim = (n_colours + 1) + (n_kinds + 1) + gh + gw
+        self.attr_dim = attribute_dim(n_colours, n_kinds, (gh, gw))
         self.key = nn.Linear(self.attr_dim, pointer_dim)
         self.query = nn.Linear(hidden, pointer_dim)
         self.text_key = nn.Linear(hidden, pointer_dim)
