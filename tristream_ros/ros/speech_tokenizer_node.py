@@ -53,7 +53,7 @@ import torch
 from rclpy.node import Node
 
 from tristream_ros.errors import InputError, ModelFileError
-from tristream_ros.model.speech.ctc_grammar import GrammarThresholds, load_grammar_thresholds
+from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
 from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
 from tristream_ros.ros.conversions import audio_chunk_to_numpy, ns_to_stamp, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
@@ -131,7 +131,15 @@ class SpeechTokenizerNode(Node):
         vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | domain | none | PATH"))
         mode = str(param(self, "pocketsphinx.mode", "grammar", "grammar | lm"))
         ctc_grammar = str(param(self, "speech.ctc_grammar", "queries", "queries | domain | none | PATH (hybrid)"))
-        calibrated = self._calibrated_thresholds(model_path) if frontend != "pocketsphinx" else GrammarThresholds()
+        folder = None
+        if frontend != "pocketsphinx":
+            try:
+                folder = resolve_model_path(model_path)
+            except ModelFileError:
+                if frontend != "auto":
+                    raise
+                self.get_logger().warning(f"model.path {model_path!r} not found: pocketsphinx-only front end")
+        calibrated = load_grammar_thresholds(folder)  # the model's ctc_grammar.json, or the module defaults
         g_score = float(param(self, "speech.ctc_grammar_min_score", calibrated.min_score,
                               "per-frame log-likelihood a CTC sentence needs to replace pocketsphinx's text "
                               "(default: the model folder's ctc_grammar.json)"))
@@ -152,14 +160,6 @@ class SpeechTokenizerNode(Node):
         out_qos = declare_qos(self, "output", "reliable")
         if threads > 0:
             torch.set_num_threads(threads)
-        folder = None
-        if frontend != "pocketsphinx":
-            try:
-                folder = resolve_model_path(model_path)
-            except ModelFileError:
-                if frontend != "auto":
-                    raise
-                self.get_logger().warning(f"model.path {model_path!r} not found: pocketsphinx-only front end")
         self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg,
                                                         ctc_grammar, g_score, g_margin, g_lead)
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
@@ -183,16 +183,6 @@ class SpeechTokenizerNode(Node):
         self._worker.start()
         self.diag.ok("listening")
         self.get_logger().info(f"speech front end: {self.frontend}; listening on {AUDIO_TOPIC}")
-
-    @staticmethod
-    def _calibrated_thresholds(model_path: str) -> GrammarThresholds:
-        """The CTC-grammar thresholds calibrated for the model (its ctc_grammar.json; the module
-        defaults without one). An unreadable file raises ModelFileError: a configuration error."""
-        try:
-            folder = resolve_model_path(model_path)
-        except ModelFileError:
-            return GrammarThresholds()  # reported below, where the speech model is loaded
-        return load_grammar_thresholds(folder)
 
     # -- callback: queue only -------------------------------------------------------------------
     def _on_chunk(self, msg: AudioChunk) -> None:

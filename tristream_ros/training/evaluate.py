@@ -35,9 +35,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from tristream_ros.data.dataset import DatasetReader
 from tristream_ros.data.scenes import render_scene, spec_from_dict
 from tristream_ros.model.checkpoint import load_checkpoint
-from tristream_ros.data.dataset import DatasetReader
 from tristream_ros.model.config import ROUTES
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.text_tokenizer import normalize
