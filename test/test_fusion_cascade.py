@@ -1,4 +1,5 @@
 """Router feasibility, cascade escalation and per-route FLOP accounting."""
+import dataclasses
 import pytest
 import torch
 
@@ -61,3 +62,38 @@ def test_prompt_length_matches_model_prompt():
     for route in ROUTES:
         x = m._prompt_embeddings(ROUTES.index(route), torch.zeros(7, cfg.speech_dim), [5, 6, 7], [8, 9])
         assert x.shape[0] == prompt_length(route, 7, 3, 2)
+    # the vision experts read the previous turn too when the config says so (the demo presets)
+    ctx = ("vision", "speech_vision", "trimodal")
+    m = TriStreamModel(dataclasses.replace(cfg, fusion=dataclasses.replace(cfg.fusion, context_routes=ctx)))
+    for route in ROUTES:
+        x = m._prompt_embeddings(ROUTES.index(route), torch.zeros(7, cfg.speech_dim), [5, 6, 7], [8, 9])
+        assert x.shape[0] == prompt_length(route, 7, 3, 2, ctx)
+        assert x.shape[0] == 7 + 3 + 4 + (2 if route != "speech" else 0)
+
+
+def test_cheapest_route_follows_the_experts_that_read_the_previous_turn():
+    from tristream_ros.model.config import FusionConfig
+    from tristream_ros.model.fusion.router import cheapest_route
+    old, new = FusionConfig(), TriStreamConfig.preset("demo").fusion
+    assert old.context_routes == ("trimodal",) and new.reads_context("speech_vision")
+    for f in (old, new):
+        assert cheapest_route(f, spoken=True, needs_vision=False, needs_context=False) == "speech"
+        assert cheapest_route(f, spoken=True, needs_vision=True, needs_context=False) == "speech_vision"
+        assert cheapest_route(f, spoken=False, needs_vision=True, needs_context=False) == "vision"
+    assert cheapest_route(old, spoken=True, needs_vision=True, needs_context=True) == "trimodal"
+    assert cheapest_route(old, spoken=False, needs_vision=True, needs_context=True) == "trimodal"
+    assert cheapest_route(new, spoken=True, needs_vision=True, needs_context=True) == "speech_vision"
+    assert cheapest_route(new, spoken=False, needs_vision=True, needs_context=True) == "vision"
+    # a follow-up that needs no scene: the speech expert does not read the previous turn
+    assert cheapest_route(new, spoken=True, needs_vision=False, needs_context=True) == "speech_vision"
+
+
+def test_context_routes_are_checked():
+    from tristream_ros.errors import InputError
+    from tristream_ros.model.config import FusionConfig
+    with pytest.raises(InputError, match="context_routes"):
+        FusionConfig(context_routes=("speech_vision",))  # the trimodal expert always reads it
+    with pytest.raises(InputError, match="context_routes"):
+        FusionConfig(context_routes=("trimodal", "smell"))
+    f = TriStreamConfig.from_dict(TriStreamConfig.preset("demo").to_dict()).fusion  # JSON lists -> tuple
+    assert f.context_routes == ("vision", "speech_vision", "trimodal")

@@ -145,10 +145,16 @@ def test_speech_pool_is_deterministic_spoken_training_speech(tmp_path):
         pool_rng(0, 2, 0)  # the test split's stream is not a pool's
 
 
-def test_needed_route_sends_typed_followups_to_the_trimodal_expert():
-    assert needed_route({"route": "vision", "intent": "go_to_it", "context": "where is the ball <sep> ..."}) == "trimodal"
+def test_needed_route_sends_followups_to_the_cheapest_expert_that_reads_the_context():
+    # configs before fusion.context_routes: only the trimodal expert reads the previous turn
+    typed = {"route": "vision", "intent": "go_to_it", "context": "where is the ball <sep> ...", "spoken": False}
+    spoken = dict(typed, route="trimodal", spoken=True)
+    assert needed_route(typed) == "trimodal" and needed_route(spoken) == "trimodal"
     assert needed_route({"route": "vision", "intent": "count", "context": ""}) == "vision"
     assert needed_route({"route": "speech", "intent": "stop", "context": ""}) == "speech"
+    demo = TriStreamConfig.preset("demo").fusion  # the vision experts read it too
+    assert needed_route(typed, demo) == "vision" and needed_route(spoken, demo) == "speech_vision"
+    assert needed_route({"route": "speech", "intent": "stop", "context": ""}, demo) == "speech"
 
 
 def test_reject_answer_changes_exactly_one_fact():

@@ -13,8 +13,11 @@ spoken query and is not counted here (see `bench speech` and `system` below).
 
 Workload (WORKLOAD below, shares sum to 1): spoken commands, spoken general questions, spoken
 scene questions, typed scene questions and spoken follow-ups that need the previous turn. Each
-query type has the route it needs, seconds of speech (10 speech tokens/s after the k=5 adapter),
-transcript words, previous-turn words and answer tokens.
+query type has what it needs (the scene, the previous turn), seconds of speech (10 speech
+tokens/s after the k=5 adapter), transcript words, previous-turn words and answer tokens. The
+route it needs is the cheapest expert whose inputs cover that (`router.cheapest_route`): with
+`fusion.context_routes` including speech_vision (the presets) a follow-up is answered by the
+speech_vision expert; with the trimodal expert alone reading the previous turn, by that one.
 
 Cascade scenarios:
     router_start    the router picks the needed route (a perfect router): one prefill per query
@@ -39,13 +42,14 @@ from tristream_ros.bench.common import add_common_arguments, count_cpu_attention
 TARGET_FLOPS_REDUCTION = 0.67
 SPEECH_TOKENS_PER_S = 10  # 50 encoder frames/s / adapter k=5
 
-# name: (share, needed route, speech seconds, transcript words, context words, answer tokens)
+# name: (share, needs the scene, speech seconds, transcript words, context words, answer tokens);
+# context words > 0: the query needs the previous turn
 WORKLOAD = {
-    "spoken_command": (0.40, "speech", 1.5, 3, 0, 3),
-    "spoken_general_question": (0.15, "speech", 3.0, 8, 0, 12),
-    "spoken_scene_question": (0.30, "speech_vision", 2.5, 7, 0, 8),
-    "typed_scene_question": (0.05, "vision", 0.0, 6, 0, 8),
-    "spoken_follow_up": (0.10, "trimodal", 3.0, 8, 12, 12),
+    "spoken_command": (0.40, False, 1.5, 3, 0, 3),
+    "spoken_general_question": (0.15, False, 3.0, 8, 0, 12),
+    "spoken_scene_question": (0.30, True, 2.5, 7, 0, 8),
+    "typed_scene_question": (0.05, True, 0.0, 6, 0, 8),
+    "spoken_follow_up": (0.10, True, 3.0, 8, 12, 12),
 }
 
 
@@ -56,10 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sparse vision tokens per query (default: the STVE budget maximum, 17 of 64)")
 
 
-def prompt_tokens(route: str, speech_s: float, words: int, context: int) -> int:
+def prompt_tokens(route: str, speech_s: float, words: int, context: int,
+                  context_routes: tuple[str, ...] = ("trimodal",)) -> int:
     """Prompt length as TriStreamModel lays it out: <bos> speech <sep> [context] <sep> words <sep>."""
-    speech = int(round(speech_s * SPEECH_TOKENS_PER_S))
-    return 1 + speech + 1 + (context if route == "trimodal" else 0) + 1 + words + 1
+    from tristream_ros.model.fusion.cascade import prompt_length
+    return prompt_length(route, int(round(speech_s * SPEECH_TOKENS_PER_S)), words, context, context_routes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tristream_ros.model.config import TriStreamConfig
     from tristream_ros.model.fusion.cascade import CascadeTrace, route_cost, route_vision_tokens, trace_costs
-    from tristream_ros.model.fusion.router import cascade_order
+    from tristream_ros.model.fusion.router import cascade_order, cheapest_route
     from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
 
     count_cpu_attention_flops()  # STVE's MobileViT attention (SDPA) counted, not 0
@@ -85,10 +90,11 @@ def run(args: argparse.Namespace) -> int:
     per_type, exp = {}, {"router_start": 0.0, "cheapest_start": 0.0, "always_trimodal": 0.0,
                          "always_trimodal_dense": 0.0}
     system = {"ours": 0.0, "padded_always_trimodal_dense": 0.0}
-    for name, (share, need, speech_s, words, context, answer) in WORKLOAD.items():
+    for name, (share, needs_scene, speech_s, words, context, answer) in WORKLOAD.items():
         has_speech, has_vision = speech_s > 0, True  # a camera is always there on the robot
+        need = cheapest_route(cfg.fusion, has_speech, needs_scene, context > 0)
         order = cascade_order(has_speech, has_vision)
-        lens = {r: prompt_tokens(r, speech_s, words, context)
+        lens = {r: prompt_tokens(r, speech_s, words, context, cfg.fusion.context_routes)
                 for r in ("speech", "vision", "speech_vision", "trimodal")}
         costs = {}
         for scenario, start in (("router_start", need), ("cheapest_start", order[0])):
@@ -116,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
                  "once per query on vision routes; speech encoder excluded",
         "decoder_layers": cfg.fusion.num_layers,
         "route_exit_layers": dict(zip(("speech", "vision", "speech_vision", "trimodal"), cfg.fusion.exits)),
+        "context_routes": list(cfg.fusion.context_routes),
         "cross_attn_layers": {"vision_speech_vision": list(cfg.fusion.cross_attn_layers),
                               "trimodal": list(cfg.fusion.trimodal_cross_attn_layers)},
         "vision_tokens_per_query": n_vis, "dense_vision_tokens": dense,

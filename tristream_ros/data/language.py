@@ -14,6 +14,9 @@ Routes (cheapest first, see docs/design.md):
 - ``speech_vision``: spoken question / command about the scene.
 - ``trimodal``: spoken follow-up that needs the previous turn (``context``) plus the scene.
 - ``vision``: typed query about the scene (no speech), with or without a text context.
+These labels name the inputs a query needs. The expert that answers a follow-up depends on
+which experts read the previous turn (``FusionConfig.context_routes``):
+``training.phase2_alignment.needed_route`` maps the label to the cheapest sufficient expert.
 """
 from __future__ import annotations
 

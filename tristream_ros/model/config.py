@@ -80,6 +80,11 @@ class FusionConfig:
         full depth, exactly as before.
     trimodal_dense_vision: the trimodal expert attends to all vision tokens (the dense grid)
         instead of the sparse STVE budget (False in configs written before this option).
+    context_routes: experts whose prompt includes the previous turn (the text context of a
+        follow-up, "where is the red ball <sep> the red ball is on the left"). The trimodal
+        expert always does; with "vision" / "speech_vision" here a follow-up is answered by the
+        cheapest expert with the encoders it needs (`router.needed_route`) and the trimodal
+        expert is the cascade's last resort. ("trimodal",) in configs written before this option.
     """
 
     vocab_size: int = 1024
@@ -104,9 +109,13 @@ class FusionConfig:
     input_dropout: float = 0.0
     route_exit_fractions: tuple[float, ...] | None = None
     trimodal_dense_vision: bool = False
+    context_routes: tuple[str, ...] = ("trimodal",)
 
     def __post_init__(self) -> None:
         c = "FusionConfig"
+        self.context_routes = tuple(str(r) for r in self.context_routes)
+        _check(set(self.context_routes) <= set(ROUTES) and "trimodal" in self.context_routes, c,
+               "context_routes", self.context_routes, f"must be routes of {ROUTES} including 'trimodal'")
         for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "num_kv_heads",
                      "intermediate_size", "max_position", "expert_rank", "router_hidden", "pointer_dim"):
             v = getattr(self, name)
@@ -152,6 +161,10 @@ class FusionConfig:
         if ROUTES[r] in ("vision", "speech_vision"):
             depth = max(depth, min(self.cross_attn_layers) + 1)
         return depth
+
+    def reads_context(self, route: str | int) -> bool:
+        """Whether `route` (name or ROUTES index) reads the previous turn (`context_routes`)."""
+        return (ROUTES[route] if isinstance(route, int) else route) in self.context_routes
 
     @property
     def exits(self) -> tuple[int, ...]:
@@ -368,7 +381,10 @@ class TriStreamConfig:
 # cross-attention in 2x the layers over all (dense) vision tokens. Layers run: demo (1, 3, 3, 8),
 # omni-0.5b (3, 9, 9, 24). `tiny` keeps full depth on every route (the node / graph tests rely on
 # its untrained full-depth behaviour); tests of the exits set route_exit_fractions on it (1, 3, 3, 4).
+# Follow-ups: the vision experts read the previous turn too (_CONTEXT), so "go to it" is answered
+# at 3/8 depth; the full-depth trimodal expert is where the cascade escalates to.
 _EXITS = (0.125, 0.375, 0.375, 1.0)
+_CONTEXT = ("vision", "speech_vision", "trimodal")
 DEFAULT_EXIT_FRACTIONS = _EXITS
 _FUSION_PRESETS = {
     "tiny": FusionConfig(vocab_size=64, hidden_size=64, num_layers=4, num_heads=4, num_kv_heads=2,
@@ -376,13 +392,15 @@ _FUSION_PRESETS = {
                          pointer_dim=32),
     "demo": FusionConfig(vocab_size=1024, hidden_size=256, num_layers=8, num_heads=4, num_kv_heads=2,
                          intermediate_size=512, max_position=512, expert_rank=32, router_hidden=128,
-                         pointer_dim=64, route_exit_fractions=_EXITS, trimodal_dense_vision=True),
+                         pointer_dim=64, route_exit_fractions=_EXITS, trimodal_dense_vision=True,
+                         context_routes=_CONTEXT),
     # Qwen2.5-0.5B: hidden 896, 24 layers, 14 heads, 2 KV heads, SwiGLU 4864, vocab 151936, tied.
     "omni-0.5b": FusionConfig(vocab_size=151936, hidden_size=896, num_layers=24, num_heads=14,
                               num_kv_heads=2, intermediate_size=4864, max_position=32768,
                               rope_theta=1_000_000.0, rms_norm_eps=1e-6, qkv_bias=True,
                               tie_embeddings=True, expert_rank=64, router_hidden=256, pointer_dim=128,
-                              route_exit_fractions=_EXITS, trimodal_dense_vision=True),
+                              route_exit_fractions=_EXITS, trimodal_dense_vision=True,
+                              context_routes=_CONTEXT),
 }
 _CASCADE_PRESETS = {
     "tiny": CascadeConfig(max_answer_tokens=12),

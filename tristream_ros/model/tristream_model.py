@@ -3,12 +3,14 @@ router + cascade + action head), pure PyTorch, no ROS.
 
 Prompt layout (one sequence per query; every input embedding also gets the route embedding):
 
-    <bos> [speech token projections ...] <sep> [context words, trimodal only] <sep> [query words] <sep>
+    <bos> [speech token projections ...] <sep> [context words*] <sep> [query words] <sep>
       answer words ... <eos>
 
 The hidden state at the last prompt position (the final <sep>) feeds the action head and the
 per-expert sufficiency (confidence) head, so the route decision and the action are known
 after one prefill, before the first text token.
+
+*the previous turn, on the experts of `fusion.context_routes` (the trimodal expert always).
 
 Vision is encoded, projected and attended only on vision routes ("vision", "speech_vision",
 "trimodal"). For a query answered by the "speech" expert the STVE and the vision projector do
@@ -58,7 +60,7 @@ class Query:
     vision: None (no camera), frames (uint8 (H,W,3), (T,H,W,3) or a list: encoded by the
         model's STVE only if the route needs them), ready VisionTokens (e.g. from the vision
         node), or a zero-argument callable returning VisionTokens (called only if needed).
-    context_text: the previous turn (used by the trimodal expert), or None.
+    context_text: the previous turn (read by the experts of fusion.context_routes), or None.
     spoken: whether the query was spoken; None = "it has speech tokens". A spoken query with a
         transcript but no speech tokens (front end without an encoder: Utterance.tokens of
         shape (0, 0)) sets spoken=True and is routed like any spoken query.
@@ -261,7 +263,7 @@ class TriStreamModel(nn.Module):
         """h (M, d) decoder states of one example's positions -> next-word scores (M, V): the
         LM logits, or with a copy head the log-probabilities of the copy mixture over the
         vision tokens' attributes and the words said (`said_ids`: query + context for the
-        trimodal expert). target_u: horizontal position of the action's target (copy.region_from_target).
+        experts that read it). target_u: horizontal position of the action's target (copy.region_from_target).
         argmax and log_softmax treat both alike."""
         logits = self.decoder.logits(h)
         if self.copy_head is None:
@@ -298,7 +300,7 @@ class TriStreamModel(nn.Module):
         if speech is not None and speech.shape[0] > 0:
             parts.append(self.embed_speech(speech))
         parts.append(words([SEP_ID]))
-        if ROUTES[route] == "trimodal" and len(context_ids):
+        if self.config.fusion.reads_context(route) and len(context_ids):
             parts.append(words(context_ids))
         parts.append(words([SEP_ID]))
         if len(query_ids):
@@ -335,7 +337,7 @@ class TriStreamModel(nn.Module):
           query_ids     list[list[int]]  transcript / typed query words (TextTokenizer.encode, no specials;
                         a <pad>-padded (B, L) tensor also works for the three *_ids keys)
           answer_ids    list[list[int]]  answer words (no specials; <eos> is appended here)
-          context_ids   list[list[int]]  optional; previous-turn words (used by the trimodal expert)
+          context_ids   list[list[int]]  optional; previous-turn words (read by fusion.context_routes)
           speech_tokens (B, S, Ds) float optional; + speech_mask (B, S) bool (all-False row = no speech)
           spoken        (B,) bool optional: query was spoken (default: speech_mask.any(-1)); set it
                         for spoken queries given as transcript only
@@ -501,8 +503,8 @@ class TriStreamModel(nn.Module):
         said_copy_loss = None
         if self.copy_head is not None:
             # copy mixture at the answer positions (log-probs): vision attributes for examples
-            # that see vision, words said (query; + context for the trimodal expert) for all
-            src = [list(query_ids[b]) + (list(context_ids[b]) if ROUTES[int(expert[b])] == "trimodal" else [])
+            # that see vision, words said (query; + context where the expert reads it) for all
+            src = [list(query_ids[b]) + (list(context_ids[b]) if cfg.fusion.reads_context(int(expert[b])) else [])
                    for b in range(B)]
             s_ids, s_mask = _pad_ids(src)
             s_ids, s_mask = s_ids.to(dev)[example], s_mask.to(dev)[example]  # (M, L)
@@ -743,7 +745,7 @@ class TriStreamModel(nn.Module):
                     cfg.fusion.max_position - prompt_lens[trace.route])
         words: list[str] = []
         t_first = None
-        said = list(q_ids) + (list(c_ids) if trace.route == "trimodal" else [])
+        said = list(q_ids) + (list(c_ids) if cfg.fusion.reads_context(trace.route) else [])
         target_u = target[0] if target is not None else None
         logits = self.next_log_probs(h_last[None], vis, said, target_u)[0]
         never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable

@@ -276,7 +276,7 @@ def cascade_eval(model, batches: Iterable[dict], threshold: float | None = None)
             n_sparse = int(torch.as_tensor(batch["vision_mask"])[b].sum())
             for name in tried:  # decoder side only (vision encoder excluded)
                 nv = route_vision_tokens(cfg, name, n_sparse)
-                flops += route_cost(cfg, name, P + (ctx if name == "trimodal" else 0), A, nv,
+                flops += route_cost(cfg, name, P + (ctx if cfg.fusion.reads_context(name) else 0), A, nv,
                                     include_decode=name == tried[-1]).total
             flops_tri += route_cost(cfg, "trimodal", P + ctx, A, route_vision_tokens(cfg, "trimodal", n_sparse)).total
     return {"n": n, "answer_exact_match": round(exact / max(1, n), 4), "action_accuracy": round(act / max(1, n), 4),

@@ -20,6 +20,8 @@ fractions unless named otherwise, per route and overall:
     ctc_transcript_cer        CER of our live CTC transcript
     vision_touched            share of queries for which the vision callable ran
 
+`follow_ups`: the queries with a previous turn (spoken and typed), whichever expert needs them.
+
 Real recordings (../shared/data/speech, LibriVox read speech with reference transcripts):
 transcript_cer per front end and VAD boundary error against a reference from pocketsphinx
 forced alignment of the known transcript (first word start, last word end).
@@ -112,7 +114,7 @@ def _score(rows: list[dict], preds: list[dict]) -> dict:
         return {"n": 0}
     em = [normalize(r["answer"]) == p["text"] for r, p in zip(rows, preds)]
     act = [r["action"] == p["action"] for r, p in zip(rows, preds)]
-    route = [needed_route(r) == p["route"] for r, p in zip(rows, preds)]
+    route = [r["need"] == p["route"] for r, p in zip(rows, preds)]
     terr, tmiss = [], []
     for r, p in zip(rows, preds):
         if r.get("target_uv") is not None:
@@ -185,6 +187,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     for i in it:
         s = reader[i]
         row = {k: v for k, v in s.items() if k not in ("frames", "audio")}
+        row["need"] = needed_route(row, model.config.fusion)  # the cheapest sufficient expert
         text, tokens = s["query"], None
         if s["audio"] is not None:
             utt = tok.transcribe(s["audio"])
@@ -207,7 +210,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
             dense.append(run_query(model, text, tokens, s["frames"], s.get("context"), dense=True))
             if sparse[-1].get("keep") is not None:
                 keep.append(sparse[-1]["keep"])
-        if needed_route(row) == "speech":
+        if row["need"] == "speech":
             nocam.append(run_query(model, text, tokens, None, s.get("context"), dense=False, camera=False)
                          if (text or tokens is not None) else sparse[-1])
         rows.append(row)
@@ -216,7 +219,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
               "ctc_transcript_cer": float(np.mean(cer_ctc)) if cer_ctc else None}
     by_route = {}
     for r in ROUTES:
-        sel = [j for j, row in enumerate(rows) if needed_route(row) == r]
+        sel = [j for j, row in enumerate(rows) if row["need"] == r]
         sc = _score([rows[j] for j in sel], [sparse[j] for j in sel])
         dn = _score([rows[j] for j in sel], [dense[j] for j in sel])
         if sc.get("n"):
@@ -228,7 +231,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     report["routes"] = by_route
     report["overall"] = _score(rows, sparse)
     report["overall"]["dense"] = {k: v for k, v in _score(rows, dense).items() if k in ("answer_exact_match", "action_accuracy")}
-    scene = [j for j, row in enumerate(rows) if row.get("spoken") and needed_route(row) in SCENE_ROUTES]
+    scene = [j for j, row in enumerate(rows) if row.get("spoken") and row["need"] in SCENE_ROUTES]
     report["spoken_scene_questions"] = _score([rows[j] for j in scene], [sparse[j] for j in scene])
     report["spoken_scene_questions"]["dense"] = {
         k: v for k, v in _score([rows[j] for j in scene], [dense[j] for j in scene]).items()
@@ -242,7 +245,12 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
         sc = _score([rows[j] for j in sel], [sparse[j] for j in sel])
         by_intent[intent] = {k: sc[k] for k in ("n", "answer_exact_match", "action_accuracy")}
     report["spoken_scene_questions"]["by_intent"] = by_intent
-    sp = [j for j, row in enumerate(rows) if needed_route(row) == "speech"]
+    # follow-ups (a previous turn given): which expert answers them is fusion.context_routes'
+    # choice, so they are also reported on their own (spoken and typed)
+    fol = [j for j, row in enumerate(rows) if row.get("context")]
+    report["follow_ups"] = _score([rows[j] for j in fol], [sparse[j] for j in fol])
+    report["follow_ups"]["needed_routes"] = sorted({rows[j]["need"] for j in fol})
+    sp = [j for j, row in enumerate(rows) if row["need"] == "speech"]
     report["speech_commands_no_camera"] = _score([rows[j] for j in sp], nocam)
     report["vision_keep_ratio"] = float(np.mean(keep)) if keep else None
     report["vision_attribute_readout"] = attribute_readout(
@@ -251,7 +259,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     if keep_predictions:
         report["predictions"] = [{"id": r["id"], "heard": r.get("heard"), "query": r["query"], "answer": r["answer"],
                                   "pred": p["text"], "action": r["action"], "pred_action": p["action"],
-                                  "route": needed_route(r), "pred_route": p["route"]}
+                                  "route": r["need"], "pred_route": p["route"]}
                                  for r, p in zip(rows, sparse)]
     return report
 

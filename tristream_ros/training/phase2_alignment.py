@@ -42,7 +42,8 @@ from torch.nn import functional as F
 
 from tristream_ros.data.language import FOLLOWUP_INTENTS
 from tristream_ros.model.checkpoint import save_checkpoint
-from tristream_ros.model.config import ROUTE_INDEX, TriStreamConfig
+from tristream_ros.model.config import ROUTE_INDEX, FusionConfig, TriStreamConfig
+from tristream_ros.model.fusion.router import cheapest_route
 from tristream_ros.model.speech.ctc import ctc_loss, greedy_decode
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.streaming_encoder import SILENCE_MEL
@@ -87,11 +88,14 @@ class Phase2Options:
     extra_scene_rate: float = 0.4  # share of batch slots given a typed turn about a pool scene
 
 
-def needed_route(row: dict) -> str:
-    """Cheapest sufficient expert. The generator labels typed follow-ups ("go to it" typed, with
-    a text context) "vision", but only the trimodal expert reads the context: they need it."""
+def needed_route(row: dict, fusion: FusionConfig | None = None) -> str:
+    """Cheapest sufficient expert for a dataset row under `fusion` (its `context_routes`; None =
+    configs before that option, where only the trimodal expert reads the previous turn). The
+    generator's label says which inputs a query needs (follow-ups: "trimodal", or "vision" when
+    typed); a follow-up with its context goes to the cheapest expert that reads the context."""
     if row.get("intent") in FOLLOWUP_INTENTS and row.get("context"):
-        return "trimodal"
+        return cheapest_route(fusion or FusionConfig(), spoken=bool(row.get("spoken")), needs_vision=True,
+                              needs_context=True)
     return row["route"]
 
 
@@ -352,7 +356,7 @@ class FusionData:
             q.append(ids)
             a.append(self.tok.encode(r["answer"]))
             c.append(self.tok.encode(r.get("context") or ""))
-            need = needed_route(r)
+            need = needed_route(r, cfg.fusion)
             route.append(ROUTE_INDEX[need])
             action.append(cfg.action.index(r["action"]))
             uv.append(r["target_uv"] if r.get("target_uv") is not None else (0.0, 0.0))

@@ -39,10 +39,11 @@ class RouteCost:
         return self.vision_encoder + self.vision_projection + self.prefill + self.decode
 
 
-def prompt_length(route: str, speech_tokens: int, query_words: int, context_words: int = 0) -> int:
+def prompt_length(route: str, speech_tokens: int, query_words: int, context_words: int = 0,
+                  context_routes: Sequence[str] = ("trimodal",)) -> int:
     """Prefill length of TriStreamModel's prompt for `route`:
-    <bos> speech <sep> [context, trimodal only] <sep> query <sep>."""
-    return 4 + speech_tokens + query_words + (context_words if route == "trimodal" else 0)
+    <bos> speech <sep> [context, on fusion.context_routes] <sep> query <sep>."""
+    return 4 + speech_tokens + query_words + (context_words if route in context_routes else 0)
 
 
 def _layer_token_macs(cfg: TriStreamConfig, context: int) -> float:

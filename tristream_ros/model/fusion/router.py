@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tristream_ros.model.config import ROUTES
+from tristream_ros.model.config import ROUTES, FusionConfig
 
 NEG_INF = -1e9
 
@@ -31,6 +31,19 @@ def cascade_order(has_speech: bool, has_vision: bool) -> tuple[str, ...]:
     if not has_vision:
         return ("speech",)
     return ("speech", "speech_vision", "trimodal") if has_speech else ("speech", "vision", "trimodal")
+
+
+def cheapest_route(fusion: FusionConfig, spoken: bool, needs_vision: bool, needs_context: bool) -> str:
+    """The cheapest expert whose inputs cover a query: the speech expert when it needs neither
+    the scene nor the previous turn, else the vision expert of its input kind (speech_vision for
+    spoken, vision for typed queries) when that expert reads what the query needs
+    (`fusion.context_routes` for the previous turn), else the trimodal expert."""
+    if not needs_vision and (not needs_context or fusion.reads_context("speech")):
+        return "speech"
+    base = "speech_vision" if spoken else "vision"
+    if needs_context and not fusion.reads_context(base):
+        return "trimodal"
+    return base
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

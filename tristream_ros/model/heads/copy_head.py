@@ -12,7 +12,7 @@ head makes naming an attribute a *copy*:
              col one-hot]  (additive in the attributes: "red" and "ball" add up, so an unseen
              red-ball pair is found like a seen one)
     text pointer: beta_j = softmax_j( q_t(h) . k_t(e_j) ) over the words e_j the user said
-             (the query, plus the previous turn for the trimodal expert)
+             (the query, plus the previous turn where the expert reads it: fusion.context_routes)
     mixture: p(w) = m_gen softmax(lm)(w) + m_colour P_colour(w) + m_kind P_kind(w)
                     + m_plural P_plural(w) + m_region P_region(w) + m_text P_text(w)
                     + m_prep P_prep(w),
