@@ -383,3 +383,62 @@ def test_count_config_checks_and_old_configs():
     assert TriStreamConfig.preset("demo").copy.count and not CopyConfig(enabled=True).count
     with pytest.raises(InputError):
         CopyConfig(enabled=True, count=True, numbers=("no", "one"))
+
+
+def test_existence_readout_answers_yes_for_the_object_said_and_no_otherwise():
+    """Existence: P(yes) is the best match of the kind (and colour, when one is said) among the
+    tokens' probe attributes; "yes" / "no" are copied from it, whatever the LM says."""
+    V2 = 24
+    words = CopyWords(colours=(5, 6, 7), kinds=(8, 9), plurals=(10, 11), regions=(12, 13, 14),
+                      prepositions=(15, 4, 15), yes_no=(16, 17))
+    torch.manual_seed(0)
+    head = AttributeCopyHead(hidden=8, vision_dim=6, n_colours=C, n_kinds=K, grid_hw=(GH, GW),
+                             pointer_dim=C + K + 2, existence=True)
+    assert head.exist_index == 7 and head.n_mix == 8
+    with torch.no_grad():
+        head.mix.weight.zero_()
+        bias = torch.full((head.n_mix,), -20.0)
+        bias[head.exist_index] = 20.0  # all mass on the existence answer
+        head.mix.bias.copy_(bias)
+    # colour 1 kind 1 at column 0, colour 2 kind 2 at column 3, two background tokens
+    attrs = _attrs([1, 2, 0, 0], [1, 2, 0, 0], [0, 3, 1, 2], head)[None]
+    mask = torch.ones(1, 4, dtype=torch.bool)
+
+    def answer(said: list[int], m=mask) -> int:
+        ids = torch.tensor([said])
+        lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V2), words, attrs, m,
+                            text_emb=torch.zeros(1, len(said), 8), text_ids=ids,
+                            text_mask=torch.ones(1, len(said), dtype=torch.bool))
+        assert torch.allclose(lp.exp().sum(-1), torch.ones(1), atol=1e-5)
+        return int(lp.argmax())
+
+    yes, no = words.yes_no
+    assert answer([3, 8]) == yes  # "is there a <kind 1>"
+    assert answer([3, 5, 8]) == yes  # "... a <colour 1> <kind 1>"
+    assert answer([3, 6, 8]) == no  # "... a <colour 2> <kind 1>": no such pair
+    assert answer([3, 7, 9]) == no
+    assert answer([3, 6, 11]) == yes  # plural of kind 2, in colour 2
+    # the object's token dropped by the sparse budget: not seen
+    assert answer([3, 5, 8], torch.tensor([[False, True, True, True]])) == no
+    # no kind said: the component is off and the LM keeps the mass
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V2), words, attrs, mask,
+                        text_emb=torch.zeros(1, 2, 8), text_ids=torch.tensor([[3, 5]]),
+                        text_mask=torch.ones(1, 2, dtype=torch.bool))
+    assert lp[0, yes] < -5 and lp[0, no] < -5
+
+
+def test_existence_config_and_model_wiring():
+    assert not CopyConfig(enabled=True).existence  # configs written before it load without it
+    with pytest.raises(InputError, match="yes_no"):
+        CopyConfig(enabled=True, existence=True, yes_no=("yes",))
+    words = [w for w in SPECIALS] + "is there a red blue ball box balls boxes left middle right on in yes no".split()
+    tok = TextTokenizer(words)
+    cfg = TriStreamConfig.preset("tiny")
+    cfg.copy = CopyConfig(enabled=True, colours=("red", "blue"), kinds=("ball", "box"), plurals=("balls", "boxes"),
+                          existence=True)
+    cfg.fusion.vocab_size = len(tok)
+    m = TriStreamModel(cfg, tok)
+    assert m.copy_words.yes_no == (tok.token_to_id("yes"), tok.token_to_id("no"))
+    assert m.copy_head.exist_index is not None
+    with pytest.raises(InputError, match="yes"):
+        TriStreamModel(cfg, TextTokenizer([w for w in words if w != "yes"] + ["maybe"]))

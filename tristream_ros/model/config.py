@@ -278,9 +278,15 @@ class CopyConfig:
     # copy is right when the camera misreads an unseen colour/kind pair (0: off)
     said_word_preference: float = 0.0
     count_verbs: tuple[str, ...] = ("is", "are")  # the verb before a count of one / of others
+    # existence read-out: "is there a white cone" -> P(yes) = the best match of the kind (and
+    # colour) said among the probe's token attributes; answers copy "yes" / "no" from it
+    # (off: configs written before it)
+    existence: bool = False
+    yes_no: tuple[str, ...] = ("yes", "no")
 
     def __post_init__(self) -> None:
-        for name in ("colours", "kinds", "plurals", "regions", "region_prepositions", "numbers", "count_verbs"):
+        for name in ("colours", "kinds", "plurals", "regions", "region_prepositions", "numbers", "count_verbs",
+                     "yes_no"):
             setattr(self, name, tuple(getattr(self, name)))
         _check(len(self.plurals) == len(self.kinds), "CopyConfig", "plurals", self.plurals,
                f"needs one plural per kind ({len(self.kinds)})")
@@ -291,6 +297,7 @@ class CopyConfig:
                (self.colours, self.kinds), "must not be empty")
         _check(len(self.numbers) == 4, "CopyConfig", "numbers", self.numbers, "needs the words for counts 0..3")
         _check(len(self.count_verbs) == 2, "CopyConfig", "count_verbs", self.count_verbs, "needs (one, other)")
+        _check(len(self.yes_no) == 2, "CopyConfig", "yes_no", self.yes_no, "needs (yes, no)")
         _check(isinstance(self.pointer_dim, int) and self.pointer_dim >= 1, "CopyConfig", "pointer_dim",
                self.pointer_dim, "must be a positive int")
 
@@ -339,7 +346,8 @@ class TriStreamConfig:
                    action=ActionConfig(),
                    copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo", count=name == "demo",
                                    region_from_target=name == "demo",
-                                   said_word_preference=0.3 if name == "demo" else 0.0))
+                                   said_word_preference=0.3 if name == "demo" else 0.0,
+                                   existence=name == "demo"))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -219,16 +219,18 @@ class TriStreamModel(nn.Module):
             if tokenizer is None:
                 raise InputError("config.copy.enabled needs the model's TextTokenizer (TriStreamModel(config, tokenizer))")
             missing = [w for w in cc.colours + cc.kinds + cc.plurals + cc.regions + cc.region_prepositions
-                       + ((cc.numbers + cc.count_verbs) if cc.count else ()) if w not in tokenizer]
+                       + ((cc.numbers + cc.count_verbs) if cc.count else ()) + (cc.yes_no if cc.existence else ())
+                       if w not in tokenizer]
             if missing:
                 raise InputError(f"config.copy names words the tokenizer does not have: {missing}")
             self.copy_head = AttributeCopyHead(d, config.vision_dim, len(cc.colours), len(cc.kinds),
                                                (gh, gw), cc.pointer_dim, kind_debias=cc.kind_debias,
-                                               count=cc.count)
+                                               count=cc.count, existence=cc.existence)
             ids = lambda ws: tuple(tokenizer.token_to_id(w) for w in ws)  # noqa: E731
             self.copy_words = CopyWords(ids(cc.colours), ids(cc.kinds), ids(cc.plurals), ids(cc.regions),
                                         ids(cc.region_prepositions), ids(cc.numbers) if cc.count else (),
-                                        ids(cc.count_verbs) if cc.count else ())
+                                        ids(cc.count_verbs) if cc.count else (),
+                                        ids(cc.yes_no) if cc.existence else ())
         for emb in (self.vision_row, self.vision_col, self.route_embed):
             nn.init.normal_(emb.weight, std=0.02)
         # Optional CTC hook: fn(batch, outputs) -> loss tensor, e.g. the speech path's CTC loss
