@@ -272,9 +272,11 @@ class AttributeCopyHead(nn.Module):
         if said_words and ((self.count is not None and words.numbers)
                            or (self.exist_index is not None and words.yes_no)):
             # the kind asked about: kind (or plural) words said, averaged
-            asked = _said(text_ids, text_mask, words.kinds, h.dtype) + _said(text_ids, text_mask, words.plurals, h.dtype)
+            asked = (_said(text_ids, text_mask, words.kinds, h.dtype)
+                     + _said(text_ids, text_mask, words.plurals, h.dtype)).clamp(max=1.0)  # (M, K) kind or plural
             has_kind = asked.sum(-1) > 0  # (M,)
-            asked = asked / asked.sum(-1, keepdim=True).clamp_min(1.0)  # (M, K)
+            asked = asked / asked.sum(-1, keepdim=True).clamp_min(1.0)
+            ok = has_kind & mask.any(-1)  # a kind was said and vision tokens are there
         if said_words and self.exist_index is not None and words.yes_no:
             C, K = self.n_colours, self.n_kinds
             colour_said = _said(text_ids, text_mask, words.colours, h.dtype)  # (M, C)
@@ -284,13 +286,11 @@ class AttributeCopyHead(nn.Module):
             p_col = torch.einsum("mnc,mc->mn", attrs[..., 1:C + 1], colour_said)
             p_col = torch.where(has_colour[:, None], p_col, torch.ones_like(p_col))
             match = (p_kind * p_col).masked_fill(~mask, 0.0).amax(-1).clamp(0.0, 1.0)  # (M,) best match
-            ok = has_kind & mask.any(-1)
             avail[:, self.exist_index] = ok
             p_parts.append((self.exist_index, words.yes_no, torch.stack([match, 1.0 - match], -1)))
         if self.count is not None and said_words and words.numbers:
             counts = self.count_logits(attrs, mask).softmax(-1)  # (M, K, MAX_COUNT + 1)
             number = torch.einsum("mk,mkc->mc", asked, counts)  # (M, MAX_COUNT + 1)
-            ok = has_kind & mask.any(-1)
             avail[:, 7] = ok
             p_parts.append((7, words.numbers, number))
             if len(words.verbs) == 2:  # "is" for one, "are" otherwise
