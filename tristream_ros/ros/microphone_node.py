@@ -8,7 +8,8 @@ Parameters (all in config/tristream.yaml under ``microphone_node``):
   wav.path, wav.loop, wav.realtime       the WAV source
   frame_id            header.frame_id     retry_s  seconds between device reconnects
   wait_for_subscribers  start once this many subscribers matched (file sources in tests)
-  qos.audio           QoS preset of the publisher (reliable: matches every subscriber)
+  qos.audio           QoS preset of the publisher (reliable: matches every subscriber);
+                      qos.audio_depth 0 = 100 chunks (ros/qos.py AUDIO_DEPTH)
 With no sound device the node stays up, logs a clear error, publishes an ERROR diagnostic
 and retries every ``retry_s``.
 """
@@ -26,7 +27,7 @@ from tristream_ros.msg import AudioChunk
 from tristream_ros.ros.conversions import ns_to_stamp, pcm_chunk
 from tristream_ros.ros.diagnostics import Diagnostics
 from tristream_ros.ros.node_runtime import param, run_node
-from tristream_ros.ros.qos import declare_qos
+from tristream_ros.ros.qos import declare_audio_qos
 
 TOPIC = "audio/input"
 
@@ -47,7 +48,7 @@ class MicrophoneNode(Node):
         self.retry_s = float(param(self, "retry_s", 5.0, "seconds between device reconnect attempts"))
         self.wait_for_subscribers = int(param(self, "wait_for_subscribers", 0,
                                               "start capturing once this many subscribers matched"))
-        qos = declare_qos(self, "audio", "reliable")
+        qos = declare_audio_qos(self, "audio", "reliable")
 
         if source == "pyaudio":
             self.source: AudioSource = PyAudioSource(PyAudioSourceConfig(

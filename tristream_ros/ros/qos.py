@@ -13,6 +13,10 @@ from tristream_ros.errors import InputError
 PRESETS = ("sensor_data", "best_effort", "reliable", "transient_local")
 SENSOR_DEPTH = 5  # messages; sensors prefer fresh data over complete data
 RESULT_DEPTH = 10  # messages
+# audio streams (microphone -> speech node, answer audio -> speaker): a busy moment on a loaded
+# machine must not overflow a reliable KEEP_LAST history (lost chunks): 100 chunks = 2 s of
+# 20 ms / 5 s of 50 ms chunks, used when qos.<key>_depth is 0
+AUDIO_DEPTH = 100
 
 
 def qos_profile(name: str, depth: int | None = None) -> QoSProfile:
@@ -44,3 +48,11 @@ def declare_qos(node, key: str, default: str) -> QoSProfile:
     name = node.declare_parameter(f"qos.{key}", default).value
     depth = int(node.declare_parameter(f"qos.{key}_depth", 0).value)
     return qos_profile(str(name), depth or None)
+
+
+def declare_audio_qos(node, key: str, default: str) -> QoSProfile:
+    """`declare_qos` for an audio stream: depth AUDIO_DEPTH unless ``qos.<key>_depth`` says otherwise."""
+    profile = declare_qos(node, key, default)
+    if int(node.get_parameter(f"qos.{key}_depth").value) == 0:
+        profile = qos_profile(str(node.get_parameter(f"qos.{key}").value), AUDIO_DEPTH)
+    return profile

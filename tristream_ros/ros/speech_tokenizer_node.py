@@ -32,7 +32,9 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            pocketsphinx's text when it clears speech.ctc_grammar_min_score
                            (per-frame log-likelihood), speech.ctc_grammar_min_margin (lead over
                            the runner-up) and speech.ctc_grammar_min_lead (lead over the sentence
-                           pocketsphinx heard): speech like the encoder's training voices.
+                           pocketsphinx heard; speech.ctc_grammar_unsure_min_lead instead when
+                           pocketsphinx's acoustic score per frame is below
+                           speech.ctc_grammar_unsure_below): speech like the encoder's training voices.
                            Defaults: model.path/ctc_grammar.json, the thresholds calibrated
                            for that model (model/speech/ctc_grammar.py's otherwise)
   vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
@@ -60,13 +62,12 @@ from tristream_ros.ros.diagnostics import Diagnostics
 from tristream_ros.ros.model_files import (DEFAULT_MODEL_PATH, SPEECH_WEIGHTS_FILE, load_speech_model,
                                            resolve_model_path)
 from tristream_ros.ros.node_runtime import param, run_node
-from tristream_ros.ros.qos import declare_qos, qos_profile
+from tristream_ros.ros.qos import declare_audio_qos, declare_qos
 from tristream_ros.signal.audio_format import SAMPLE_RATE, StreamResampler, to_mono
 
 AUDIO_TOPIC = "audio/input"
 TRANSCRIPT_TOPIC = "speech/transcript"
 TOKENS_TOPIC = "speech/tokens"
-AUDIO_DEPTH = 100  # chunks (5 s of 50 ms chunks) the subscription holds when qos.audio_depth is 0
 STAMP_HISTORY_S = 120.0  # s of chunk stamps kept to map stream time -> header stamps
 
 
@@ -96,7 +97,8 @@ class StampMap:
 
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
                     ctc_grammar: str = "none", grammar_min_score: float | None = None,
-                    grammar_min_margin: float | None = None, grammar_min_lead: float | None = None):
+                    grammar_min_margin: float | None = None, grammar_min_lead: float | None = None,
+                    grammar_unsure_below: float | None = None, grammar_unsure_min_lead: float | None = None):
     """-> (SpeechTokenizer, frontend actually used). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | domain | none | PATH)."""
     from tristream_ros.model.speech.frontend import configured_frontend
@@ -115,7 +117,9 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
     if frontend == "auto":
         frontend = "hybrid" if model is not None else "pocketsphinx"
     thresholds = {k: v for k, v in (("grammar_min_score", grammar_min_score), ("grammar_min_margin", grammar_min_margin),
-                                    ("grammar_min_lead", grammar_min_lead)) if v is not None}
+                                    ("grammar_min_lead", grammar_min_lead),
+                                    ("grammar_unsure_below", grammar_unsure_below),
+                                    ("grammar_unsure_min_lead", grammar_unsure_min_lead)) if v is not None}
     return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
                                ctc_grammar=ctc_grammar, **thresholds), frontend
 
@@ -147,6 +151,10 @@ class SpeechTokenizerNode(Node):
                                "per-frame log-likelihood lead over the runner-up sentence"))
         g_lead = float(param(self, "speech.ctc_grammar_min_lead", calibrated.min_lead,
                              "per-frame log-likelihood lead over the sentence pocketsphinx heard"))
+        g_unsure = float(param(self, "speech.ctc_grammar_unsure_below", calibrated.unsure_below,
+                               "pocketsphinx acoustic score per frame below which it counts as unsure (-inf: never)"))
+        g_unsure_lead = float(param(self, "speech.ctc_grammar_unsure_min_lead", calibrated.unsure_min_lead,
+                                    "the lead over pocketsphinx's sentence needed when it is unsure"))
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
                             min_speech_ms=float(param(self, "vad.min_speech_ms", 96.0, "ms")),
                             min_silence_ms=float(param(self, "vad.min_silence_ms", 300.0, "ms: end-of-utterance wait")),
@@ -154,14 +162,13 @@ class SpeechTokenizerNode(Node):
         self.max_queue = int(param(self, "max_queue", 400, "chunks waiting before the oldest are dropped"))
         threads = int(param(self, "runtime.threads", 1, "torch intra-op threads"))
         self.frame_id = str(param(self, "frame_id", "microphone"))
-        audio_qos = declare_qos(self, "audio", "sensor_data")
-        if int(self.get_parameter("qos.audio_depth").value) == 0:  # best effort, but room for a busy moment
-            audio_qos = qos_profile(str(self.get_parameter("qos.audio").value), AUDIO_DEPTH)
+        audio_qos = declare_audio_qos(self, "audio", "sensor_data")  # best effort, but room for a busy moment
         out_qos = declare_qos(self, "output", "reliable")
         if threads > 0:
             torch.set_num_threads(threads)
         self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg,
-                                                        ctc_grammar, g_score, g_margin, g_lead)
+                                                        ctc_grammar, g_score, g_margin, g_lead, g_unsure,
+                                                        g_unsure_lead)
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow"):
             self.diag.count(key, 0)

@@ -20,6 +20,9 @@ CTC grammar's best match (score, margin, lead). The grid below is then replayed 
 chosen thresholds maximise sentence-exact transcripts on the val voices while the flite set stays
 at least as exact as with pocketsphinx alone (flite voices sound unlike espeak: they stand for
 the voices the CTC does not know); ties go to the highest (most conservative) thresholds.
+Two more thresholds (session 6) relax the lead for utterances pocketsphinx itself matched
+poorly (its acoustic score per frame below `unsure_below`: lead >= `unsure_min_lead` instead);
+the grid includes "off" (-inf), so they are only used where they pay on val and keep the guard.
 """
 from __future__ import annotations
 
@@ -35,6 +38,8 @@ import numpy as np
 SCORES = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.8, -1.0)
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1)
 LEADS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)
+UNSURE_BELOWS = (float("-inf"), 0.03, 0.035, 0.04, 0.042, 0.045, 0.05)  # pocketsphinx acoustic score / frame
+UNSURE_LEADS = (0.0, 0.1, 0.2, 0.3, 0.5)
 
 
 def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
@@ -46,11 +51,16 @@ def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
             "heard": normalize(utt.text) if utt is not None else "",
             "ctc_best": m.text if m is not None else None,
             "score": None if m is None else float(m.score), "margin": None if m is None else float(m.margin),
-            "lead": None if m is None else float(m.lead)}
+            "lead": None if m is None else float(m.lead),
+            "pocketsphinx_score": float(tok.last_pocketsphinx_score) if utt is not None else None}
 
 
-def chosen(r: dict, score: float, margin: float, lead: float) -> str:
+def chosen(r: dict, score: float, margin: float, lead: float, unsure_below: float = float("-inf"),
+           unsure_min_lead: float = float("inf")) -> str:
     """The hybrid's text for record r at these thresholds (as HybridSpeechTokenizer._choose)."""
+    ps = r.get("pocketsphinx_score")
+    if ps is not None and ps < unsure_below:
+        lead = min(lead, unsure_min_lead)
     if r["ctc_best"] is not None and r["score"] >= score and r["margin"] >= margin and r["lead"] >= lead:
         return r["ctc_best"]
     return r["heard"]
@@ -65,19 +75,24 @@ def grid_search(val: list[dict], guard: list[dict]) -> dict:
     never = (float("inf"),) * 3
     base_guard = exact(guard, *never)
     best = None
-    for s, m, lead in itertools.product(SCORES, MARGINS, LEADS):
-        if guard and exact(guard, s, m, lead) < base_guard - 1e-9:
+    for s, m, lead, ub, ul in itertools.product(SCORES, MARGINS, LEADS, UNSURE_BELOWS, UNSURE_LEADS):
+        if (ub == float("-inf")) != (ul == UNSURE_LEADS[-1]) or ul > lead:
+            continue  # "off" once (its lead is moot); a relaxed lead is never stricter than min_lead
+        if guard and exact(guard, s, m, lead, ub, ul) < base_guard - 1e-9:
             continue
-        key = (exact(val, s, m, lead), s, m, lead)
+        key = (exact(val, s, m, lead, ub, ul), s, m, lead, -ub, ul)
         if best is None or key > best:
             best = key
     out = {"pocketsphinx_only": {"val_exact": exact(val, *never), "guard_exact": base_guard},
            "ctc_grammar_always": {"val_exact": exact(val, -np.inf, -np.inf, -np.inf),
                                   "guard_exact": exact(guard, -np.inf, -np.inf, -np.inf)}}
     if best is not None:
-        _, s, m, lead = best
-        out["chosen"] = {"score": s, "margin": m, "lead": lead, "val_exact": exact(val, s, m, lead),
-                         "guard_exact": exact(guard, s, m, lead)}
+        _, s, m, lead, nub, ul = best
+        ub = -nub
+        off = ub == float("-inf")  # stored as null (JSON has no infinity)
+        out["chosen"] = {"score": s, "margin": m, "lead": lead, "unsure_below": None if off else ub,
+                         "unsure_min_lead": None if off else ul,
+                         "val_exact": exact(val, s, m, lead, ub, ul), "guard_exact": exact(guard, s, m, lead, ub, ul)}
     return out
 
 
@@ -94,6 +109,7 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
     speech = load_speech_model(model_dir, load_config(model_dir))
     tok = build_frontend(speech, "hybrid")
     tok.grammar_min_score = tok.grammar_min_margin = tok.grammar_min_lead = float("inf")  # record only
+    tok.grammar_unsure_below = float("-inf")
     reader = DatasetReader(data_dir, "val")
     val = []
     items = range(len(reader))
@@ -144,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                   "flite_n": a.flite_n, "flite_seed": a.flite_seed,
                   **{k: res[k] for k in ("val_utterances", "flite_utterances", "pocketsphinx_only",
                                          "ctc_grammar_always", "chosen")}}
-        path = save_grammar_thresholds(a.model, GrammarThresholds(c["score"], c["margin"], c["lead"]), source)
+        relax = {} if c["unsure_below"] is None else {"unsure_below": c["unsure_below"],
+                                                       "unsure_min_lead": c["unsure_min_lead"]}
+        path = save_grammar_thresholds(a.model, GrammarThresholds(c["score"], c["margin"], c["lead"], **relax), source)
         print(f"wrote {path}", file=sys.stderr)
     print(json.dumps({k: v for k, v in res.items() if k != "records"}, indent=1))
     return 0

@@ -13,7 +13,10 @@ that say how sure it is:
 The hybrid front end takes this sentence instead of pocketsphinx's only when all three clear
 their thresholds (an utterance the encoder knows and pocketsphinx got wrong), so speech the
 CTC model does not understand (a real person, a voice unlike its training voices) keeps
-pocketsphinx's text.
+pocketsphinx's text. When pocketsphinx itself matched the audio poorly (its acoustic score per
+frame below `unsure_below`) the lead over its sentence only has to reach `unsure_min_lead`
+(session 6: unseen espeak voices, which pocketsphinx guesses at, were left to pocketsphinx by
+the lead threshold that protects flite voices; off in threshold files written before).
 """
 from __future__ import annotations
 
@@ -43,6 +46,8 @@ from tristream_ros.model.text_tokenizer import BLANK_ID, CharVocab, normalize
 GRAMMAR_MIN_SCORE = -0.3
 GRAMMAR_MIN_MARGIN = 0.02
 GRAMMAR_MIN_LEAD = 0.3
+GRAMMAR_UNSURE_BELOW = float("-inf")  # pocketsphinx acoustic score per frame under which it counts as unsure (off)
+GRAMMAR_UNSURE_MIN_LEAD = float("inf")  # the lead needed then (off)
 THRESHOLDS_FILE = "ctc_grammar.json"  # in a model folder: {"min_score", "min_margin", "min_lead", ...}
 
 
@@ -53,11 +58,14 @@ class GrammarThresholds:
     min_score: float = GRAMMAR_MIN_SCORE
     min_margin: float = GRAMMAR_MIN_MARGIN
     min_lead: float = GRAMMAR_MIN_LEAD
+    unsure_below: float = GRAMMAR_UNSURE_BELOW
+    unsure_min_lead: float = GRAMMAR_UNSURE_MIN_LEAD
 
     def kwargs(self) -> dict[str, float]:
         """As build_speech_tokenizer / configured_frontend take them."""
         return {"grammar_min_score": self.min_score, "grammar_min_margin": self.min_margin,
-                "grammar_min_lead": self.min_lead}
+                "grammar_min_lead": self.min_lead, "grammar_unsure_below": self.unsure_below,
+                "grammar_unsure_min_lead": self.unsure_min_lead}
 
 
 def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
@@ -71,6 +79,7 @@ def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
     d = read_json(path, "CTC-grammar thresholds")
     try:
         values = {k: float(d[k]) for k in ("min_score", "min_margin", "min_lead")}
+        values.update({k: float(d[k]) for k in ("unsure_below", "unsure_min_lead") if k in d})  # optional
     except (ValueError, TypeError, KeyError) as e:
         raise ModelFileError(f"{path}: expected numbers min_score, min_margin, min_lead ({e!r})") from None
     bad = [k for k, v in values.items() if math.isnan(v)]
@@ -83,7 +92,10 @@ def save_grammar_thresholds(model_dir: str | Path, thresholds: GrammarThresholds
     """Write THRESHOLDS_FILE into `model_dir` (with `source`: how they were chosen)."""
     path = Path(model_dir) / THRESHOLDS_FILE
     body = {"min_score": thresholds.min_score, "min_margin": thresholds.min_margin,
-            "min_lead": thresholds.min_lead, **({"source": source} if source else {})}
+            "min_lead": thresholds.min_lead,
+            **{k: v for k, v in (("unsure_below", thresholds.unsure_below),
+                                 ("unsure_min_lead", thresholds.unsure_min_lead)) if math.isfinite(v)},
+            **({"source": source} if source else {})}
     path.write_text(json.dumps(body, indent=1) + "\n")
     return path
 

@@ -156,6 +156,9 @@ class PocketsphinxRecognizer:
                 self.decoder = Decoder(**kwargs, **{"dict": dict_path, key: search_path}, **extra)
         self._active = False
         self._last = ""
+        # pocketsphinx's acoustic score of its final best path per frame (the words' Seg.ascore
+        # summed / frames; higher = its acoustic model matched the audio better); inf: none yet
+        self.acoustic_score = float("inf")
 
     def knows(self, word: str) -> bool:
         return self.decoder.lookup_word(word.lower()) is not None
@@ -166,6 +169,7 @@ class PocketsphinxRecognizer:
         self.decoder.start_utt()
         self._active = True
         self._last = ""
+        self.acoustic_score = float("inf")
 
     def feed(self, pcm: np.ndarray) -> str | None:
         """pcm float32 16 kHz -> the new partial hypothesis if it changed, else None."""
@@ -193,6 +197,10 @@ class PocketsphinxRecognizer:
         self.decoder.end_utt()
         self._active = False
         hyp = self.decoder.hyp()
+        self.acoustic_score = float("inf")
+        if hyp is not None:
+            frames = max(1, int(self.decoder.n_frames()))
+            self.acoustic_score = sum(float(s.ascore) for s in self.decoder.seg()) / frames
         return _clean(hyp.hypstr) if hyp is not None else ""
 
 
