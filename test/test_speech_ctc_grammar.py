@@ -76,6 +76,28 @@ def test_hybrid_overrides_pocketsphinx_only_past_the_thresholds(min_score, expec
         assert utt.text == tok.last_pocketsphinx_text and utt.text.split()[:2] == ["he", "might"]
 
 
+@pytest.mark.parametrize("acoustic, expect", [(0.01, "turn left"), (0.05, "turn right"), (float("inf"), "turn right")])
+def test_hybrid_relaxes_the_lead_only_when_pocketsphinx_was_unsure(acoustic, expect):
+    """The CTC spells "turn left", pocketsphinx heard "turn right": a lead threshold nothing
+    clears (1e9) keeps pocketsphinx's text unless its acoustic score per frame is below
+    grammar_unsure_below (0.03; inf = no score), where grammar_unsure_min_lead (0.1) applies."""
+    from types import SimpleNamespace
+    torch.manual_seed(0)
+    tok = HybridSpeechTokenizer(SpeechModel(SpeechConfig.preset("tiny")).eval(), grammar=CtcSentenceScorer(SENTENCES),
+                                grammar_min_score=-1e9, grammar_min_margin=-1e9, grammar_min_lead=1e9,
+                                grammar_unsure_below=0.03, grammar_unsure_min_lead=0.1)
+    tok.encoder_frontend = SimpleNamespace(log_probs=spelled("turn left"))
+    tok.recognizer = SimpleNamespace(acoustic_score=acoustic)
+    assert tok._choose("turn right", "tunr lft") == expect
+    assert tok.last_pocketsphinx_score == acoustic and tok.last_match.lead > 0.5
+
+
+def test_pocketsphinx_reports_its_acoustic_score():
+    tok = HybridSpeechTokenizer(SpeechModel(SpeechConfig.preset("tiny")).eval(), grammar=CtcSentenceScorer(SENTENCES))
+    tok.transcribe(np.concatenate([np.zeros(8000, np.float32), _read(SPEECH[4]), np.zeros(12000, np.float32)]))
+    assert tok.last_pocketsphinx_text and np.isfinite(tok.last_pocketsphinx_score)
+
+
 def test_lead_over_another_recognizers_sentence():
     scorer = CtcSentenceScorer(SENTENCES)
     lp = spelled("turn left")
@@ -103,6 +125,14 @@ def test_threshold_calibration_keeps_the_guard_set_and_prefers_conservative_thre
     assert -0.45 < c["score"] <= -0.25  # most conservative score that still takes both fixes
     assert chosen(val[2], c["score"], c["margin"], c["lead"]) == "go back"
     assert chosen(rec("x", "y", None, None, None, None), -9, 0, 0) == "y"  # no CTC match: pocketsphinx's text
+    # pocketsphinx unsure (acoustic score per frame 0.02): a lead of 0.15 is enough at unsure_min_lead 0.1
+    unsure = dict(rec("turn left", "turn right", "turn left", -0.2, 0.1, 0.15), pocketsphinx_score=0.02)
+    assert chosen(unsure, -0.3, 0.0, 0.8) == "turn right"
+    assert chosen(unsure, -0.3, 0.0, 0.8, 0.03, 0.1) == "turn left"
+    assert chosen(dict(unsure, pocketsphinx_score=0.05), -0.3, 0.0, 0.8, 0.03, 0.1) == "turn right"
+    res = grid_search(val + [unsure], guard)
+    assert res["chosen"]["val_exact"] == 1.0 and res["chosen"]["unsure_below"] is not None
+    assert grid_search(val, guard)["chosen"]["unsure_below"] is None  # not needed: off
 
 
 def test_thresholds_travel_with_the_model_folder(tmp_path):
@@ -116,6 +146,12 @@ def test_thresholds_travel_with_the_model_folder(tmp_path):
     assert load_grammar_thresholds(tmp_path) == GrammarThresholds(-0.45, 0.01, 0.7)
     tok = build_frontend(SpeechModel(SpeechConfig.preset("tiny")).eval(), "hybrid", tmp_path)
     assert (tok.grammar_min_score, tok.grammar_min_margin, tok.grammar_min_lead) == (-0.45, 0.01, 0.7)
+    assert (tok.grammar_unsure_below, tok.grammar_unsure_min_lead) == (float("-inf"), float("inf"))  # off
+    save_grammar_thresholds(tmp_path, GrammarThresholds(-0.45, 0.01, 0.7, 0.04, 0.1))
+    assert load_grammar_thresholds(tmp_path) == GrammarThresholds(-0.45, 0.01, 0.7, 0.04, 0.1)
+    tok = build_frontend(SpeechModel(SpeechConfig.preset("tiny")).eval(), "hybrid", tmp_path)
+    assert (tok.grammar_unsure_below, tok.grammar_unsure_min_lead) == (0.04, 0.1)
+    assert "Infinity" not in (tmp_path / THRESHOLDS_FILE).read_text()
     for bad in ("{not json", '{"min_score": -0.4, "min_margin": 0.0}', '{"min_score": "NaN", "min_margin": 0, "min_lead": 0}'):
         (tmp_path / THRESHOLDS_FILE).write_text(bad)
         with pytest.raises(ModelFileError, match=THRESHOLDS_FILE):
