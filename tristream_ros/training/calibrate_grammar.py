@@ -57,11 +57,12 @@ def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
 
 def chosen(r: dict, score: float, margin: float, lead: float, unsure_below: float = float("-inf"),
            unsure_min_lead: float = float("inf")) -> str:
-    """The hybrid's text for record r at these thresholds (as HybridSpeechTokenizer._choose)."""
+    """The hybrid's text for record r at these thresholds (HybridSpeechTokenizer's rule)."""
+    from tristream_ros.model.speech.ctc_grammar import grammar_overrides
     ps = r.get("pocketsphinx_score")
-    if ps is not None and ps < unsure_below:
-        lead = min(lead, unsure_min_lead)
-    if r["ctc_best"] is not None and r["score"] >= score and r["margin"] >= margin and r["lead"] >= lead:
+    if r["ctc_best"] is not None and grammar_overrides(r["score"], r["margin"], r["lead"],
+                                                       float("inf") if ps is None else ps, score, margin, lead,
+                                                       unsure_below, unsure_min_lead):
         return r["ctc_best"]
     return r["heard"]
 

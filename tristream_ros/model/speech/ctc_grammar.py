@@ -88,6 +88,17 @@ def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
     return GrammarThresholds(**values)
 
 
+def grammar_overrides(score: float, margin: float, lead: float, pocketsphinx_score: float, min_score: float,
+                      min_margin: float, min_lead: float, unsure_below: float = GRAMMAR_UNSURE_BELOW,
+                      unsure_min_lead: float = GRAMMAR_UNSURE_MIN_LEAD) -> bool:
+    """The hybrid front end's rule (one place: HybridSpeechTokenizer and the calibration replay):
+    does the CTC's best sentence (its GrammarMatch score / margin / lead) replace pocketsphinx's
+    text? pocketsphinx_score: its acoustic score per frame (inf: unknown)."""
+    if pocketsphinx_score < unsure_below:  # pocketsphinx was guessing: a smaller lead is enough
+        min_lead = min(min_lead, unsure_min_lead)
+    return score >= min_score and margin >= min_margin and lead >= min_lead
+
+
 def save_grammar_thresholds(model_dir: str | Path, thresholds: GrammarThresholds, source: dict | None = None) -> Path:
     """Write THRESHOLDS_FILE into `model_dir` (with `source`: how they were chosen)."""
     path = Path(model_dir) / THRESHOLDS_FILE

@@ -45,7 +45,7 @@ from tristream_ros.model.speech.adapter import AdapterStream
 from tristream_ros.model.speech.ctc import GreedyCtcDecoder
 from tristream_ros.model.speech.ctc_grammar import (GRAMMAR_MIN_LEAD, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE,
                                                     GRAMMAR_UNSURE_BELOW, GRAMMAR_UNSURE_MIN_LEAD,
-                                                    CtcSentenceScorer, GrammarMatch)
+                                                    CtcSentenceScorer, GrammarMatch, grammar_overrides)
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
                                                               partial_stability)
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -399,11 +399,10 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             self.last_match = self.grammar.best(lp, other=ps_text) if lp.shape[0] else None
             m = self.last_match
             self.last_pocketsphinx_score = float(getattr(self.recognizer, "acoustic_score", float("inf")))
-            lead = self.grammar_min_lead
-            if self.last_pocketsphinx_score < self.grammar_unsure_below:  # pocketsphinx was guessing
-                lead = min(lead, self.grammar_unsure_min_lead)
-            if m is not None and m.score >= self.grammar_min_score and m.margin >= self.grammar_min_margin \
-                    and m.lead >= lead:
+            if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
+                                                   self.grammar_min_score, self.grammar_min_margin,
+                                                   self.grammar_min_lead, self.grammar_unsure_below,
+                                                   self.grammar_unsure_min_lead):
                 text = m.text
         return text
 
