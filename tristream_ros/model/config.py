@@ -83,7 +83,7 @@ class FusionConfig:
     context_routes: experts whose prompt includes the previous turn (the text context of a
         follow-up, "where is the red ball <sep> the red ball is on the left"). The trimodal
         expert always does; with "vision" / "speech_vision" here a follow-up is answered by the
-        cheapest expert with the encoders it needs (`router.needed_route`) and the trimodal
+        cheapest expert with the encoders it needs (`router.cheapest_route`) and the trimodal
         expert is the cascade's last resort. ("trimodal",) in configs written before this option.
     """
 

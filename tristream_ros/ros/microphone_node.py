@@ -27,7 +27,7 @@ from tristream_ros.msg import AudioChunk
 from tristream_ros.ros.conversions import ns_to_stamp, pcm_chunk
 from tristream_ros.ros.diagnostics import Diagnostics
 from tristream_ros.ros.node_runtime import param, run_node
-from tristream_ros.ros.qos import declare_audio_qos
+from tristream_ros.ros.qos import AUDIO_DEPTH, declare_qos
 
 TOPIC = "audio/input"
 
@@ -48,7 +48,7 @@ class MicrophoneNode(Node):
         self.retry_s = float(param(self, "retry_s", 5.0, "seconds between device reconnect attempts"))
         self.wait_for_subscribers = int(param(self, "wait_for_subscribers", 0,
                                               "start capturing once this many subscribers matched"))
-        qos = declare_audio_qos(self, "audio", "reliable")
+        qos = declare_qos(self, "audio", "reliable", AUDIO_DEPTH)
 
         if source == "pyaudio":
             self.source: AudioSource = PyAudioSource(PyAudioSourceConfig(

@@ -42,17 +42,10 @@ def reliable_qos(depth: int = RESULT_DEPTH) -> QoSProfile:
     return qos_profile("reliable", depth)
 
 
-def declare_qos(node, key: str, default: str) -> QoSProfile:
-    """Declare ``qos.<key>`` (preset name) and ``qos.<key>_depth`` (0 = preset default) on
-    ``node`` and return the profile they select. Raises InputError for a bad preset."""
+def declare_qos(node, key: str, default: str, default_depth: int | None = None) -> QoSProfile:
+    """Declare ``qos.<key>`` (preset name) and ``qos.<key>_depth`` (0 = `default_depth`, or the
+    preset's default when that is None, e.g. AUDIO_DEPTH for audio streams) on ``node`` and
+    return the profile they select. Raises InputError for a bad preset."""
     name = node.declare_parameter(f"qos.{key}", default).value
     depth = int(node.declare_parameter(f"qos.{key}_depth", 0).value)
-    return qos_profile(str(name), depth or None)
-
-
-def declare_audio_qos(node, key: str, default: str) -> QoSProfile:
-    """`declare_qos` for an audio stream: depth AUDIO_DEPTH unless ``qos.<key>_depth`` says otherwise."""
-    profile = declare_qos(node, key, default)
-    if int(node.get_parameter(f"qos.{key}_depth").value) == 0:
-        profile = qos_profile(str(node.get_parameter(f"qos.{key}").value), AUDIO_DEPTH)
-    return profile
+    return qos_profile(str(name), depth or default_depth)

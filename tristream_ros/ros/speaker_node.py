@@ -22,7 +22,7 @@ from tristream_ros.outputs.speaker import AudioSink, PyAudioSink, WavFileSink, p
 from tristream_ros.ros.conversions import audio_chunk_to_numpy
 from tristream_ros.ros.diagnostics import Diagnostics
 from tristream_ros.ros.node_runtime import param, run_node
-from tristream_ros.ros.qos import declare_audio_qos
+from tristream_ros.ros.qos import AUDIO_DEPTH, declare_qos
 from tristream_ros.signal.audio_format import StreamResampler, to_mono
 
 TOPIC = "audio/output"
@@ -36,7 +36,7 @@ class SpeakerNode(Node):
         device = param(self, "audio.device", "", "'' default | index | name substring", dynamic_typing=True)
         self.sink_rate = int(param(self, "audio.sample_rate", 0, "Hz; 0 = the first chunk's rate"))
         wav_path = param(self, "wav.path", DEFAULT_WAV_PATH, "file written when there is no sound device")
-        qos = declare_audio_qos(self, "audio", "reliable")
+        qos = declare_qos(self, "audio", "reliable", AUDIO_DEPTH)
         if self.sink_rate < 0:
             raise InputError(f"speaker_node: audio.sample_rate must be >= 0, got {self.sink_rate}")
         if sink == "auto":

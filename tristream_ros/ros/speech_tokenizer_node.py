@@ -62,7 +62,7 @@ from tristream_ros.ros.diagnostics import Diagnostics
 from tristream_ros.ros.model_files import (DEFAULT_MODEL_PATH, SPEECH_WEIGHTS_FILE, load_speech_model,
                                            resolve_model_path)
 from tristream_ros.ros.node_runtime import param, run_node
-from tristream_ros.ros.qos import declare_audio_qos, declare_qos
+from tristream_ros.ros.qos import AUDIO_DEPTH, declare_qos
 from tristream_ros.signal.audio_format import SAMPLE_RATE, StreamResampler, to_mono
 
 AUDIO_TOPIC = "audio/input"
@@ -162,7 +162,7 @@ class SpeechTokenizerNode(Node):
         self.max_queue = int(param(self, "max_queue", 400, "chunks waiting before the oldest are dropped"))
         threads = int(param(self, "runtime.threads", 1, "torch intra-op threads"))
         self.frame_id = str(param(self, "frame_id", "microphone"))
-        audio_qos = declare_audio_qos(self, "audio", "sensor_data")  # best effort, but room for a busy moment
+        audio_qos = declare_qos(self, "audio", "sensor_data", AUDIO_DEPTH)  # best effort, but room for a busy moment
         out_qos = declare_qos(self, "output", "reliable")
         if threads > 0:
             torch.set_num_threads(threads)

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tristream_ros.model.speech.ctc_grammar import grammar_overrides
+
 SCORES = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.8, -1.0)
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1)
 LEADS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)
@@ -58,7 +60,6 @@ def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
 def chosen(r: dict, score: float, margin: float, lead: float, unsure_below: float = float("-inf"),
            unsure_min_lead: float = float("inf")) -> str:
     """The hybrid's text for record r at these thresholds (HybridSpeechTokenizer's rule)."""
-    from tristream_ros.model.speech.ctc_grammar import grammar_overrides
     ps = r.get("pocketsphinx_score")
     if r["ctc_best"] is not None and grammar_overrides(r["score"], r["margin"], r["lead"],
                                                        float("inf") if ps is None else ps, score, margin, lead,

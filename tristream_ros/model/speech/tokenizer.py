@@ -398,7 +398,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             lp = self.encoder_frontend.log_probs
             self.last_match = self.grammar.best(lp, other=ps_text) if lp.shape[0] else None
             m = self.last_match
-            self.last_pocketsphinx_score = float(getattr(self.recognizer, "acoustic_score", float("inf")))
+            self.last_pocketsphinx_score = float(self.recognizer.acoustic_score)
             if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
                                                    self.grammar_min_score, self.grammar_min_margin,
                                                    self.grammar_min_lead, self.grammar_unsure_below,
