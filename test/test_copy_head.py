@@ -442,3 +442,59 @@ def test_existence_config_and_model_wiring():
     assert m.copy_head.exist_index is not None
     with pytest.raises(InputError, match="yes"):
         TriStreamModel(cfg, TextTokenizer([w for w in words if w != "yes"] + ["maybe"]))
+
+
+def test_said_kind_names_the_kind_said_in_either_number():
+    """"count the cones" -> "... one cone": the said-kind components put the kind said (singular or
+    plural) on both the kind and the plural word, with or without vision; the text pointer alone
+    could only copy "cones"."""
+    torch.manual_seed(0)
+    head = AttributeCopyHead(hidden=8, vision_dim=6, n_colours=C, n_kinds=K, grid_hw=(GH, GW),
+                             pointer_dim=C + K + 2, said_kind=True)
+    assert head.said_kind_index == 7 and head.n_mix == 9
+    j = head.said_kind_index
+
+    def answer(said: list[int], component: int, vision: bool = False) -> torch.Tensor:
+        with torch.no_grad():
+            head.mix.weight.zero_()
+            bias = torch.full((head.n_mix,), -20.0)
+            bias[component] = 20.0
+            head.mix.bias.copy_(bias)
+        kw = {}
+        if vision:  # a token of kind 1 in view: the said kind still wins
+            kw = {"attrs": _attrs([1], [1], [0], head)[None], "mask": torch.ones(1, 1, dtype=torch.bool)}
+        parts: dict = {}
+        lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, text_emb=torch.zeros(1, len(said), 8),
+                            text_ids=torch.tensor([said]), text_mask=torch.ones(1, len(said), dtype=torch.bool),
+                            parts=parts, **kw)
+        assert torch.allclose(lp.exp().sum(-1), torch.ones(1), atol=1e-5)
+        assert torch.allclose(parts["said_kind"].sum(-1), parts["mix"][:, j:j + 2].sum(-1), atol=1e-5)
+        return lp[0]
+
+    cones = WORDS.plurals[1]  # kind 2 said in the plural
+    assert int(answer([3, cones], j).argmax()) == WORDS.kinds[1]  # singular from the plural said
+    assert int(answer([3, cones], j + 1).argmax()) == cones
+    assert int(answer([3, WORDS.kinds[1]], j + 1, vision=True).argmax()) == cones  # plural from the singular
+    assert int(answer([3, cones], j, vision=True).argmax()) == WORDS.kinds[1]
+    # no kind said: both components are off (the LM and the text pointer share the mass)
+    p = answer([3, 5], j).exp()
+    assert torch.allclose(p[list(WORDS.kinds + WORDS.plurals)], p[2].expand(4), atol=1e-6)  # as an unsaid word
+
+
+def test_said_kind_config_wiring_and_preference_counts_the_other_number():
+    assert not CopyConfig(enabled=True).said_kind  # configs written before it load without it
+    assert TriStreamConfig.preset("demo").copy.said_kind
+    tok = _tokenizer()
+    torch.manual_seed(0)
+    cfg = _copy_config(tok)
+    cfg.copy = CopyConfig(enabled=True, pointer_dim=16, said_word_preference=0.3, said_kind=True)
+    model = TriStreamModel(cfg, tok).train()
+    assert model.copy_head.said_kind_index is not None
+    batch = _where_batch(tok, cfg)
+    # "where are the balls" -> "the red ball ...": "ball" was said as "balls", so it is preferred
+    batch["query_ids"] = [tok.encode("where is the balls")] * 2
+    batch["answer_ids"] = [tok.encode("the ball is on the left")] * 2
+    _, losses = model.forward_train(batch, generator=random.Random(0))
+    assert float(losses["said_copy"]) > 0
+    losses["said_copy"].backward()
+    assert model.copy_head.mix.weight.grad[model.copy_head.said_kind_index].abs().sum() > 0

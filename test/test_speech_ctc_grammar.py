@@ -10,7 +10,7 @@ import torch
 
 from tristream_ros.errors import InputError
 from tristream_ros.model.speech.config import SpeechConfig
-from tristream_ros.model.speech.ctc_grammar import CtcSentenceScorer
+from tristream_ros.model.speech.ctc_grammar import CtcSentenceScorer, GrammarThresholds
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.tokenizer import HybridSpeechTokenizer
 from tristream_ros.model.text_tokenizer import BLANK_ID, CHAR_SYMBOLS, CharVocab
@@ -66,8 +66,8 @@ def _read(path):
 def test_hybrid_overrides_pocketsphinx_only_past_the_thresholds(min_score, expect_grammar):
     torch.manual_seed(0)
     model = SpeechModel(SpeechConfig.preset("tiny")).eval()
-    tok = HybridSpeechTokenizer(model, grammar=CtcSentenceScorer(SENTENCES), grammar_min_score=min_score,
-                                grammar_min_margin=-1e9, grammar_min_lead=-1e9)
+    tok = HybridSpeechTokenizer(model, grammar=CtcSentenceScorer(SENTENCES),
+                                thresholds=GrammarThresholds(min_score, -1e9, -1e9))
     utt = tok.transcribe(np.concatenate([np.zeros(8000, np.float32), _read(SPEECH[4]), np.zeros(12000, np.float32)]))
     assert tok.last_match is not None and tok.last_match.text in SENTENCES
     if expect_grammar:
@@ -80,12 +80,11 @@ def test_hybrid_overrides_pocketsphinx_only_past_the_thresholds(min_score, expec
 def test_hybrid_relaxes_the_lead_only_when_pocketsphinx_was_unsure(acoustic, expect):
     """The CTC spells "turn left", pocketsphinx heard "turn right": a lead threshold nothing
     clears (1e9) keeps pocketsphinx's text unless its acoustic score per frame is below
-    grammar_unsure_below (0.03; inf = no score), where grammar_unsure_min_lead (0.1) applies."""
+    unsure_below (0.03; inf = no score), where unsure_min_lead (0.1) applies."""
     from types import SimpleNamespace
     torch.manual_seed(0)
     tok = HybridSpeechTokenizer(SpeechModel(SpeechConfig.preset("tiny")).eval(), grammar=CtcSentenceScorer(SENTENCES),
-                                grammar_min_score=-1e9, grammar_min_margin=-1e9, grammar_min_lead=1e9,
-                                grammar_unsure_below=0.03, grammar_unsure_min_lead=0.1)
+                                thresholds=GrammarThresholds(-1e9, -1e9, 1e9, 0.03, 0.1))
     tok.encoder_frontend = SimpleNamespace(log_probs=spelled("turn left"))
     tok.recognizer = SimpleNamespace(acoustic_score=acoustic)
     assert tok._choose("turn right", "tunr lft") == expect
@@ -145,12 +144,12 @@ def test_thresholds_travel_with_the_model_folder(tmp_path):
     save_grammar_thresholds(tmp_path, GrammarThresholds(-0.45, 0.01, 0.7), {"tool": "test"})
     assert load_grammar_thresholds(tmp_path) == GrammarThresholds(-0.45, 0.01, 0.7)
     tok = build_frontend(SpeechModel(SpeechConfig.preset("tiny")).eval(), "hybrid", tmp_path)
-    assert (tok.grammar_min_score, tok.grammar_min_margin, tok.grammar_min_lead) == (-0.45, 0.01, 0.7)
-    assert (tok.grammar_unsure_below, tok.grammar_unsure_min_lead) == (float("-inf"), float("inf"))  # off
+    assert tok.thresholds == GrammarThresholds(-0.45, 0.01, 0.7)
+    assert (tok.thresholds.unsure_below, tok.thresholds.unsure_min_lead) == (float("-inf"), float("inf"))  # off
     save_grammar_thresholds(tmp_path, GrammarThresholds(-0.45, 0.01, 0.7, 0.04, 0.1))
     assert load_grammar_thresholds(tmp_path) == GrammarThresholds(-0.45, 0.01, 0.7, 0.04, 0.1)
     tok = build_frontend(SpeechModel(SpeechConfig.preset("tiny")).eval(), "hybrid", tmp_path)
-    assert (tok.grammar_unsure_below, tok.grammar_unsure_min_lead) == (0.04, 0.1)
+    assert (tok.thresholds.unsure_below, tok.thresholds.unsure_min_lead) == (0.04, 0.1)
     assert "Infinity" not in (tmp_path / THRESHOLDS_FILE).read_text()
     for bad in ("{not json", '{"min_score": -0.4, "min_margin": 0.0}', '{"min_score": "NaN", "min_margin": 0, "min_lead": 0}'):
         (tmp_path / THRESHOLDS_FILE).write_text(bad)

@@ -1,4 +1,5 @@
 """Pieces of the three training phases on the tiny preset (seconds, no dataset on disk)."""
+import json
 import random
 
 import numpy as np
@@ -139,6 +140,12 @@ def test_speech_pool_is_deterministic_spoken_training_speech(tmp_path):
         assert text[sid] in train_queries  # training phrasings only
     again, _ = speech_pool(4, 6, 80, tmp_path, processes=1, progress=False)  # from the cache
     assert all(np.array_equal(mel[k], again[k]) for k in mel)
+    # a larger pool of the same seed extends the cached one: the first 6 items are the same
+    more, more_text = speech_pool(4, 9, 80, tmp_path, processes=1, progress=False)
+    assert set(mel) <= set(more) and all(np.array_equal(mel[k], more[k]) for k in mel)
+    assert all(int(k.split("-")[1]) < 9 for k in more) and set(more) == set(more_text)
+    fresh, _ = speech_pool(4, 9, 80, tmp_path / "fresh", processes=1, progress=False)  # synthesized whole
+    assert set(fresh) == set(more) and all(np.array_equal(fresh[k], more[k]) for k in more)
     s = speech_pool_sample(4, next(int(k.split("-")[1]) for k in mel))
     assert s["voice"]["variant"] in variants_for_split("train")
     with pytest.raises(Exception, match="split"):
@@ -281,6 +288,15 @@ def test_ctc_pool_finetune_runs_a_second_stage_on_dataset_plus_pool(tmp_path):
     out.mkdir()
     opts = Phase2Options(ctc_steps=2, ctc_batch=2, speech_pool=3, ctc_pool_finetune_steps=2)
     speech, summary = train_ctc(cfg, cache, out, opts, 0, False, False, build_tokenizer(), processes=1)
-    assert summary["steps"] == 2 and summary["pool_finetune"]["steps"] == 2
+    assert summary["steps"] == 2 and summary["pool_finetune"]["steps"] == 2 and "pool_second" not in summary
     assert (out / "phase2_speech_state.json").is_file() and (out / "phase2_speech_pool_state.json").is_file()
     assert (out / "speech.safetensors").is_file() and not speech.training
+    # a second fine-tuning stage on a grown pool resumes the first two (their states are there)
+    (out / "speech.safetensors").unlink()
+    first = json.loads((out / "phase2_speech_pool_state.json").read_text())["history"]
+    opts = Phase2Options(ctc_steps=2, ctc_batch=2, speech_pool=3, ctc_pool_finetune_steps=2, speech_pool_second=3,
+                         ctc_pool_second_steps=2)
+    speech, summary = train_ctc(cfg, cache, out, opts, 0, True, False, build_tokenizer(), processes=1)
+    assert summary["pool_second"]["steps"] == 2 and (out / "phase2_speech_pool2_state.json").is_file()
+    assert json.loads((out / "phase2_speech_pool_state.json").read_text())["history"] == first  # not retrained
+    assert (out / "speech_pool_s0_n6.npz").is_file()

@@ -283,6 +283,9 @@ class CopyConfig:
     # (off: configs written before it)
     existence: bool = False
     yes_no: tuple[str, ...] = ("yes", "no")
+    # said-kind copy: answers name the kind the user said in either number ("count the cones" ->
+    # "there is one cone"); the text pointer copies only the exact word (off: configs written before it)
+    said_kind: bool = False
 
     def __post_init__(self) -> None:
         for name in ("colours", "kinds", "plurals", "regions", "region_prepositions", "numbers", "count_verbs",
@@ -347,7 +350,7 @@ class TriStreamConfig:
                    copy=CopyConfig(enabled=name == "demo", kind_debias=name == "demo", count=name == "demo",
                                    region_from_target=name == "demo",
                                    said_word_preference=0.3 if name == "demo" else 0.0,
-                                   existence=name == "demo"))
+                                   existence=name == "demo", said_kind=name == "demo"))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -148,6 +148,15 @@ class _VisionBridge:
         return feats, rows, cols, keep.detach() > 0.5, out.scores, out.budget_loss()
 
 
+def _other_number(ids: torch.Tensor, words: CopyWords) -> torch.Tensor:
+    """Word ids (M,) -> the same kind in the other number ("cone" <-> "cones"); -1 for other words."""
+    out = torch.full_like(ids, -1)
+    for singular, plural in zip(words.kinds, words.plurals):
+        out = torch.where(ids == singular, torch.full_like(ids, plural), out)
+        out = torch.where(ids == plural, torch.full_like(ids, singular), out)
+    return out
+
+
 def _pad_ids(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     n = max([len(s) for s in seqs] + [1])
     ids = torch.full((len(seqs), n), PAD_ID, dtype=torch.long)
@@ -225,7 +234,7 @@ class TriStreamModel(nn.Module):
                 raise InputError(f"config.copy names words the tokenizer does not have: {missing}")
             self.copy_head = AttributeCopyHead(d, config.vision_dim, len(cc.colours), len(cc.kinds),
                                                (gh, gw), cc.pointer_dim, kind_debias=cc.kind_debias,
-                                               count=cc.count, existence=cc.existence)
+                                               count=cc.count, existence=cc.existence, said_kind=cc.said_kind)
             ids = lambda ws: tuple(tokenizer.token_to_id(w) for w in ws)  # noqa: E731
             self.copy_words = CopyWords(ids(cc.colours), ids(cc.kinds), ids(cc.plurals), ids(cc.regions),
                                         ids(cc.region_prepositions), ids(cc.numbers) if cc.count else (),
@@ -527,8 +536,11 @@ class TriStreamModel(nn.Module):
                 w = self.copy_words
                 content = torch.as_tensor(w.colours + w.kinds + w.plurals, dtype=torch.long, device=dev)
                 said = ((s_ids == ans_labels[:, None]) & s_mask).any(1)  # (M,)
-                sel = said & torch.isin(ans_labels, content) & sufficient[example]
                 p_copy = parts["mix"][:, TEXT_COMPONENT] * parts["text"].gather(1, ans_labels[:, None]).squeeze(1)
+                if "said_kind" in parts:  # the kind said in the other number counts as said too
+                    said = said | ((s_ids == _other_number(ans_labels, w)[:, None]) & s_mask).any(1)
+                    p_copy = p_copy + parts["said_kind"].gather(1, ans_labels[:, None]).squeeze(1)
+                sel = said & torch.isin(ans_labels, content) & sufficient[example]
                 said_copy_loss = -(p_copy[sel] + 1e-6).log().mean() if bool(sel.any()) else h.sum() * 0.0
                 weights.setdefault("said_copy", cfg.copy.said_word_preference)
             if lm_logits is not None:

@@ -55,7 +55,7 @@ import torch
 from rclpy.node import Node
 
 from tristream_ros.errors import InputError, ModelFileError
-from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
+from tristream_ros.model.speech.ctc_grammar import GrammarThresholds, load_grammar_thresholds
 from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
 from tristream_ros.ros.conversions import audio_chunk_to_numpy, ns_to_stamp, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
@@ -96,11 +96,10 @@ class StampMap:
 
 
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
-                    ctc_grammar: str = "none", grammar_min_score: float | None = None,
-                    grammar_min_margin: float | None = None, grammar_min_lead: float | None = None,
-                    grammar_unsure_below: float | None = None, grammar_unsure_min_lead: float | None = None):
+                    ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None):
     """-> (SpeechTokenizer, frontend actually used). ctc_grammar (hybrid only): the sentence set
-    our encoder's CTC scores at end of utterance (queries | domain | none | PATH)."""
+    our encoder's CTC scores at end of utterance (queries | domain | none | PATH), with the
+    override's `thresholds` (None: the module defaults)."""
     from tristream_ros.model.speech.frontend import configured_frontend
 
     if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
@@ -116,12 +115,8 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
                 raise ModelFileError(f"speech.frontend {frontend!r} needs {folder / weights}, which does not exist")
     if frontend == "auto":
         frontend = "hybrid" if model is not None else "pocketsphinx"
-    thresholds = {k: v for k, v in (("grammar_min_score", grammar_min_score), ("grammar_min_margin", grammar_min_margin),
-                                    ("grammar_min_lead", grammar_min_lead),
-                                    ("grammar_unsure_below", grammar_unsure_below),
-                                    ("grammar_unsure_min_lead", grammar_unsure_min_lead)) if v is not None}
     return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
-                               ctc_grammar=ctc_grammar, **thresholds), frontend
+                               ctc_grammar=ctc_grammar, thresholds=thresholds), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -167,8 +162,8 @@ class SpeechTokenizerNode(Node):
         if threads > 0:
             torch.set_num_threads(threads)
         self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg,
-                                                        ctc_grammar, g_score, g_margin, g_lead, g_unsure,
-                                                        g_unsure_lead)
+                                                        ctc_grammar, GrammarThresholds(g_score, g_margin, g_lead,
+                                                                                       g_unsure, g_unsure_lead))
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow"):
             self.diag.count(key, 0)

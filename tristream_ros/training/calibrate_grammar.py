@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tristream_ros.model.speech.ctc_grammar import grammar_overrides
+from tristream_ros.model.speech.ctc_grammar import NEVER_OVERRIDE, GrammarThresholds, grammar_overrides
 
 SCORES = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.8, -1.0)
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1)
@@ -62,8 +62,9 @@ def chosen(r: dict, score: float, margin: float, lead: float, unsure_below: floa
     """The hybrid's text for record r at these thresholds (HybridSpeechTokenizer's rule)."""
     ps = r.get("pocketsphinx_score")
     if r["ctc_best"] is not None and grammar_overrides(r["score"], r["margin"], r["lead"],
-                                                       float("inf") if ps is None else ps, score, margin, lead,
-                                                       unsure_below, unsure_min_lead):
+                                                       float("inf") if ps is None else ps,
+                                                       GrammarThresholds(score, margin, lead, unsure_below,
+                                                                         unsure_min_lead)):
         return r["ctc_best"]
     return r["heard"]
 
@@ -110,8 +111,7 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
     t0 = time.perf_counter()
     speech = load_speech_model(model_dir, load_config(model_dir))
     tok = build_frontend(speech, "hybrid")
-    tok.grammar_min_score = tok.grammar_min_margin = tok.grammar_min_lead = float("inf")  # record only
-    tok.grammar_unsure_below = float("-inf")
+    tok.thresholds = NEVER_OVERRIDE  # record only
     reader = DatasetReader(data_dir, "val")
     val = []
     items = range(len(reader))

@@ -66,10 +66,11 @@ def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | P
     (no CTC grammar)."""
     from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
     from tristream_ros.model.speech.frontend import configured_frontend
-    thresholds = load_grammar_thresholds(model_dir).kwargs()
+    thresholds = load_grammar_thresholds(model_dir)
     if kind == "hybrid_lm":
-        return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none", **thresholds)
-    return configured_frontend(kind, speech if kind != "pocketsphinx" else None, **thresholds)
+        return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none",
+                                   thresholds=thresholds)
+    return configured_frontend(kind, speech if kind != "pocketsphinx" else None, thresholds=thresholds)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:

@@ -69,6 +69,11 @@ class Phase2Options:
     speech_pool: int = 8000
     ctc_pool_finetune_steps: int = 1500  # > 0 (with speech_pool): train on the dataset, then fine-tune on dataset + pool
     ctc_pool_finetune_lr: float = 5e-4
+    # a second fine-tuning stage (> 0): the pool grows by this many items (fresh utterances, same
+    # voices and phrasings) and the CTC trains ctc_pool_second_steps more on dataset + whole pool
+    speech_pool_second: int = 0
+    ctc_pool_second_steps: int = 3000
+    ctc_pool_second_lr: float = 5e-4
     ctc_batch: int = 16
     ctc_lr: float = 1.5e-3
     spec_augment: bool = True  # SpecAugment-style time/frequency masks on the CTC batches
@@ -142,10 +147,17 @@ def train_ctc(config: TriStreamConfig, cache: RunCache, out: Path, opts: Phase2O
     mel = cache.mel("train", config.speech.n_mels, progress=progress)
     text = {r["id"]: r["query"] for r in cache.rows("train") if r["id"] in mel}
     dataset_ids = sorted(mel)
+    two_stage = opts.speech_pool > 0 and opts.ctc_pool_finetune_steps > 0  # the pool joins in a fine-tuning stage
+    second = two_stage and opts.speech_pool_second > 0 and opts.ctc_pool_second_steps > 0
     if opts.speech_pool > 0:
         from tristream_ros.training.speech_pool import speech_pool
         pool_mel, pool_text = speech_pool(seed, opts.speech_pool, config.speech.n_mels, out,
                                           processes=processes, progress=progress)
+        mel, text = {**mel, **pool_mel}, {**text, **pool_text}
+    first_ids = sorted(mel)
+    if second:  # items 0..speech_pool-1 are the first pool (cached): only the new ones are synthesized
+        pool_mel, pool_text = speech_pool(seed, opts.speech_pool + opts.speech_pool_second, config.speech.n_mels,
+                                          out, processes=processes, progress=progress)
         mel, text = {**mel, **pool_mel}, {**text, **pool_text}
     ids = sorted(mel)
     vocab = CharVocab()
@@ -176,12 +188,13 @@ def train_ctc(config: TriStreamConfig, cache: RunCache, out: Path, opts: Phase2O
             loop.update({"total": ctc + wp, "ctc": ctc.detach(), "word_presence": wp.detach()})
         return loop.finish(modules)
 
-    # with ctc_pool_finetune_steps the pool joins only in a second, fine-tuning stage
-    two_stage = opts.speech_pool > 0 and opts.ctc_pool_finetune_steps > 0
-    summary = run("phase2_speech", dataset_ids if two_stage else ids, opts.ctc_steps, opts.ctc_lr)
+    summary = run("phase2_speech", dataset_ids if two_stage else first_ids, opts.ctc_steps, opts.ctc_lr)
     if two_stage:
-        summary = {**summary, "pool_finetune": run("phase2_speech_pool", ids, opts.ctc_pool_finetune_steps,
+        summary = {**summary, "pool_finetune": run("phase2_speech_pool", first_ids, opts.ctc_pool_finetune_steps,
                                                    opts.ctc_pool_finetune_lr)}
+    if second:
+        summary = {**summary, "pool_second": run("phase2_speech_pool2", ids, opts.ctc_pool_second_steps,
+                                                 opts.ctc_pool_second_lr)}
     save_file({k: v.contiguous() for k, v in speech.state_dict().items()}, str(path))
     (out / "ctc_summary.json").write_text(json.dumps(summary) + "\n")
     return speech.eval(), summary

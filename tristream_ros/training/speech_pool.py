@@ -41,16 +41,40 @@ def _pool_job(args) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
+def _cache_files(root: Path, seed: int, n: int) -> tuple[Path, Path]:
+    return root / f"speech_pool_s{seed}_n{n}.npz", root / f"speech_pool_s{seed}_n{n}.json"
+
+
+def _cached_sizes(root: Path, seed: int) -> list[int]:
+    """Pool sizes n with both cache files for `seed` in `root`."""
+    sizes = []
+    for p in root.glob(f"speech_pool_s{seed}_n*.npz"):
+        n = p.stem.rsplit("_n", 1)[-1]
+        if n.isdigit() and _cache_files(root, seed, int(n))[1].is_file():
+            sizes.append(int(n))
+    return sizes
+
+
+def _load(path: Path, tpath: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}, json.loads(tpath.read_text())
+
+
 def speech_pool(seed: int, n: int, n_mels: int, root: str | Path, processes: int = 2,
                 progress: bool = True) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """({id: log-mel}, {id: transcript}) of the spoken items among pool items 0..n-1 (cached)."""
+    """({id: log-mel}, {id: transcript}) of the spoken items among pool items 0..n-1 (cached).
+    Items are drawn per index, so a larger pool extends a smaller cached one of the same seed:
+    only the new items are synthesized."""
     root = Path(root)
-    path, tpath = root / f"speech_pool_s{seed}_n{n}.npz", root / f"speech_pool_s{seed}_n{n}.json"
+    path, tpath = _cache_files(root, seed, n)
     if path.is_file() and tpath.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}, json.loads(tpath.read_text())
-    jobs = [(seed, list(range(a, min(n, a + CHUNK))), n_mels) for a in range(0, n, CHUNK)]
-    mel, text = {}, {}
+        return _load(path, tpath)
+    mel, text, start = {}, {}, 0
+    smaller = [m for m in _cached_sizes(root, seed) if m < n]
+    if smaller:
+        start = max(smaller)
+        mel, text = _load(*_cache_files(root, seed, start))
+    jobs = [(seed, list(range(a, min(n, a + CHUNK))), n_mels) for a in range(start, n, CHUNK)]
     for part in parallel_map(_pool_job, jobs, processes, progress, "speech pool", f"x{CHUNK}"):
         for sid, query, m in part:
             mel[sid], text[sid] = m, query

@@ -38,6 +38,11 @@ head makes naming an attribute a *copy*:
              component over ("yes", "no"). Parameter-free on the probe's read-out, so it does
              not depend on how the question was phrased (the LM alone answered existence
              questions worse than chance on held-out phrasings, session 5: 0.25).
+    said kind (optional, `said_kind=True`): the kind the user named, in either number: two more
+             components, P_said_kind over the kind words and P_said_plural over the plural words,
+             both = the kind (or plural) words said, averaged. The text pointer copies only the
+             exact word said, so "count the cones" could not give "there is one cone" (the LM
+             guessed the kind from the camera: "there is one ball", session 6's demo).
 
 Everything here is on top of the decoder's hidden state, so the ONNX decoder (which returns
 `hidden`) can be combined with this head outside the graph. See Pointer-Generator Networks
@@ -162,7 +167,7 @@ def _said(text_ids: torch.Tensor, text_mask: torch.Tensor, ids: tuple[int, ...],
 class AttributeCopyHead(nn.Module):
     def __init__(self, hidden: int, vision_dim: int, n_colours: int, n_kinds: int,
                  grid_hw: tuple[int, int], pointer_dim: int = 64, kind_debias: bool = False,
-                 count: bool = False, existence: bool = False):
+                 count: bool = False, existence: bool = False, said_kind: bool = False):
         super().__init__()
         self.n_colours, self.n_kinds = n_colours, n_kinds
         self.grid_hw = (int(grid_hw[0]), int(grid_hw[1]))
@@ -171,6 +176,9 @@ class AttributeCopyHead(nn.Module):
         self.exist_index = None
         if existence:
             self.exist_index, self.n_mix = self.n_mix, self.n_mix + 1
+        self.said_kind_index = None  # (singular, plural) components: said_kind_index, said_kind_index + 1
+        if said_kind:
+            self.said_kind_index, self.n_mix = self.n_mix, self.n_mix + 2
         self.count = CountProbe(n_kinds) if count else None
         self.probe = AttributeProbe(vision_dim, n_colours, n_kinds, self.grid_hw, kind_debias=kind_debias)
         self.attr_dim = attribute_dim(n_colours, n_kinds, (gh, gw))
@@ -233,7 +241,8 @@ class AttributeCopyHead(nn.Module):
         A row with neither source is the plain LM distribution. target_u (M,): the horizontal
         position in [0, 1] of the answer's action target (NaN: none); where given, the region
         words are read from it instead of from the pointer. `parts` (a dict, training): filled
-        with "mix" (M, n_mix) weights and "text" (M, V) the text pointer's word distribution."""
+        with "mix" (M, n_mix) weights, "text" (M, V) the text pointer's word distribution and,
+        with said_kind, "said_kind" (M, V) the mass its two components put on each word."""
         M = h.shape[0]
         dev = h.device
         mix = self.mix(h)  # (M, n_mix)
@@ -267,16 +276,21 @@ class AttributeCopyHead(nn.Module):
             if words.prepositions:  # "in" vs "on" is decided before the region word: from the same pointer
                 avail[:, 6] = seen
                 p_parts.append((6, words.prepositions, region))
-        said_words = attrs is not None and mask is not None and text_ids is not None \
-            and text_mask is not None and text_ids.shape[1] > 0
-        if said_words and ((self.count is not None and words.numbers)
-                           or (self.exist_index is not None and words.yes_no)):
+        any_said = text_ids is not None and text_mask is not None and text_ids.shape[1] > 0
+        said_words = attrs is not None and mask is not None and any_said
+        if any_said:
             # the kind asked about: kind (or plural) words said, averaged
             asked = (_said(text_ids, text_mask, words.kinds, h.dtype)
                      + _said(text_ids, text_mask, words.plurals, h.dtype)).clamp(max=1.0)  # (M, K) kind or plural
             has_kind = asked.sum(-1) > 0  # (M,)
             asked = asked / asked.sum(-1, keepdim=True).clamp_min(1.0)
+        if said_words:
             ok = has_kind & mask.any(-1)  # a kind was said and vision tokens are there
+        if any_said and self.said_kind_index is not None:
+            j = self.said_kind_index
+            avail[:, j] = has_kind
+            avail[:, j + 1] = has_kind
+            p_parts += [(j, words.kinds, asked), (j + 1, words.plurals, asked)]
         if said_words and self.exist_index is not None and words.yes_no:
             C, K = self.n_colours, self.n_kinds
             colour_said = _said(text_ids, text_mask, words.colours, h.dtype)  # (M, C)
@@ -315,4 +329,8 @@ class AttributeCopyHead(nn.Module):
             else:
                 idx = torch.as_tensor(ids, dtype=torch.long, device=dev)
                 p = p.index_add(1, idx, m[:, j:j + 1] * dist.to(p.dtype))
+                if parts is not None and self.said_kind_index is not None and j in (self.said_kind_index,
+                                                                                    self.said_kind_index + 1):
+                    parts["said_kind"] = parts.get("said_kind", torch.zeros_like(p)).index_add(
+                        1, idx, m[:, j:j + 1] * dist.to(p.dtype))  # (M, V)
         return p.clamp_min(1e-12).log()

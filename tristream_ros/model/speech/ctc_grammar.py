@@ -61,11 +61,8 @@ class GrammarThresholds:
     unsure_below: float = GRAMMAR_UNSURE_BELOW
     unsure_min_lead: float = GRAMMAR_UNSURE_MIN_LEAD
 
-    def kwargs(self) -> dict[str, float]:
-        """As build_speech_tokenizer / configured_frontend take them."""
-        return {"grammar_min_score": self.min_score, "grammar_min_margin": self.min_margin,
-                "grammar_min_lead": self.min_lead, "grammar_unsure_below": self.unsure_below,
-                "grammar_unsure_min_lead": self.unsure_min_lead}
+
+NEVER_OVERRIDE = GrammarThresholds(float("inf"), float("inf"), float("inf"), float("-inf"), float("inf"))
 
 
 def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
@@ -88,15 +85,15 @@ def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
     return GrammarThresholds(**values)
 
 
-def grammar_overrides(score: float, margin: float, lead: float, pocketsphinx_score: float, min_score: float,
-                      min_margin: float, min_lead: float, unsure_below: float = GRAMMAR_UNSURE_BELOW,
-                      unsure_min_lead: float = GRAMMAR_UNSURE_MIN_LEAD) -> bool:
+def grammar_overrides(score: float, margin: float, lead: float, pocketsphinx_score: float,
+                      t: GrammarThresholds) -> bool:
     """The hybrid front end's rule (one place: HybridSpeechTokenizer and the calibration replay):
     does the CTC's best sentence (its GrammarMatch score / margin / lead) replace pocketsphinx's
-    text? pocketsphinx_score: its acoustic score per frame (inf: unknown)."""
-    if pocketsphinx_score < unsure_below:  # pocketsphinx was guessing: a smaller lead is enough
-        min_lead = min(min_lead, unsure_min_lead)
-    return score >= min_score and margin >= min_margin and lead >= min_lead
+    text under thresholds `t`? pocketsphinx_score: its acoustic score per frame (inf: unknown)."""
+    min_lead = t.min_lead
+    if pocketsphinx_score < t.unsure_below:  # pocketsphinx was guessing: a smaller lead is enough
+        min_lead = min(min_lead, t.unsure_min_lead)
+    return score >= t.min_score and margin >= t.min_margin and lead >= min_lead
 
 
 def save_grammar_thresholds(model_dir: str | Path, thresholds: GrammarThresholds, source: dict | None = None) -> Path:

@@ -43,9 +43,8 @@ import torch
 from tristream_ros.errors import InputError
 from tristream_ros.model.speech.adapter import AdapterStream
 from tristream_ros.model.speech.ctc import GreedyCtcDecoder
-from tristream_ros.model.speech.ctc_grammar import (GRAMMAR_MIN_LEAD, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_SCORE,
-                                                    GRAMMAR_UNSURE_BELOW, GRAMMAR_UNSURE_MIN_LEAD,
-                                                    CtcSentenceScorer, GrammarMatch, grammar_overrides)
+from tristream_ros.model.speech.ctc_grammar import (CtcSentenceScorer, GrammarMatch, GrammarThresholds,
+                                                    grammar_overrides)
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
                                                               partial_stability)
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -363,30 +362,22 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
 
     grammar (optional): a CtcSentenceScorer over the sentences the robot expects. At the end of
     an utterance our encoder's CTC posteriors score every sentence; when the best one's
-    per-frame log-likelihood is at least `grammar_min_score`, it leads the runner-up by
-    `grammar_min_margin` and pocketsphinx's sentence by `grammar_min_lead` per frame, or by
-    `grammar_unsure_min_lead` when pocketsphinx's own acoustic score per frame is below
-    `grammar_unsure_below` (it was guessing) (speech the encoder knows, e.g.
-    voices like its training voices) it replaces pocketsphinx's text; otherwise (a real person
-    it was never trained on) pocketsphinx's text stands. `last_match` keeps the last decision's
-    GrammarMatch for diagnostics."""
+    per-frame log-likelihood is at least `thresholds.min_score`, it leads the runner-up by
+    `min_margin` and pocketsphinx's sentence by `min_lead` per frame, or by `unsure_min_lead`
+    when pocketsphinx's own acoustic score per frame is below `unsure_below` (it was guessing)
+    (speech the encoder knows, e.g. voices like its training voices) it replaces pocketsphinx's
+    text; otherwise (a real person it was never trained on) pocketsphinx's text stands.
+    `last_match` keeps the last decision's GrammarMatch for diagnostics."""
 
     frontend_name = "hybrid"
 
     def __init__(self, model: SpeechModel, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
-                 grammar: CtcSentenceScorer | None = None, grammar_min_score: float = GRAMMAR_MIN_SCORE,
-                 grammar_min_margin: float = GRAMMAR_MIN_MARGIN, grammar_min_lead: float = GRAMMAR_MIN_LEAD,
-                 grammar_unsure_below: float = GRAMMAR_UNSURE_BELOW,
-                 grammar_unsure_min_lead: float = GRAMMAR_UNSURE_MIN_LEAD):
+                 grammar: CtcSentenceScorer | None = None, thresholds: GrammarThresholds | None = None):
         self.encoder_frontend = _EncoderFrontend(model)
-        self.grammar_min_lead = float(grammar_min_lead)
-        self.grammar_unsure_below = float(grammar_unsure_below)
-        self.grammar_unsure_min_lead = float(grammar_unsure_min_lead)
+        self.thresholds = thresholds or GrammarThresholds()
         self.last_pocketsphinx_score = float("inf")  # pocketsphinx's acoustic score per frame, last utterance
         self.grammar = grammar
-        self.grammar_min_score = float(grammar_min_score)
-        self.grammar_min_margin = float(grammar_min_margin)
         self.last_match: GrammarMatch | None = None
         self.last_pocketsphinx_text = ""
         super().__init__(pocketsphinx, vad, pre_roll_ms)
@@ -400,9 +391,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             m = self.last_match
             self.last_pocketsphinx_score = float(self.recognizer.acoustic_score)
             if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
-                                                   self.grammar_min_score, self.grammar_min_margin,
-                                                   self.grammar_min_lead, self.grammar_unsure_below,
-                                                   self.grammar_unsure_min_lead):
+                                                   self.thresholds):
                 text = m.text
         return text
 
@@ -429,11 +418,7 @@ FRONTENDS = ("ctc", "pocketsphinx", "hybrid")
 def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            pocketsphinx: PocketsphinxConfig | None = None,
                            vad: VadConfig | None = None, grammar: CtcSentenceScorer | None = None,
-                           grammar_min_score: float = GRAMMAR_MIN_SCORE,
-                           grammar_min_margin: float = GRAMMAR_MIN_MARGIN,
-                           grammar_min_lead: float = GRAMMAR_MIN_LEAD,
-                           grammar_unsure_below: float = GRAMMAR_UNSURE_BELOW,
-                           grammar_unsure_min_lead: float = GRAMMAR_UNSURE_MIN_LEAD) -> SpeechTokenizer:
+                           thresholds: GrammarThresholds | None = None) -> SpeechTokenizer:
     """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar: hybrid only)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
@@ -443,7 +428,4 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
         return CtcSpeechTokenizer(model, vad)
     if frontend == "pocketsphinx":
         return PocketsphinxSpeechTokenizer(pocketsphinx, vad)
-    return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, grammar_min_score=grammar_min_score,
-                                 grammar_min_margin=grammar_min_margin, grammar_min_lead=grammar_min_lead,
-                                 grammar_unsure_below=grammar_unsure_below,
-                                 grammar_unsure_min_lead=grammar_unsure_min_lead)
+    return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds)
