@@ -498,3 +498,35 @@ def test_said_kind_config_wiring_and_preference_counts_the_other_number():
     assert float(losses["said_copy"]) > 0
     losses["said_copy"].backward()
     assert model.copy_head.mix.weight.grad[model.copy_head.said_kind_index].abs().sum() > 0
+
+
+def test_region_word_follows_the_object_said_when_the_probe_finds_it():
+    """region_from_said: the pointer looks at every token alike (u in the middle); "where is the
+    <colour 2> <kind 2>" names the object at column 3 (right), so "right" comes from where it is;
+    an object nobody said, or one not in view, leaves the pointer's region; a target still wins."""
+    torch.manual_seed(0)
+    head = AttributeCopyHead(hidden=8, vision_dim=6, n_colours=C, n_kinds=K, grid_hw=(GH, GW),
+                             pointer_dim=C + K + 2, region_from_said=True)
+    with torch.no_grad():
+        for lin in (head.query, head.key):
+            lin.weight.zero_()
+            lin.bias.zero_()
+        head.mix.weight.zero_()
+        head.mix.bias.copy_(torch.tensor([-20.0, -20.0, -20.0, -20.0, 20.0, -20.0, -20.0]))  # all mass on "region"
+    # kind 1 colour 1 at column 0, kind 2 colour 2 at columns 2 and 3 (two tokens), background at column 1
+    attrs = _attrs([1, 0, 2, 2], [1, 0, 2, 2], [0, 1, 2, 3], head)[None]
+    mask = torch.ones(1, 4, dtype=torch.bool)
+
+    def region(said: list[int], target_u: float | None = None) -> int:
+        kw = {"target_u": torch.tensor([target_u])} if target_u is not None else {}
+        lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, mask,
+                            text_emb=torch.zeros(1, len(said), 8), text_ids=torch.tensor([said]),
+                            text_mask=torch.ones(1, len(said), dtype=torch.bool), **kw)
+        return WORDS.regions.index(int(lp.argmax()))
+
+    assert region([3, 6, 9]) == 2  # "where is the <colour 2> <kind 2>": columns 2-3 (u 0.75)
+    assert region([3, 8]) == 0  # "<kind 1>": column 0
+    assert region([3, 11]) == 2  # said in the plural
+    assert region([3, 7, 8]) == 1  # "<colour 3> <kind 1>": no such object, the pointer's middle
+    assert region([3, 5]) == 1  # no kind said: the pointer
+    assert region([3, 8], target_u=0.9) == 2  # the action target wins

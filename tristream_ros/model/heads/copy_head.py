@@ -21,7 +21,8 @@ head makes naming an attribute a *copy*:
              P_kind / P_plural likewise over the kind (plural) words, P_region from the
              pointer-weighted horizontal position u = sum_n alpha_n (col_n + 0.5) / gw
              (left < 1/3 <= middle < 2/3 <= right, soft edges; `target_u`: the action target's
-             u instead, when the answer has one), P_prep the same over the word
+             u instead, when the answer has one; with `region_from_said` the u of the tokens that
+             best match the object said, when one matches), P_prep the same over the word
              that comes before a region word ("on" the left, "in" the middle: without it the LM
              has to commit to "in"/"on" before the region is copied, and learns to guess both),
              P_text(w) = sum_{j: w_j = w} beta_j.
@@ -67,6 +68,7 @@ def attribute_dim(n_colours: int, n_kinds: int, grid_hw: tuple[int, int]) -> int
     return (n_colours + 1) + (n_kinds + 1) + grid_hw[0] + grid_hw[1]
 MAX_COUNT = 3  # counts 0..3 (a scene holds at most one object per region)
 REGION_EDGE_SHARPNESS = 30.0  # logistic slope of the soft region edges, per unit of u
+SAID_OBJECT_MIN_MATCH = 0.3  # region_from_said: the object said must match a token this well (P kind x P colour)
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,8 @@ def _said(text_ids: torch.Tensor, text_mask: torch.Tensor, ids: tuple[int, ...],
 class AttributeCopyHead(nn.Module):
     def __init__(self, hidden: int, vision_dim: int, n_colours: int, n_kinds: int,
                  grid_hw: tuple[int, int], pointer_dim: int = 64, kind_debias: bool = False,
-                 count: bool = False, existence: bool = False, said_kind: bool = False):
+                 count: bool = False, existence: bool = False, said_kind: bool = False,
+                 region_from_said: bool = False):
         super().__init__()
         self.n_colours, self.n_kinds = n_colours, n_kinds
         self.grid_hw = (int(grid_hw[0]), int(grid_hw[1]))
@@ -176,6 +179,7 @@ class AttributeCopyHead(nn.Module):
         self.exist_index = None
         if existence:
             self.exist_index, self.n_mix = self.n_mix, self.n_mix + 1
+        self.region_from_said = region_from_said
         self.said_kind_index = None  # (singular, plural) components: said_kind_index, said_kind_index + 1
         if said_kind:
             self.said_kind_index, self.n_mix = self.n_mix, self.n_mix + 2
@@ -189,6 +193,19 @@ class AttributeCopyHead(nn.Module):
         self.mix = nn.Linear(hidden, self.n_mix)
         with torch.no_grad():  # start close to the plain LM: generation gets most of the mass
             self.mix.bias.copy_(torch.tensor([2.0] + [0.0] * (self.n_mix - 1)))
+
+    def _said_match(self, attrs: torch.Tensor, mask: torch.Tensor, asked: torch.Tensor,
+                    colour_said: torch.Tensor) -> torch.Tensor:
+        """(M, N): how well each token matches the object said: P(kind said) x P(colour said) (the
+        colour factor only where a colour was said; absent tokens 0). asked (M, K) the kind said
+        (normalised), colour_said (M, C) 1.0 where a colour word was said."""
+        C, K = self.n_colours, self.n_kinds
+        has_colour = colour_said.sum(-1) > 0
+        colour_said = colour_said / colour_said.sum(-1, keepdim=True).clamp_min(1.0)
+        p_kind = torch.einsum("mnk,mk->mn", attrs[..., C + 2:C + 2 + K], asked)  # (M, N) P(token is that kind)
+        p_col = torch.einsum("mnc,mc->mn", attrs[..., 1:C + 1], colour_said)
+        p_col = torch.where(has_colour[:, None], p_col, torch.ones_like(p_col))
+        return (p_kind * p_col).masked_fill(~mask, 0.0)
 
     def kind_grid(self, attrs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """attrs (B, N, A), mask (B, N) -> the probe's kind probabilities on the token grid
@@ -249,6 +266,17 @@ class AttributeCopyHead(nn.Module):
         avail = torch.zeros(M, self.n_mix, dtype=torch.bool, device=dev)
         avail[:, 0] = True  # generation is always possible
         p_parts: list[tuple[int, tuple[int, ...] | None, torch.Tensor]] = []  # (component, word ids, dist)
+        any_said = text_ids is not None and text_mask is not None and text_ids.shape[1] > 0
+        said_words = attrs is not None and mask is not None and any_said
+        match = None
+        if any_said:
+            # the kind asked about: kind (or plural) words said, averaged
+            asked = (_said(text_ids, text_mask, words.kinds, h.dtype)
+                     + _said(text_ids, text_mask, words.plurals, h.dtype)).clamp(max=1.0)  # (M, K) kind or plural
+            has_kind = asked.sum(-1) > 0  # (M,)
+            asked = asked / asked.sum(-1, keepdim=True).clamp_min(1.0)
+        if said_words and (self.exist_index is not None or self.region_from_said):
+            match = self._said_match(attrs, mask, asked, _said(text_ids, text_mask, words.colours, h.dtype))
         if attrs is not None and mask is not None:
             C, K = self.n_colours, self.n_kinds
             gh, gw = self.grid_hw
@@ -263,6 +291,12 @@ class AttributeCopyHead(nn.Module):
             col1h = attrs[..., C + K + 2 + gh:]  # (M, N, gw)
             centres = (torch.arange(gw, dtype=h.dtype, device=dev) + 0.5) / gw  # (gw,) u of each column
             u = torch.einsum("mn,mnw,w->m", alpha, col1h, centres)  # (M,) pointer-weighted horizontal position
+            if match is not None and self.region_from_said:
+                # the object said, where the probe finds it (its tokens: within half of the best match)
+                best = match.amax(-1, keepdim=True)  # (M, 1)
+                w = match * (match >= 0.5 * best)  # (M, N)
+                u_said = torch.einsum("mn,mnw,w->m", w, col1h, centres) / w.sum(-1).clamp_min(1e-9)
+                u = torch.where(has_kind & (best[:, 0] >= SAID_OBJECT_MIN_MATCH), u_said, u)
             if target_u is not None:
                 target_u = target_u.to(device=dev, dtype=u.dtype)
                 u = torch.where(torch.isfinite(target_u), target_u, u)
@@ -276,14 +310,6 @@ class AttributeCopyHead(nn.Module):
             if words.prepositions:  # "in" vs "on" is decided before the region word: from the same pointer
                 avail[:, 6] = seen
                 p_parts.append((6, words.prepositions, region))
-        any_said = text_ids is not None and text_mask is not None and text_ids.shape[1] > 0
-        said_words = attrs is not None and mask is not None and any_said
-        if any_said:
-            # the kind asked about: kind (or plural) words said, averaged
-            asked = (_said(text_ids, text_mask, words.kinds, h.dtype)
-                     + _said(text_ids, text_mask, words.plurals, h.dtype)).clamp(max=1.0)  # (M, K) kind or plural
-            has_kind = asked.sum(-1) > 0  # (M,)
-            asked = asked / asked.sum(-1, keepdim=True).clamp_min(1.0)
         if said_words:
             ok = has_kind & mask.any(-1)  # a kind was said and vision tokens are there
         if any_said and self.said_kind_index is not None:
@@ -292,16 +318,9 @@ class AttributeCopyHead(nn.Module):
             avail[:, j + 1] = has_kind
             p_parts += [(j, words.kinds, asked), (j + 1, words.plurals, asked)]
         if said_words and self.exist_index is not None and words.yes_no:
-            C, K = self.n_colours, self.n_kinds
-            colour_said = _said(text_ids, text_mask, words.colours, h.dtype)  # (M, C)
-            has_colour = colour_said.sum(-1) > 0
-            colour_said = colour_said / colour_said.sum(-1, keepdim=True).clamp_min(1.0)
-            p_kind = torch.einsum("mnk,mk->mn", attrs[..., C + 2:C + 2 + K], asked)  # (M, N) P(token is that kind)
-            p_col = torch.einsum("mnc,mc->mn", attrs[..., 1:C + 1], colour_said)
-            p_col = torch.where(has_colour[:, None], p_col, torch.ones_like(p_col))
-            match = (p_kind * p_col).masked_fill(~mask, 0.0).amax(-1).clamp(0.0, 1.0)  # (M,) best match
+            best = match.amax(-1).clamp(0.0, 1.0)  # (M,) the best match of the object said
             avail[:, self.exist_index] = ok
-            p_parts.append((self.exist_index, words.yes_no, torch.stack([match, 1.0 - match], -1)))
+            p_parts.append((self.exist_index, words.yes_no, torch.stack([best, 1.0 - best], -1)))
         if self.count is not None and said_words and words.numbers:
             counts = self.count_logits(attrs, mask).softmax(-1)  # (M, K, MAX_COUNT + 1)
             number = torch.einsum("mk,mkc->mc", asked, counts)  # (M, MAX_COUNT + 1)
