@@ -500,13 +500,13 @@ def test_said_kind_config_wiring_and_preference_counts_the_other_number():
     assert model.copy_head.mix.weight.grad[model.copy_head.said_kind_index].abs().sum() > 0
 
 
-def test_region_word_follows_the_object_said_when_the_probe_finds_it():
-    """region_from_said: the pointer looks at every token alike (u in the middle); "where is the
+def test_pointer_follows_the_object_said_when_the_probe_finds_it():
+    """pointer_from_said: the pointer looks at every token alike (u in the middle); "where is the
     <colour 2> <kind 2>" names the object at column 3 (right), so "right" comes from where it is;
     an object nobody said, or one not in view, leaves the pointer's region; a target still wins."""
     torch.manual_seed(0)
     head = AttributeCopyHead(hidden=8, vision_dim=6, n_colours=C, n_kinds=K, grid_hw=(GH, GW),
-                             pointer_dim=C + K + 2, region_from_said=True)
+                             pointer_dim=C + K + 2, pointer_from_said=True)
     with torch.no_grad():
         for lin in (head.query, head.key):
             lin.weight.zero_()
@@ -530,3 +530,8 @@ def test_region_word_follows_the_object_said_when_the_probe_finds_it():
     assert region([3, 7, 8]) == 1  # "<colour 3> <kind 1>": no such object, the pointer's middle
     assert region([3, 5]) == 1  # no kind said: the pointer
     assert region([3, 8], target_u=0.9) == 2  # the action target wins
+    with torch.no_grad():  # the colour component reads the object said: "what colour is the <kind 2>"
+        head.mix.bias.copy_(torch.tensor([-20.0, 20.0, -20.0, -20.0, -20.0, -20.0, -20.0]))
+    lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, mask, text_emb=torch.zeros(1, 2, 8),
+                        text_ids=torch.tensor([[3, 9]]), text_mask=torch.ones(1, 2, dtype=torch.bool))
+    assert int(lp.argmax()) == WORDS.colours[1]

@@ -286,11 +286,12 @@ class CopyConfig:
     # said-kind copy: answers name the kind the user said in either number ("count the cones" ->
     # "there is one cone"); the text pointer copies only the exact word (off: configs written before it)
     said_kind: bool = False
-    # region words of an answer about an object the user named ("where is the red ball") are read
-    # from where the probe finds that object (tokens matching the kind and colour said) instead of
-    # from the copy pointer; an action target, when there is one, still wins (off: configs written
-    # before it). Session 6: "where is it" follow-ups named the wrong side 0.55 of the time
-    region_from_said: bool = False
+    # the copy pointer of an answer about an object the user named ("where is the red ball", "what
+    # colour is it" after naming one) points at where the probe finds that object (tokens matching
+    # the kind and colour said): its colour and region are read there; an action target, when
+    # there is one, still sets the region (off: configs written before it). Session 6: "where is
+    # it" follow-ups named the wrong side 0.55 of the time
+    pointer_from_said: bool = False
 
     def __post_init__(self) -> None:
         for name in ("colours", "kinds", "plurals", "regions", "region_prepositions", "numbers", "count_verbs",
@@ -356,7 +357,7 @@ class TriStreamConfig:
                                    region_from_target=name == "demo",
                                    said_word_preference=0.3 if name == "demo" else 0.0,
                                    existence=name == "demo", said_kind=name == "demo",
-                                   region_from_said=name == "demo"))
+                                   pointer_from_said=name == "demo"))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -21,8 +21,7 @@ head makes naming an attribute a *copy*:
              P_kind / P_plural likewise over the kind (plural) words, P_region from the
              pointer-weighted horizontal position u = sum_n alpha_n (col_n + 0.5) / gw
              (left < 1/3 <= middle < 2/3 <= right, soft edges; `target_u`: the action target's
-             u instead, when the answer has one; with `region_from_said` the u of the tokens that
-             best match the object said, when one matches), P_prep the same over the word
+             u instead, when the answer has one), P_prep the same over the word
              that comes before a region word ("on" the left, "in" the middle: without it the LM
              has to commit to "in"/"on" before the region is copied, and learns to guess both),
              P_text(w) = sum_{j: w_j = w} beta_j.
@@ -39,6 +38,13 @@ head makes naming an attribute a *copy*:
              component over ("yes", "no"). Parameter-free on the probe's read-out, so it does
              not depend on how the question was phrased (the LM alone answered existence
              questions worse than chance on held-out phrasings, session 5: 0.25).
+    pointer from said (optional, `pointer_from_said=True`): when the user named an object (a
+             kind word, in the query or the previous turn) and the probe finds it (P(kind said) x
+             P(colour said, if one was) >= SAID_OBJECT_MIN_MATCH on some token), alpha is put on
+             the tokens that match it (within half of the best match) instead of the learnt
+             pointer: "what colour is the ball" reads the colour where the ball is, "where is it"
+             the region. Parameter-free, like existence: the learnt pointer found the wrong object
+             for a held-out phrasing (session 6: "where is it" named the wrong side 0.55 of the time).
     said kind (optional, `said_kind=True`): the kind the user named, in either number: two more
              components, P_said_kind over the kind words and P_said_plural over the plural words,
              both = the kind (or plural) words said, averaged. The text pointer copies only the
@@ -68,7 +74,7 @@ def attribute_dim(n_colours: int, n_kinds: int, grid_hw: tuple[int, int]) -> int
     return (n_colours + 1) + (n_kinds + 1) + grid_hw[0] + grid_hw[1]
 MAX_COUNT = 3  # counts 0..3 (a scene holds at most one object per region)
 REGION_EDGE_SHARPNESS = 30.0  # logistic slope of the soft region edges, per unit of u
-SAID_OBJECT_MIN_MATCH = 0.3  # region_from_said: the object said must match a token this well (P kind x P colour)
+SAID_OBJECT_MIN_MATCH = 0.3  # pointer_from_said: the object said must match a token this well (P kind x P colour)
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,7 @@ class AttributeCopyHead(nn.Module):
     def __init__(self, hidden: int, vision_dim: int, n_colours: int, n_kinds: int,
                  grid_hw: tuple[int, int], pointer_dim: int = 64, kind_debias: bool = False,
                  count: bool = False, existence: bool = False, said_kind: bool = False,
-                 region_from_said: bool = False):
+                 pointer_from_said: bool = False):
         super().__init__()
         self.n_colours, self.n_kinds = n_colours, n_kinds
         self.grid_hw = (int(grid_hw[0]), int(grid_hw[1]))
@@ -179,7 +185,7 @@ class AttributeCopyHead(nn.Module):
         self.exist_index = None
         if existence:
             self.exist_index, self.n_mix = self.n_mix, self.n_mix + 1
-        self.region_from_said = region_from_said
+        self.pointer_from_said = pointer_from_said
         self.said_kind_index = None  # (singular, plural) components: said_kind_index, said_kind_index + 1
         if said_kind:
             self.said_kind_index, self.n_mix = self.n_mix, self.n_mix + 2
@@ -275,13 +281,19 @@ class AttributeCopyHead(nn.Module):
                      + _said(text_ids, text_mask, words.plurals, h.dtype)).clamp(max=1.0)  # (M, K) kind or plural
             has_kind = asked.sum(-1) > 0  # (M,)
             asked = asked / asked.sum(-1, keepdim=True).clamp_min(1.0)
-        if said_words and (self.exist_index is not None or self.region_from_said):
+        if said_words and (self.exist_index is not None or self.pointer_from_said):
             match = self._said_match(attrs, mask, asked, _said(text_ids, text_mask, words.colours, h.dtype))
         if attrs is not None and mask is not None:
             C, K = self.n_colours, self.n_kinds
             gh, gw = self.grid_hw
             score = torch.einsum("mp,mnp->mn", self.query(h), self.key(attrs)) / self.key.out_features ** 0.5
             alpha = torch.nan_to_num(score.masked_fill(~mask, float("-inf")).softmax(-1), nan=0.0)  # (M, N)
+            if match is not None and self.pointer_from_said:
+                # the object said, where the probe finds it (its tokens: within half of the best match)
+                best = match.amax(-1, keepdim=True)  # (M, 1)
+                w = match * (match >= 0.5 * best)  # (M, N)
+                found = has_kind & (best[:, 0] >= SAID_OBJECT_MIN_MATCH)  # (M,)
+                alpha = torch.where(found[:, None], w / w.sum(-1, keepdim=True).clamp_min(1e-9), alpha)
             pc = attrs[..., 1:C + 1]  # (M, N, C) colour probs without background
             pk = attrs[..., C + 2:C + 2 + K]  # (M, N, K)
             pc = (pc + 1e-6) / (pc.sum(-1, keepdim=True) + C * 1e-6)  # a pure-background token: uniform
@@ -291,12 +303,6 @@ class AttributeCopyHead(nn.Module):
             col1h = attrs[..., C + K + 2 + gh:]  # (M, N, gw)
             centres = (torch.arange(gw, dtype=h.dtype, device=dev) + 0.5) / gw  # (gw,) u of each column
             u = torch.einsum("mn,mnw,w->m", alpha, col1h, centres)  # (M,) pointer-weighted horizontal position
-            if match is not None and self.region_from_said:
-                # the object said, where the probe finds it (its tokens: within half of the best match)
-                best = match.amax(-1, keepdim=True)  # (M, 1)
-                w = match * (match >= 0.5 * best)  # (M, N)
-                u_said = torch.einsum("mn,mnw,w->m", w, col1h, centres) / w.sum(-1).clamp_min(1e-9)
-                u = torch.where(has_kind & (best[:, 0] >= SAID_OBJECT_MIN_MATCH), u_said, u)
             if target_u is not None:
                 target_u = target_u.to(device=dev, dtype=u.dtype)
                 u = torch.where(torch.isfinite(target_u), target_u, u)
