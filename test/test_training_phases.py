@@ -286,7 +286,7 @@ def test_ctc_pool_finetune_runs_a_second_stage_on_dataset_plus_pool(tmp_path):
     cfg = TriStreamConfig.preset("tiny")
     out = Path(tmp_path / "p2")
     out.mkdir()
-    opts = Phase2Options(ctc_steps=2, ctc_batch=2, speech_pool=3, ctc_pool_finetune_steps=2)
+    opts = Phase2Options(ctc_steps=2, ctc_batch=2, speech_pool=3, ctc_pool_finetune_steps=2, speech_pool_second=0)
     speech, summary = train_ctc(cfg, cache, out, opts, 0, False, False, build_tokenizer(), processes=1)
     assert summary["steps"] == 2 and summary["pool_finetune"]["steps"] == 2 and "pool_second" not in summary
     assert (out / "phase2_speech_state.json").is_file() and (out / "phase2_speech_pool_state.json").is_file()
