@@ -259,9 +259,9 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     report["seconds"] = round(time.perf_counter() - t0, 1)
     if keep_predictions:
         report["predictions"] = [{"id": r["id"], "heard": r.get("heard"), "query": r["query"], "answer": r["answer"],
-                                  "pred": p["text"], "action": r["action"], "pred_action": p["action"],
-                                  "route": r["need"], "pred_route": p["route"]}
-                                 for r, p in zip(rows, sparse)]
+                                  "pred": p["text"], "pred_dense": d["text"], "action": r["action"],
+                                  "pred_action": p["action"], "route": r["need"], "pred_route": p["route"]}
+                                 for r, p, d in zip(rows, sparse, dense)]
     return report
 
 
