@@ -127,6 +127,7 @@ def test_bad_inputs_are_answered_with_errors(active_fusion):
     pub = probe.publisher(SpeechTokens, "speech/tokens")
     vis = probe.publisher(VisionTokens, "vision/tokens")
     assert probe.wait_for_subscribers(pub, 1, 60), node.output
+    assert probe.wait_for_subscribers(vis, 1, 60), node.output  # else the bad tokens can go before discovery
     now = time.time_ns()
     # malformed vision tokens (sizes disagree): rejected on arrival (log + diagnostics), not kept
     bad_v = VisionTokens(grid_height=8, grid_width=8, feature_dim=4, rows=[0, 1], cols=[0], importance=[1.0],
