@@ -57,14 +57,13 @@ def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
             "pocketsphinx_score": float(tok.last_pocketsphinx_score) if utt is not None else None}
 
 
-def chosen(r: dict, score: float, margin: float, lead: float, unsure_below: float = float("-inf"),
-           unsure_min_lead: float = float("inf")) -> str:
-    """The hybrid's text for record r at these thresholds (HybridSpeechTokenizer's rule)."""
+def chosen(r: dict, *thresholds: float) -> str:
+    """The hybrid's text for record r at these thresholds (GrammarThresholds' fields in order:
+    score, margin, lead[, unsure_below, unsure_min_lead]; HybridSpeechTokenizer's rule)."""
     ps = r.get("pocketsphinx_score")
     if r["ctc_best"] is not None and grammar_overrides(r["score"], r["margin"], r["lead"],
                                                        float("inf") if ps is None else ps,
-                                                       GrammarThresholds(score, margin, lead, unsure_below,
-                                                                         unsure_min_lead)):
+                                                       GrammarThresholds(*thresholds)):
         return r["ctc_best"]
     return r["heard"]
 
