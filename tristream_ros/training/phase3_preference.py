@@ -15,6 +15,10 @@ the phase-2 model (the reference):
 plus the same DPO term over the action head's distribution, and the phase-2 supervised losses
 on the chosen answers (weight `sft_weight`) so the router, sufficiency and pointer heads do not
 drift. The expert that runs is the labelled cheapest sufficient one (no modal dropout here).
+
+Last, the copy head's count read-out is re-fitted alone to the finished attribute probe
+(training/count_readout.py; `count_steps`, 0 = off) on phase 2's cached vision tokens of the
+training scenes and of the scene pool.
 """
 from __future__ import annotations
 
@@ -34,9 +38,10 @@ from tristream_ros.data.language import NUMBER_WORDS
 from tristream_ros.data.scenes import COLOURS, KINDS
 from tristream_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from tristream_ros.training.cache import RunCache
+from tristream_ros.training.count_readout import CountFitOptions, fit_count_readout
 from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
 from tristream_ros.training.phase2_alignment import (SPEECH_FILE, FusionData, Phase2Options, answer_logprobs,
-                                                     speech_tokens, vision_tokens)
+                                                     count_labels, speech_tokens, vision_tokens)
 
 _SWAPS = [tuple(COLOURS), tuple(KINDS), tuple(NUMBER_WORDS), ("left", "middle", "right"),
           ("yes", "no"), ("going", "looking")]
@@ -50,6 +55,7 @@ class Phase3Options:
     beta: float = 0.1
     sft_weight: float = 1.0
     action_weight: float = 0.5
+    count_steps: int = CountFitOptions.steps  # re-fit of the count read-out after DPO (0 = off)
 
 
 def reject_answer(answer: str, rng: random.Random, others: list[str]) -> str:
@@ -65,6 +71,36 @@ def reject_answer(answer: str, rng: random.Random, others: list[str]) -> str:
         if alt != answer:
             return alt
     return answer + " " + answer.split()[-1]
+
+
+def _last_preference_accuracy(wins: list[float], history: list[dict]) -> float | None:
+    """Preference accuracy over the last 20 steps: this session's steps, or (a finished run
+    resumed) the loop's logged history (entries averaged over `log_every` = 5 steps)."""
+    if wins:
+        return float(np.mean(wins[-20:]))
+    logged = [h["loss"]["pref_acc"] for h in history[-4:] if "pref_acc" in h["loss"]]
+    return float(np.mean(logged)) if logged else None
+
+
+def _count_fit_data(cfg, rows: list[dict], vision: dict, src: Path, extra_scenes: int, seed: int):
+    """(features (n, N, Dv), sparse masks (n, N), counts (n, K)) for the count re-fit: the cached
+    training scenes plus phase 2's scene pool when its cache is there (it is made with the
+    phase-2 seed; a run whose phase 3 uses another seed fits on the training scenes only)."""
+    vid = {str(k): i for i, k in enumerate(vision["ids"])}
+    first = {}
+    for r in rows:  # one label row per scene (several samples share one)
+        first.setdefault(vid[r["id"]], r)
+    idx = sorted(first)
+    feats, masks = [vision["features"][idx]], [vision["sparse_mask"][idx]]
+    counts = [count_labels(cfg, [first[i] for i in idx], list(range(len(idx))), len(idx))]
+    pool = src / f"vision_extra_s{seed}_n{extra_scenes}.npz"
+    if extra_scenes > 0 and pool.is_file():
+        with np.load(pool, allow_pickle=False) as z:
+            objs = [{"objects": json.loads(str(o))} for o in z["objects"]]
+            feats.append(z["features"])
+            masks.append(z["sparse_mask"])
+        counts.append(count_labels(cfg, objs, list(range(len(objs))), len(objs)))
+    return np.concatenate(feats), np.concatenate(masks), torch.cat(counts)
 
 
 def run_phase3(data_dir: str, out_dir: str, *, opts: Phase3Options = Phase3Options(), seed: int = 0,
@@ -131,9 +167,14 @@ def run_phase3(data_dir: str, out_dir: str, *, opts: Phase3Options = Phase3Optio
                      "pref_acc": torch.tensor(wins[-1])})
     summary = loop.finish(modules)
     policy.eval()
+    if cfg.copy.enabled and cfg.copy.count and opts.count_steps > 0:
+        feats, masks, counts = _count_fit_data(cfg, rows, vision, src, p2opts.extra_scenes, seed)
+        summary["count_readout"] = fit_count_readout(
+            policy, feats, masks, counts, out, dataclasses.replace(CountFitOptions(), steps=opts.count_steps),
+            seed=seed, resume=resume, progress=progress)
     save_checkpoint(policy, out, policy.tokenizer, metadata={"phase": "3"})
     shutil.copy(src / SPEECH_FILE, out / SPEECH_FILE)
     summary.update(seconds_total=round(time.perf_counter() - t0, 1), options=dataclasses.asdict(opts),
-                   preference_accuracy_last20=float(np.mean(wins[-20:])) if wins else None)
+                   preference_accuracy_last20=_last_preference_accuracy(wins, loop.history))
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
