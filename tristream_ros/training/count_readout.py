@@ -64,8 +64,9 @@ def kind_grids(model, features: torch.Tensor, masks: torch.Tensor, chunk: int = 
     return torch.cat(out)
 
 
-def _accuracy(probe: CountProbe, grids: torch.Tensor, counts: torch.Tensor) -> dict:
-    """Accuracy per (scene, kind) and on kinds present >= 2 times."""
+def count_accuracy(probe: CountProbe, grids: torch.Tensor, counts: torch.Tensor) -> dict:
+    """grids (n, K+1, gh, gw), counts (n, K) long -> accuracy of the read-out's most likely count
+    per (scene, kind), and on the kinds present two or more times."""
     with torch.no_grad():
         right = probe(grids).argmax(-1) == counts  # (n, K)
     many = counts >= 2
@@ -96,8 +97,8 @@ def fit_count_readout(model, features: np.ndarray | torch.Tensor, sparse_mask: n
     sparse, dense = kind_grids(model, feats, masks), kind_grids(model, feats, torch.ones_like(masks))
     n_fit = n - opts.holdout  # the last `holdout` scenes are only scored
     held = slice(n_fit, n)
-    before = {"sparse": _accuracy(head.count, sparse[held], labels[held]),
-              "dense": _accuracy(head.count, dense[held], labels[held])}
+    before = {"sparse": count_accuracy(head.count, sparse[held], labels[held]),
+              "dense": count_accuracy(head.count, dense[held], labels[held])}
 
     torch.manual_seed(seed)
     fresh = CountProbe(head.count.n_kinds, head.count.out.in_features)
@@ -122,6 +123,6 @@ def fit_count_readout(model, features: np.ndarray | torch.Tensor, sparse_mask: n
     model.train(was_training)
     summary.update(scenes_fit=n_fit, scenes_held_out=opts.holdout, options=dataclasses.asdict(opts),
                    heldout_before={"sparse": before["sparse"], "dense": before["dense"]},
-                   heldout_after={"sparse": _accuracy(head.count, sparse[held], labels[held]),
-                                  "dense": _accuracy(head.count, dense[held], labels[held])})
+                   heldout_after={"sparse": count_accuracy(head.count, sparse[held], labels[held]),
+                                  "dense": count_accuracy(head.count, dense[held], labels[held])})
     return summary

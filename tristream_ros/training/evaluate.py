@@ -166,6 +166,35 @@ def attribute_readout(model, rows: list[dict], frames_of) -> dict | None:
                 "kind_accuracy": float(np.mean(v[1])) if v[1] else None} for k, v in hits.items()}
 
 
+def count_readout(model, rows: list[dict], frames_of) -> dict | None:
+    """How well the copy head's count read-out counts each kind on the split's scenes (each
+    scene once), from the sparse budget's tokens and from all tokens: accuracy per (scene, kind)
+    and on kinds present two or more times (training/count_readout.count_accuracy). None
+    without a count read-out."""
+    from tristream_ros.model.heads.copy_head import MAX_COUNT
+    from tristream_ros.training.count_readout import count_accuracy
+    head = model.copy_head
+    if head is None or head.count is None:
+        return None
+    kinds = model.config.copy.kinds
+    seen, counts, grids = set(), [], {"sparse": [], "dense": []}
+    with torch.no_grad():
+        for i, row in enumerate(rows):
+            key = json.dumps(row["scene"], sort_keys=True)
+            if key in seen:
+                continue
+            seen.add(key)
+            counts.append([sum(o["kind"] == k for o in row["objects"]) for k in kinds])
+            for name in grids:
+                model.vision.reset()
+                tok = model.encode_vision(frames_of(i), dense=name == "dense")
+                mask = torch.ones(1, tok.features.shape[0], dtype=torch.bool)
+                attrs = head.attributes(tok.features[None].float(), tok.rows[None], tok.cols[None], mask)
+                grids[name].append(head.kind_grid(attrs, mask))
+    truth = torch.tensor(counts).clamp(max=MAX_COUNT)
+    return {name: count_accuracy(head.count, torch.cat(g), truth) for name, g in grids.items()}
+
+
 def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "test", limit: int | None = None,
                    frontend: str = "hybrid", progress: bool = True, keep_predictions: bool = False) -> dict:
     t0 = time.perf_counter()
@@ -255,6 +284,8 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     report["speech_commands_no_camera"] = _score([rows[j] for j in sp], nocam)
     report["vision_keep_ratio"] = float(np.mean(keep)) if keep else None
     report["vision_attribute_readout"] = attribute_readout(
+        model, rows, lambda i: render_scene(spec_from_dict(rows[i]["scene"])).frames)
+    report["vision_count_readout"] = count_readout(
         model, rows, lambda i: render_scene(spec_from_dict(rows[i]["scene"])).frames)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     if keep_predictions:
