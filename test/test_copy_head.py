@@ -535,3 +535,27 @@ def test_pointer_follows_the_object_said_when_the_probe_finds_it():
     lp = head.log_probs(torch.zeros(1, 8), torch.zeros(1, V), WORDS, attrs, mask, text_emb=torch.zeros(1, 2, 8),
                         text_ids=torch.tensor([[3, 9]]), text_mask=torch.ones(1, 2, dtype=torch.bool))
     assert int(lp.argmax()) == WORDS.colours[1]
+
+
+def test_said_object_finds_the_named_object_for_the_action_target():
+    """`said_object` (pointer_from_said's selection, also used by copy.target_from_said for the
+    action target): the tokens of the kind (and colour) said, within half of the best match; not
+    found when no kind was said or nothing matches well enough."""
+    head = _head()
+    # tokens: red kind-1 (col 0), blue kind-2 (cols 1, 2), red kind-2 (col 3)
+    attrs = _attrs([1, 3, 3, 1], [1, 2, 2, 2], [0, 1, 2, 3], head)[None]
+    mask = torch.ones(1, 4, dtype=torch.bool)
+
+    def said(*ids):
+        t = torch.tensor([list(ids)])
+        return head.said_object(attrs, mask, WORDS, t, torch.ones_like(t, dtype=torch.bool))
+
+    w, found = said(3, 9)  # "... the <kind 2>": all three kind-2 tokens
+    assert bool(found[0]) and (w[0] > 0).tolist() == [False, True, True, True]
+    assert float(w.sum()) == pytest.approx(1.0)
+    w, found = said(7, 11)  # "... the blue <kinds 2>": the blue ones only
+    assert bool(found[0]) and (w[0] > 0).tolist() == [False, True, True, False]
+    _, found = said(5, 6)  # colours only, no kind said
+    assert not bool(found[0])
+    _, found = said(6, 8)  # a green kind-1: no token matches
+    assert not bool(found[0])

@@ -292,6 +292,12 @@ class CopyConfig:
     # there is one, still sets the region (off: configs written before it). Session 6: "where is
     # it" follow-ups named the wrong side 0.55 of the time
     pointer_from_said: bool = False
+    # the action target too: when the user named an object (query or the previous turn) and the
+    # probe finds it, the action head's target pointer chooses among that object's tokens only
+    # (the offset head then places the target inside it); else the learnt pointer alone (off:
+    # configs written before it). Session 8: "face it" after "tell me the colour of the ball"
+    # pointed at a cone (target error 0.35)
+    target_from_said: bool = False
 
     def __post_init__(self) -> None:
         for name in ("colours", "kinds", "plurals", "regions", "region_prepositions", "numbers", "count_verbs",
@@ -357,7 +363,7 @@ class TriStreamConfig:
                                    region_from_target=name == "demo",
                                    said_word_preference=0.3 if name == "demo" else 0.0,
                                    existence=name == "demo", said_kind=name == "demo",
-                                   pointer_from_said=name == "demo"))
+                                   pointer_from_said=name == "demo", target_from_said=name == "demo"))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:

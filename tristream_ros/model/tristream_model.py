@@ -747,8 +747,16 @@ class TriStreamModel(nn.Module):
         probs = a_logits.softmax(-1)[0]
         a_idx = int(probs.argmax())
         name = cfg.action.actions[a_idx]
+        said = list(q_ids) + (list(c_ids) if cfg.fusion.reads_context(trace.route) else [])
         target = None
         if ptr is not None and name in cfg.action.target_actions:
+            if cfg.copy.target_from_said and said and vis.attributes is not None:
+                # choose among the tokens of the object the user named, where the probe finds it
+                ids = torch.tensor([said], dtype=torch.long, device=self.device)
+                w, found = self.copy_head.said_object(vis.attributes, vis.mask, self.copy_words, ids,
+                                                      torch.ones_like(ids, dtype=torch.bool))
+                if bool(found[0]):
+                    ptr = ptr.masked_fill(w <= 0, float("-inf"))  # (1, N)
             uv = decode_target(ptr, offs, rows, cols, cfg.vision_grid)[0]
             target = (float(uv[0]), float(uv[1]))
         yield Action(name, float(probs[a_idx]), target)
@@ -760,7 +768,6 @@ class TriStreamModel(nn.Module):
                     cfg.fusion.max_position - prompt_lens[trace.route])
         words: list[str] = []
         t_first = None
-        said = list(q_ids) + (list(c_ids) if cfg.fusion.reads_context(trace.route) else [])
         target_u = target[0] if target is not None else None
         logits = self.next_log_probs(h_last[None], vis, said, target_u)[0]
         never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable

@@ -19,7 +19,9 @@ import sys
 from pathlib import Path
 
 SHIP_FILES = ("model.safetensors", "config.json", "vocab.json", "speech.safetensors")
-OPTIONAL_FILES = ("ctc_grammar.json",)  # the hybrid's thresholds, when calibrate_grammar --write ran on phase3/
+# the hybrid's thresholds (calibrate_grammar --write) and the budget sweep (calibrate_budget --write)
+# when those ran on phase3/
+OPTIONAL_FILES = ("ctc_grammar.json", "budget_calibration.json", "budget_calibration.png")
 FRONTEND = {
     "speech_frontend": "hybrid",
     "text": "pocketsphinx (en-US acoustic model of real speech) with a JSGF grammar of "
@@ -96,7 +98,8 @@ def ship(run: Path, model: Path, seed: int, note: str = "") -> dict:
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads_per_process": 1,
                     "torch": torch.__version__, "python": sys.version.split()[0], "platform": platform.platform()},
         "phases": {k: {kk: v.get(kk) for kk in ("steps", "seconds", "seconds_total", "timings", "final_loss",
-                                                 "ctc_train_cer", "preference_accuracy_last20") if kk in v}
+                                                 "ctc_train_cer", "preference_accuracy_last20", "count_readout")
+                                  if kk in v}
                    for k, v in summaries.items()},
     }
     (model / "recipe.json").write_text(json.dumps(recipe, indent=1) + "\n")

@@ -172,6 +172,23 @@ def _said(text_ids: torch.Tensor, text_mask: torch.Tensor, ids: tuple[int, ...],
     return ((text_ids[..., None] == want) & text_mask[..., None]).any(1).to(dtype)
 
 
+def _asked(text_ids: torch.Tensor, text_mask: torch.Tensor, words: "CopyWords", dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The kind asked about: kind (or plural) words said, averaged -> (asked (M, K), has_kind (M,) bool)."""
+    asked = (_said(text_ids, text_mask, words.kinds, dtype)
+             + _said(text_ids, text_mask, words.plurals, dtype)).clamp(max=1.0)  # (M, K) kind or plural
+    return asked / asked.sum(-1, keepdim=True).clamp_min(1.0), asked.sum(-1) > 0
+
+
+def _said_object(match: torch.Tensor, has_kind: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """match (M, N) (`_said_match`), has_kind (M,) -> (weights (M, N) summing to 1 on the tokens
+    of the object said: within half of the best match; found (M,) bool: a kind was said and some
+    token matches it at least SAID_OBJECT_MIN_MATCH)."""
+    best = match.amax(-1, keepdim=True)  # (M, 1)
+    w = match * (match >= 0.5 * best)  # (M, N)
+    found = has_kind & (best[:, 0] >= SAID_OBJECT_MIN_MATCH)  # (M,)
+    return w / w.sum(-1, keepdim=True).clamp_min(1e-9), found
+
+
 class AttributeCopyHead(nn.Module):
     def __init__(self, hidden: int, vision_dim: int, n_colours: int, n_kinds: int,
                  grid_hw: tuple[int, int], pointer_dim: int = 64, kind_debias: bool = False,
@@ -212,6 +229,15 @@ class AttributeCopyHead(nn.Module):
         p_col = torch.einsum("mnc,mc->mn", attrs[..., 1:C + 1], colour_said)
         p_col = torch.where(has_colour[:, None], p_col, torch.ones_like(p_col))
         return (p_kind * p_col).masked_fill(~mask, 0.0)
+
+    def said_object(self, attrs: torch.Tensor, mask: torch.Tensor, words: "CopyWords", text_ids: torch.Tensor,
+                    text_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where the probe finds the object the user named: attrs (M, N, A), mask (M, N), the
+        words said text_ids / text_mask (M, L) -> (weights (M, N) over that object's tokens,
+        found (M,) bool) (the selection `pointer_from_said` puts the copy pointer on)."""
+        asked, has_kind = _asked(text_ids, text_mask, words, attrs.dtype)
+        match = self._said_match(attrs, mask, asked, _said(text_ids, text_mask, words.colours, attrs.dtype))
+        return _said_object(match, has_kind)
 
     def kind_grid(self, attrs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """attrs (B, N, A), mask (B, N) -> the probe's kind probabilities on the token grid
@@ -276,11 +302,7 @@ class AttributeCopyHead(nn.Module):
         said_words = attrs is not None and mask is not None and any_said
         match = None
         if any_said:
-            # the kind asked about: kind (or plural) words said, averaged
-            asked = (_said(text_ids, text_mask, words.kinds, h.dtype)
-                     + _said(text_ids, text_mask, words.plurals, h.dtype)).clamp(max=1.0)  # (M, K) kind or plural
-            has_kind = asked.sum(-1) > 0  # (M,)
-            asked = asked / asked.sum(-1, keepdim=True).clamp_min(1.0)
+            asked, has_kind = _asked(text_ids, text_mask, words, h.dtype)
         if said_words and (self.exist_index is not None or self.pointer_from_said):
             match = self._said_match(attrs, mask, asked, _said(text_ids, text_mask, words.colours, h.dtype))
         if attrs is not None and mask is not None:
@@ -289,11 +311,8 @@ class AttributeCopyHead(nn.Module):
             score = torch.einsum("mp,mnp->mn", self.query(h), self.key(attrs)) / self.key.out_features ** 0.5
             alpha = torch.nan_to_num(score.masked_fill(~mask, float("-inf")).softmax(-1), nan=0.0)  # (M, N)
             if match is not None and self.pointer_from_said:
-                # the object said, where the probe finds it (its tokens: within half of the best match)
-                best = match.amax(-1, keepdim=True)  # (M, 1)
-                w = match * (match >= 0.5 * best)  # (M, N)
-                found = has_kind & (best[:, 0] >= SAID_OBJECT_MIN_MATCH)  # (M,)
-                alpha = torch.where(found[:, None], w / w.sum(-1, keepdim=True).clamp_min(1e-9), alpha)
+                w, found = _said_object(match, has_kind)
+                alpha = torch.where(found[:, None], w, alpha)
             pc = attrs[..., 1:C + 1]  # (M, N, C) colour probs without background
             pk = attrs[..., C + 2:C + 2 + K]  # (M, N, K)
             pc = (pc + 1e-6) / (pc.sum(-1, keepdim=True) + C * 1e-6)  # a pure-background token: uniform
