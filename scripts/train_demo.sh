@@ -43,7 +43,7 @@ fi
 step calibrate python -m tristream_ros.training.calibrate_grammar --model "$RUN/out/phase3" --data "$RUN/val" \
      --out "$RUN/calibration.json" --write --no-progress
 # the STVE token budget the model answers with: the cheapest whose exact match on 800 more val
-# samples (seed 11) is within half a point of all 64 tokens -> phase3/config.json + budget_calibration.*
+# samples (seed 11) is at least that of all 64 tokens -> phase3/config.json + budget_calibration.*
 if [ ! -f "$RUN/val_budget/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
   step generate_val_budget tristream generate dataset --out "$RUN/val_budget" --train 0 --val 800 --test 0 \
        --seed 11 --frames render --no-progress

@@ -9,7 +9,7 @@ scenes and samples neither trained nor tested on) and writes the cheapest budget
 within `tolerance` of all tokens into the model's config.json:
 
     python -m tristream_ros.training.calibrate_budget --model MODEL_DIR --data VAL_DATA \\
-        [--tolerance 0.005] [--out calib.json] [--write]
+        [--tolerance 0.0] [--out calib.json] [--write]
 
 Each val sample is answered once with all tokens and once per candidate (budget_alpha,
 score_threshold), from the true query text and the model's own CTC speech tokens (so only the
@@ -40,7 +40,7 @@ def choose(sweep: list[dict], dense_exact: float, tolerance: float) -> dict:
     return max(sweep, key=lambda c: (c["keep_ratio"], c["budget_alpha"]))
 
 
-def run(model_dir: str, data_dir: str, candidates=CANDIDATES, tolerance: float = 0.005, limit: int | None = None,
+def run(model_dir: str, data_dir: str, candidates=CANDIDATES, tolerance: float = 0.0, limit: int | None = None,
         progress: bool = True) -> dict:
     import numpy as np
     import torch
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="model folder (config.json, model.safetensors, speech.safetensors)")
     p.add_argument("--data", required=True, help="generated dataset with a val split")
-    p.add_argument("--tolerance", type=float, default=0.005, help="exact match the budget may lose (fraction)")
+    p.add_argument("--tolerance", type=float, default=0.0, help="exact match the budget may lose against all tokens (fraction)")
     p.add_argument("--limit", type=int, default=None, help="first N val samples only")
     p.add_argument("--out", default=None, help="also write the JSON here")
     p.add_argument("--write", action="store_true", help="store the chosen budget in MODEL/config.json")
