@@ -332,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
                 result["audio_only"]["first_audio_p50_ratio_running_over_stopped"] = round(
                     a["first_audio_ms"]["p50"] / b["first_audio_ms"]["p50"], 3)
         result["nodes_alive_at_end"] = session.alive()
+        if "audio_only" in result:  # stopped on purpose for audio_only.vision_stopped, not a crash
+            result["nodes_stopped_by_the_benchmark"] = ["vision_encoder_node"]
     finally:
         session.stop()
         obs.close()
