@@ -84,3 +84,28 @@ def test_fit_errors_are_clear(tmp_path):
     model.copy_head.count = None
     with pytest.raises(InputError, match="count read-out"):
         fit_count_readout(model, feats, sparse, counts, tmp_path, CountFitOptions(steps=5, holdout=5), progress=False)
+
+
+def test_phase3_fit_data_joins_training_scenes_and_the_scene_pool(tmp_path):
+    """Phase 3's inputs to the re-fit: the cached training samples (counts from their objects)
+    plus phase 2's scene-pool cache of the same seed when it exists."""
+    import json
+
+    from tristream_ros.model.config import TriStreamConfig
+    from tristream_ros.training.phase3_preference import _count_fit_data
+    cfg = TriStreamConfig.preset("demo")
+    n, d = 64, 4
+    rows = [{"id": "b", "objects": [{"kind": "cone", "colour": "red"}, {"kind": "cone", "colour": "white"}]},
+            {"id": "a", "objects": [{"kind": "ball", "colour": "red"}]}]
+    vision = {"ids": np.array(["a", "b"]), "features": np.arange(2 * n * d, dtype=np.float16).reshape(2, n, d),
+              "sparse_mask": np.zeros((2, n), bool)}
+    feats, masks, counts = _count_fit_data(cfg, rows, vision, tmp_path, 5, seed=0)
+    kinds = list(cfg.copy.kinds)
+    assert feats.shape == (2, n, d) and masks.shape == (2, n)
+    assert np.array_equal(feats[0], vision["features"][1])  # row "b" first, its own cached tokens
+    assert counts[0, kinds.index("cone")] == 2 and counts[1, kinds.index("ball")] == 1
+    np.savez(tmp_path / "vision_extra_s0_n5.npz", features=np.zeros((5, n, d), np.float16),
+             sparse_mask=np.ones((5, n), bool), objects=np.array([json.dumps([{"kind": "cup", "colour": "red"}])] * 5))
+    feats, masks, counts = _count_fit_data(cfg, rows, vision, tmp_path, 5, seed=0)
+    assert feats.shape == (7, n, d) and int(counts[2:, kinds.index("cup")].sum()) == 5
+    assert _count_fit_data(cfg, rows, vision, tmp_path, 5, seed=1)[0].shape[0] == 2  # another seed's pool: not there

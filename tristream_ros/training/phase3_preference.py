@@ -86,13 +86,10 @@ def _count_fit_data(cfg, rows: list[dict], vision: dict, src: Path, extra_scenes
     """(features (n, N, Dv), sparse masks (n, N), counts (n, K)) for the count re-fit: the cached
     training scenes plus phase 2's scene pool when its cache is there (it is made with the
     phase-2 seed; a run whose phase 3 uses another seed fits on the training scenes only)."""
-    vid = {str(k): i for i, k in enumerate(vision["ids"])}
-    first = {}
-    for r in rows:  # one label row per scene (several samples share one)
-        first.setdefault(vid[r["id"]], r)
-    idx = sorted(first)
+    vid = {str(k): i for i, k in enumerate(vision["ids"])}  # the cache holds one entry per training sample
+    idx = [vid[r["id"]] for r in rows]
     feats, masks = [vision["features"][idx]], [vision["sparse_mask"][idx]]
-    counts = [count_labels(cfg, [first[i] for i in idx], list(range(len(idx))), len(idx))]
+    counts = [count_labels(cfg, rows, list(range(len(idx))), len(idx))]
     pool = src / f"vision_extra_s{seed}_n{extra_scenes}.npz"
     if extra_scenes > 0 and pool.is_file():
         with np.load(pool, allow_pickle=False) as z:
