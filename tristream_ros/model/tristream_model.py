@@ -39,6 +39,7 @@ from tristream_ros.model.fusion.decoder import FusionDecoder, KVCache, VisionCon
 from tristream_ros.model.fusion.router import cascade_order, feasible_routes, QueryRouter
 from tristream_ros.model.heads.action_head import ActionHead, action_losses, decode_target
 from tristream_ros.model.heads.copy_head import TEXT_COMPONENT, AttributeCopyHead, CopyWords, attribute_dim
+from tristream_ros.model.heads.list_length import ListLength
 from tristream_ros.model.text_tokenizer import (ARTICLES, BOS_ID, EOS_ID, PAD_ID, SEP_ID, UNK_ID, TextTokenizer,
                                                  article_for)
 from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder, VisionTokens
@@ -773,8 +774,13 @@ class TriStreamModel(nn.Module):
         never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable
         pending = None  # "a"/"an" held back until the next word fixes its form (article_for)
         n_decoded = 0
+        lists = self._list_length(vis, said)
+        generated: list[int] = []
         for _ in range(limit):
+            if lists is not None:
+                logits = lists.constrain(generated, logits)
             tok = int(logits.index_fill(-1, never, float("-inf")).argmax())
+            generated.append(tok)
             if tok == EOS_ID:
                 break
             n_decoded += 1
@@ -806,6 +812,25 @@ class TriStreamModel(nn.Module):
         if t_first is not None:
             lat["first_token"] = 1000 * (t_first - t0)
         yield Done(latencies_ms=lat, text=" ".join(words), flops=trace.flops, trace=trace)
+
+    def _list_length(self, vis: VisionContext | None, said: Sequence[int]) -> ListLength | None:
+        """The end-of-list control of `copy.list_length_from_count` for this answer (None: off,
+        or no vision / count read-out)."""
+        cc = self.config.copy
+        head = self.copy_head
+        if not cc.list_length_from_count or head is None or head.count is None or vis is None \
+                or vis.attributes is None:
+            return None
+        w = self.copy_words
+
+        def n_objects() -> int:
+            with torch.no_grad():
+                counts = head.count_logits(vis.attributes[:1], vis.mask[:1])[0]  # (K, MAX_COUNT + 1)
+            return int(counts.argmax(-1).sum())
+
+        tid = self.tokenizer.token_to_id
+        return ListLength(tid, tuple(w.kinds) + tuple(w.plurals), w.regions, [tid(a) for a in ARTICLES], EOS_ID,
+                          said, n_objects)
 
     def _vision_flops(self, tokens: VisionTokens) -> float:
         enc = self.vision
