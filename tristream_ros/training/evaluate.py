@@ -185,9 +185,10 @@ def count_readout(model, rows: list[dict], frames_of) -> dict | None:
                 continue
             seen.add(key)
             counts.append([sum(o["kind"] == k for o in row["objects"]) for k in kinds])
+            frames = frames_of(i)  # rendered once, encoded with the budget and with all tokens
             for name in grids:
                 model.vision.reset()
-                tok = model.encode_vision(frames_of(i), dense=name == "dense")
+                tok = model.encode_vision(frames, dense=name == "dense")
                 mask = torch.ones(1, tok.features.shape[0], dtype=torch.bool)
                 attrs = head.attributes(tok.features[None].float(), tok.rows[None], tok.cols[None], mask)
                 grids[name].append(head.kind_grid(attrs, mask))

@@ -40,7 +40,7 @@ class ListLength:
         self.kinds = set(int(i) for i in kind_ids)
         self.articles = [int(i) for i in article_ids]
         self.eos = int(eos_id)
-        self.region_said = any(int(i) in set(int(r) for r in region_ids) for i in said_ids)
+        self.region_said = not {int(r) for r in region_ids}.isdisjoint(int(i) for i in said_ids)
         self._n_objects = n_objects
         self._n: int | None = None
 
