@@ -17,6 +17,8 @@ def probe():
 @pytest.mark.parametrize("module, params, expected", [
     ("tristream_ros.ros.speaker_node", ["sink:=bogus"], "unknown sink 'bogus'"),
     ("tristream_ros.ros.microphone_node", ["source:=bogus"], "unknown source 'bogus'"),
+    ("tristream_ros.ros.speech_tokenizer_node", ["speech.ctc_grammar_rescore_top:=-1"],
+     "speech.ctc_grammar_rescore_top must be >= 0"),
 ])
 def test_bad_parameters_reported_and_node_stays_up(probe, module, params, expected):
     probe.subscribe_diagnostics()

@@ -155,3 +155,82 @@ def test_thresholds_travel_with_the_model_folder(tmp_path):
         (tmp_path / THRESHOLDS_FILE).write_text(bad)
         with pytest.raises(ModelFileError, match=THRESHOLDS_FILE):
             load_grammar_thresholds(tmp_path)
+
+
+def test_top_sentences_with_another_recognizers_sentence():
+    scorer = CtcSentenceScorer(SENTENCES)
+    top = scorer.top(spelled("turn left"), 2, extra=("stop", "turn left", "not a sentence", ""))
+    assert [t for t, _ in top] == ["turn left", "turn right", "stop"]  # k best, then the extra not listed yet
+    assert top[0][1] > top[1][1] > top[2][1] and top[0][1] == pytest.approx(scorer.best(spelled("turn left")).score)
+
+
+def test_rescoring_rule_weighs_both_recognizers():
+    from tristream_ros.errors import InputError
+    from tristream_ros.model.speech.ctc_grammar import rescored_sentence
+    cands = [("turn left", -0.2), ("turn right", -0.3), ("stop", -1.0)]
+    align = [-0.004, -0.003, float("-inf")]  # pocketsphinx prefers "turn right"; it could not align "stop"
+    t = lambda w, b=0.0: GrammarThresholds(rescore_top=2, rescore_weight=w, rescore_bonus=b)
+    assert rescored_sentence(cands, align, "stop", t(0.0)) == "turn left"  # CTC alone
+    assert rescored_sentence(cands, align, "stop", t(1000.0)) == "turn right"  # -0.2-4 < -0.3-3
+    assert rescored_sentence(cands, align, "turn left", t(1000.0, 0.95)) == "turn left"  # bonus for pocketsphinx's own
+    assert rescored_sentence(cands, align, "stop", t(1000.0, 100.0)) == "turn right"  # -inf alignment never wins
+    with pytest.raises(InputError):
+        rescored_sentence([], [], "", t(1.0))
+
+
+def test_hybrid_rescoring_with_real_pocketsphinx_alignment():
+    """The hybrid with rescoring on, real pocketsphinx and an (untrained) encoder: pocketsphinx
+    aligns every candidate (the CTC's top sentences plus its own) and the text is the rule's
+    choice over those scores; with rescoring off the same utterance keeps pocketsphinx's text.
+    (Alignment alone is no recognizer: its silence model absorbs unspoken words cheaply, so the
+    CTC's score carries the coverage; the weights are calibrated per model.)"""
+    from tristream_ros.model.speech.ctc_grammar import rescored_sentence
+    from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary, PocketsphinxConfig
+    from tristream_ros.outputs.tts import EspeakTTS
+    torch.manual_seed(0)
+    x = np.concatenate([np.zeros(8000, np.float32), EspeakTTS(voice="en-us", speed_wpm=150).synthesize("go to the red box"),
+                        np.zeros(12000, np.float32)])
+    never = dict(min_score=1e9, min_margin=1e9, min_lead=1e9)
+    on = GrammarThresholds(**never, rescore_top=3, rescore_weight=500.0, rescore_bonus=0.2)
+    tok = HybridSpeechTokenizer(SpeechModel(SpeechConfig.preset("tiny")).eval(),
+                                PocketsphinxConfig(DomainVocabulary(SENTENCES)), grammar=CtcSentenceScorer(SENTENCES),
+                                thresholds=on)
+    utt = tok.transcribe(x)
+    ps = tok.last_pocketsphinx_text
+    assert ps == "go to the red box"  # the grammar search hears this clear voice
+    cands = tok.last_rescored
+    assert ps in [t for t, _, _ in cands] and 3 <= len(cands) <= 4
+    assert all(np.isfinite(c) and np.isfinite(a) and a < 0 for _, c, a in cands)
+    assert utt.text == rescored_sentence([(t, c) for t, c, _ in cands], [a for _, _, a in cands], ps, on)
+    tok.thresholds = GrammarThresholds(**never)
+    assert tok.transcribe(x).text == ps and tok.last_rescored is None
+
+
+def test_rescoring_calibration_turns_on_only_when_it_gains():
+    from tristream_ros.training.calibrate_grammar import chosen, rescore_search
+
+    def rec(query, ps, cands):  # override never fires in these records (score -9)
+        return {"query": query, "heard": ps, "pocketsphinx": ps, "ctc_best": cands[0][0], "score": -9.0,
+                "margin": 0.0, "lead": 0.0, "pocketsphinx_score": 1.0, "candidates": cands}
+    # val: pocketsphinx heard wrong; its alignment ranks the CTC's second candidate (the truth) first
+    val = [rec("turn left", "stop", [["turn right", -0.2, -0.005], ["turn left", -0.25, -0.003], ["stop", -1.0, -0.004]])]
+    guard = [rec("stop", "stop", [["turn left", -0.3, -0.004], ["stop", -0.5, -0.0035]])]
+    th = (-0.4, 0.0, 0.8, float("-inf"), float("inf"))
+    assert chosen(val[0], *th) == "stop"
+    res = rescore_search(val, guard, th, base_guard=1.0)
+    assert res["rescore_top"] == 2 and res["val_exact"] == 1.0 and res["guard_exact"] == 1.0
+    assert res["val_exact_without_rescoring"] == 0.0
+    assert chosen(val[0], *th, res["rescore_top"], res["rescore_weight"], res["rescore_bonus"]) == "turn left"
+    # a guard the rescoring would break keeps it off
+    bad_guard = [rec("stop", "stop", [["turn left", -0.1, -0.003], ["stop", -0.9, -0.0031]])]
+    assert rescore_search(val, bad_guard, th, base_guard=1.0)["rescore_top"] == 0
+
+
+def test_rescoring_settings_travel_with_the_model_folder(tmp_path):
+    from tristream_ros.model.speech.ctc_grammar import THRESHOLDS_FILE, load_grammar_thresholds, save_grammar_thresholds
+    t = GrammarThresholds(-0.4, 0.0, 0.8, 0.042, 0.1, rescore_top=3, rescore_weight=500.0, rescore_bonus=0.2)
+    save_grammar_thresholds(tmp_path, t)
+    assert load_grammar_thresholds(tmp_path) == t
+    save_grammar_thresholds(tmp_path, GrammarThresholds(-0.4, 0.0, 0.8))  # off: not written, loads off
+    assert "rescore" not in (tmp_path / THRESHOLDS_FILE).read_text()
+    assert load_grammar_thresholds(tmp_path).rescore_top == 0

@@ -109,3 +109,31 @@ def test_partial_stability_and_wer():
     assert partial_stability("he is", "he was") == pytest.approx(2 / 6)
     assert word_error_rate("turn left", "turn left") == 0.0
     assert word_error_rate("turn left now", "turn right") == pytest.approx(2 / 3)
+
+
+def test_forced_alignment_ranks_the_spoken_sentence_first():
+    """align_scores: pocketsphinx's per-frame log-score of given sentences against the utterance
+    it just decoded (the hybrid front end's rescoring input). A real person's sentence and an
+    espeak-ng command each score their own words above near-misses; unknown words and an
+    utterance with no audio give -inf."""
+    rec = PocketsphinxRecognizer()  # general dictionary
+    path = [p for p in SPEECH if p.endswith("0880.wav")][0]
+    rec.start()
+    x = read_wav(path)
+    for i in range(0, x.size, 1600):
+        rec.feed(x[i:i + 1600])
+    rec.end()
+    ref = reference(path)
+    scores = rec.align_scores([ref, "he was not an old young man", "turn left", "qqzx"])
+    assert all(s <= 0 for s in scores[:3]) and scores[3] == float("-inf")
+    assert scores[0] > scores[1] > scores[2]
+
+    commands = PocketsphinxRecognizer(PocketsphinxConfig(DomainVocabulary(COMMANDS)))
+    assert commands.align_scores(["turn left"]) == [float("-inf")]  # nothing heard yet
+    y = np.concatenate([np.zeros(4000, np.float32), EspeakTTS(voice="en-us", speed_wpm=160).synthesize("go to the blue box"),
+                        np.zeros(4000, np.float32)])
+    commands.start()
+    commands.feed(y)
+    commands.end()
+    s = commands.align_scores(["go to the blue box", "go to the red ball", "look at the green cup", "dashwood"])
+    assert s[0] > max(s[1:3]) and s[3] == float("-inf")  # "dashwood" is not in the domain dictionary

@@ -35,6 +35,10 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            pocketsphinx heard; speech.ctc_grammar_unsure_min_lead instead when
                            pocketsphinx's acoustic score per frame is below
                            speech.ctc_grammar_unsure_below): speech like the encoder's training voices.
+                           Otherwise, with speech.ctc_grammar_rescore_top > 0, the CTC's best
+                           sentences and pocketsphinx's are re-ranked by CTC score +
+                           speech.ctc_grammar_rescore_weight x pocketsphinx's alignment score
+                           (+ speech.ctc_grammar_rescore_bonus for pocketsphinx's own sentence).
                            Defaults: model.path/ctc_grammar.json, the thresholds calibrated
                            for that model (model/speech/ctc_grammar.py's otherwise)
   vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
@@ -150,6 +154,15 @@ class SpeechTokenizerNode(Node):
                                "pocketsphinx acoustic score per frame below which it counts as unsure (-inf: never)"))
         g_unsure_lead = float(param(self, "speech.ctc_grammar_unsure_min_lead", calibrated.unsure_min_lead,
                                     "the lead over pocketsphinx's sentence needed when it is unsure"))
+        g_rescore = dict(
+            rescore_top=int(param(self, "speech.ctc_grammar_rescore_top", calibrated.rescore_top,
+                                  "CTC sentences pocketsphinx re-aligns when the override does not fire (0: off)")),
+            rescore_weight=float(param(self, "speech.ctc_grammar_rescore_weight", calibrated.rescore_weight,
+                                       "weight of pocketsphinx's alignment score per frame against the CTC's")),
+            rescore_bonus=float(param(self, "speech.ctc_grammar_rescore_bonus", calibrated.rescore_bonus,
+                                      "added to the sentence pocketsphinx heard itself")))
+        if g_rescore["rescore_top"] < 0:
+            raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
                             min_speech_ms=float(param(self, "vad.min_speech_ms", 96.0, "ms")),
                             min_silence_ms=float(param(self, "vad.min_silence_ms", 300.0, "ms: end-of-utterance wait")),
@@ -163,7 +176,8 @@ class SpeechTokenizerNode(Node):
             torch.set_num_threads(threads)
         self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg,
                                                         ctc_grammar, GrammarThresholds(g_score, g_margin, g_lead,
-                                                                                       g_unsure, g_unsure_lead))
+                                                                                       g_unsure, g_unsure_lead,
+                                                                                       **g_rescore))
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow"):
             self.diag.count(key, 0)

@@ -23,6 +23,10 @@ the voices the CTC does not know); ties go to the highest (most conservative) th
 Two more thresholds (session 6) relax the lead for utterances pocketsphinx itself matched
 poorly (its acoustic score per frame below `unsure_below`: lead >= `unsure_min_lead` instead);
 the grid includes "off" (-inf), so they are only used where they pay on val and keep the guard.
+A second stage (session 9) chooses, with those thresholds fixed, the rescoring of utterances the
+override leaves alone (ctc_grammar module doc: the CTC's best `rescore_top` sentences and
+pocketsphinx's, re-ranked with pocketsphinx's forced alignment of each) under the same rule:
+most val transcripts exact, guard kept; it stays off unless it gains on val.
 """
 from __future__ import annotations
 
@@ -35,36 +39,56 @@ from pathlib import Path
 
 import numpy as np
 
-from tristream_ros.model.speech.ctc_grammar import NEVER_OVERRIDE, GrammarThresholds, grammar_overrides
+from tristream_ros.model.speech.ctc_grammar import (NEVER_OVERRIDE, GrammarThresholds, grammar_overrides,
+                                                    rescored_sentence)
 
 SCORES = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.8, -1.0)
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1)
 LEADS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)
 UNSURE_BELOWS = (float("-inf"), 0.03, 0.035, 0.04, 0.042, 0.045, 0.05)  # pocketsphinx acoustic score / frame
 UNSURE_LEADS = (0.0, 0.1, 0.2, 0.3, 0.5)
+RESCORE_TOPS = (2, 3, 5, 8)  # <= RECORD_TOP
+RESCORE_WEIGHTS = (30.0, 100.0, 300.0, 500.0, 1000.0, 2000.0, 3000.0)  # alignment scores are ~-0.003 per frame
+RESCORE_BONUSES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+RECORD_TOP = 8  # CTC candidates each record keeps (with pocketsphinx's alignment) for the rescoring grid
 
 
 def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
     from tristream_ros.model.text_tokenizer import normalize
     utt = tok.transcribe(audio)
     m = tok.last_match if utt is not None else None
+    ps_text = normalize(tok.last_pocketsphinx_text) if utt is not None else ""
+    cands = []
+    if m is not None:  # the rescoring's inputs: CTC top sentences + pocketsphinx's, each aligned by pocketsphinx
+        top = tok.grammar.top(tok.encoder_frontend.log_probs, RECORD_TOP, extra=(ps_text,))
+        align = tok.recognizer.align_scores([t for t, _ in top])
+        cands = [[t, c, a] for (t, c), a in zip(top, align)]
     return {"source": source, "query": normalize(query),
-            "pocketsphinx": normalize(tok.last_pocketsphinx_text) if utt is not None else "",
+            "pocketsphinx": ps_text,
             "heard": normalize(utt.text) if utt is not None else "",
             "ctc_best": m.text if m is not None else None,
             "score": None if m is None else float(m.score), "margin": None if m is None else float(m.margin),
             "lead": None if m is None else float(m.lead),
-            "pocketsphinx_score": float(tok.last_pocketsphinx_score) if utt is not None else None}
+            "pocketsphinx_score": float(tok.last_pocketsphinx_score) if utt is not None else None,
+            "candidates": cands}
 
 
 def chosen(r: dict, *thresholds: float) -> str:
     """The hybrid's text for record r at these thresholds (GrammarThresholds' fields in order:
-    score, margin, lead[, unsure_below, unsure_min_lead]; HybridSpeechTokenizer's rule)."""
+    score, margin, lead[, unsure_below, unsure_min_lead[, rescore_top, rescore_weight,
+    rescore_bonus]]; HybridSpeechTokenizer's rule)."""
     ps = r.get("pocketsphinx_score")
-    if r["ctc_best"] is not None and grammar_overrides(r["score"], r["margin"], r["lead"],
-                                                       float("inf") if ps is None else ps,
-                                                       GrammarThresholds(*thresholds)):
+    t = GrammarThresholds(*thresholds)
+    if r["ctc_best"] is None:
+        return r["heard"]
+    if grammar_overrides(r["score"], r["margin"], r["lead"], float("inf") if ps is None else ps, t):
         return r["ctc_best"]
+    if t.rescore_top > 0 and r.get("candidates"):
+        # CtcSentenceScorer.top(rescore_top, extra=(pocketsphinx,)) out of the recorded top RECORD_TOP + extra
+        c = [x for i, x in enumerate(r["candidates"]) if i < t.rescore_top or x[0] == r["pocketsphinx"]]
+        return rescored_sentence([(x[0], x[1]) for x in c], [x[2] for x in c], r["pocketsphinx"], t)
     return r["heard"]
 
 
@@ -95,7 +119,29 @@ def grid_search(val: list[dict], guard: list[dict]) -> dict:
         out["chosen"] = {"score": s, "margin": m, "lead": lead, "unsure_below": None if off else ub,
                          "unsure_min_lead": None if off else ul,
                          "val_exact": exact(val, s, m, lead, ub, ul), "guard_exact": exact(guard, s, m, lead, ub, ul)}
+        out["chosen"].update(rescore_search(val, guard, (s, m, lead, ub, ul), base_guard))
     return out
+
+
+def rescore_search(val: list[dict], guard: list[dict], thresholds: tuple, base_guard: float) -> dict:
+    """Second stage, with the override's thresholds fixed: the rescoring (top, weight, bonus) that
+    makes the most val transcripts exact while the guard set stays at least `base_guard`. Off
+    unless it gains on val; ties go to the fewest candidates (each costs an alignment), then the
+    largest bonus for pocketsphinx's own sentence, then the smallest weight."""
+    without = exact(val, *thresholds)
+    best_key, best = None, None
+    for k, w, b in itertools.product(RESCORE_TOPS, RESCORE_WEIGHTS, RESCORE_BONUSES):
+        t = (*thresholds, k, w, b)
+        v = exact(val, *t)
+        if v <= without + 1e-9 or (guard and exact(guard, *t) < base_guard - 1e-9):
+            continue
+        key = (v, -k, b, -w)
+        if best_key is None or key > best_key:
+            best_key, best = key, t
+    if best is None:
+        return {"rescore_top": 0, "rescore_weight": 0.0, "rescore_bonus": 0.0}
+    return {"rescore_top": best[5], "rescore_weight": best[6], "rescore_bonus": best[7],
+            "val_exact_without_rescoring": without, "val_exact": exact(val, *best), "guard_exact": exact(guard, *best)}
 
 
 def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: bool = True) -> dict:
@@ -163,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                                          "ctc_grammar_always", "chosen")}}
         relax = {} if c["unsure_below"] is None else {"unsure_below": c["unsure_below"],
                                                        "unsure_min_lead": c["unsure_min_lead"]}
-        path = save_grammar_thresholds(a.model, GrammarThresholds(c["score"], c["margin"], c["lead"], **relax), source)
+        rescore = {k: c[k] for k in ("rescore_top", "rescore_weight", "rescore_bonus") if k in c}
+        path = save_grammar_thresholds(a.model, GrammarThresholds(c["score"], c["margin"], c["lead"], **relax,
+                                                                  **rescore), source)
         print(f"wrote {path}", file=sys.stderr)
     print(json.dumps({k: v for k, v in res.items() if k != "records"}, indent=1))
     return 0

@@ -17,6 +17,17 @@ pocketsphinx's text. When pocketsphinx itself matched the audio poorly (its acou
 frame below `unsure_below`) the lead over its sentence only has to reach `unsure_min_lead`
 (session 6: unseen espeak voices, which pocketsphinx guesses at, were left to pocketsphinx by
 the lead threshold that protects flite voices; off in threshold files written before).
+
+When the override does not fire, the two recognizers can still be combined (session 9,
+`rescore_top` > 0): the CTC's `rescore_top` best sentences and pocketsphinx's own sentence are
+each force-aligned by pocketsphinx (PocketsphinxRecognizer.align_scores: its acoustic model's
+log-score of exactly that word sequence, per frame), and the sentence with the highest
+
+    ctc score + rescore_weight * pocketsphinx alignment score (+ rescore_bonus if pocketsphinx heard it)
+
+wins. Two acoustic models that err differently rarely agree on a wrong sentence: on unseen
+espeak voices pocketsphinx's free grammar search often lands on a wrong sentence while its
+alignment still ranks the CTC's candidates well (docs/training.md, session 9).
 """
 from __future__ import annotations
 
@@ -49,6 +60,7 @@ GRAMMAR_MIN_LEAD = 0.3
 GRAMMAR_UNSURE_BELOW = float("-inf")  # pocketsphinx acoustic score per frame under which it counts as unsure (off)
 GRAMMAR_UNSURE_MIN_LEAD = float("inf")  # the lead needed then (off)
 THRESHOLDS_FILE = "ctc_grammar.json"  # in a model folder: {"min_score", "min_margin", "min_lead", ...}
+RESCORE_FIELDS = ("rescore_top", "rescore_weight", "rescore_bonus")  # optional in the file (off when absent)
 
 
 @dataclass(frozen=True)
@@ -60,9 +72,12 @@ class GrammarThresholds:
     min_lead: float = GRAMMAR_MIN_LEAD
     unsure_below: float = GRAMMAR_UNSURE_BELOW
     unsure_min_lead: float = GRAMMAR_UNSURE_MIN_LEAD
+    rescore_top: int = 0  # CTC candidates pocketsphinx re-aligns when the override does not fire (0: off)
+    rescore_weight: float = 0.0  # weight of pocketsphinx's per-frame alignment score against the CTC's
+    rescore_bonus: float = 0.0  # added to the sentence pocketsphinx itself heard
 
 
-NEVER_OVERRIDE = GrammarThresholds(float("inf"), float("inf"), float("inf"), float("-inf"), float("inf"))
+NEVER_OVERRIDE = GrammarThresholds(float("inf"), float("inf"), float("inf"), float("-inf"), float("inf"))  # rescoring off
 
 
 def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
@@ -77,11 +92,16 @@ def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
     try:
         values = {k: float(d[k]) for k in ("min_score", "min_margin", "min_lead")}
         values.update({k: float(d[k]) for k in ("unsure_below", "unsure_min_lead") if k in d})  # optional
+        values.update({k: float(d[k]) for k in RESCORE_FIELDS[1:] if k in d})
+        if "rescore_top" in d:
+            values["rescore_top"] = int(d["rescore_top"])
     except (ValueError, TypeError, KeyError) as e:
         raise ModelFileError(f"{path}: expected numbers min_score, min_margin, min_lead ({e!r})") from None
     bad = [k for k, v in values.items() if math.isnan(v)]
     if bad:
         raise ModelFileError(f"{path}: {bad} are NaN")
+    if values.get("rescore_top", 0) < 0 or not math.isfinite(values.get("rescore_weight", 0.0)):
+        raise ModelFileError(f"{path}: rescore_top must be >= 0 and rescore_weight finite")
     return GrammarThresholds(**values)
 
 
@@ -96,6 +116,22 @@ def grammar_overrides(score: float, margin: float, lead: float, pocketsphinx_sco
     return score >= t.min_score and margin >= t.min_margin and lead >= min_lead
 
 
+def rescored_sentence(candidates: Sequence[tuple[str, float]], align_scores: Sequence[float], heard: str,
+                      t: GrammarThresholds) -> str:
+    """The hybrid's rescoring rule (one place: HybridSpeechTokenizer and the calibration replay):
+    candidates (sentence, CTC per-frame log-likelihood) with pocketsphinx's per-frame alignment
+    score of each (-inf: it could not align it) -> the sentence with the highest combined score
+    (`heard`: pocketsphinx's own sentence, which gets `t.rescore_bonus`)."""
+    if not candidates:
+        raise InputError("rescored_sentence needs at least one candidate")
+    best, best_score = candidates[0][0], -math.inf
+    for (text, ctc), ps in zip(candidates, align_scores):
+        score = ctc + t.rescore_weight * ps + (t.rescore_bonus if text == heard else 0.0)
+        if score > best_score:
+            best, best_score = text, score
+    return best
+
+
 def save_grammar_thresholds(model_dir: str | Path, thresholds: GrammarThresholds, source: dict | None = None) -> Path:
     """Write THRESHOLDS_FILE into `model_dir` (with `source`: how they were chosen)."""
     path = Path(model_dir) / THRESHOLDS_FILE
@@ -103,6 +139,7 @@ def save_grammar_thresholds(model_dir: str | Path, thresholds: GrammarThresholds
             "min_lead": thresholds.min_lead,
             **{k: v for k, v in (("unsure_below", thresholds.unsure_below),
                                  ("unsure_min_lead", thresholds.unsure_min_lead)) if math.isfinite(v)},
+            **({k: getattr(thresholds, k) for k in RESCORE_FIELDS} if thresholds.rescore_top > 0 else {}),
             **({"source": source} if source else {})}
     path.write_text(json.dumps(body, indent=1) + "\n")
     return path
@@ -176,6 +213,24 @@ class CtcSentenceScorer:
                              reduction="none", zero_infinity=False)
             out.append(-nll)
         return torch.cat(out)
+
+    def top(self, log_probs: torch.Tensor, k: int, extra: Sequence[str] = ()) -> list[tuple[str, float]]:
+        """The `k` most likely sentences among the pre-filtered candidates, best first, then each
+        of `extra` that is one of the sentences and not already listed: (sentence, per-frame
+        log-likelihood) pairs."""
+        _check_log_probs(log_probs)
+        T = log_probs.shape[0]
+        cand = self.candidates(log_probs)
+        ll = self.log_likelihoods(log_probs, cand)
+        order = torch.argsort(ll, descending=True)[: max(0, int(k))]
+        out = [(self.sentences[int(cand[i])], float(ll[i]) / T) for i in order]
+        listed = {t for t, _ in out}
+        for e in extra:
+            i = self._index.get(normalize(e)) if e else None
+            if i is not None and self.sentences[i] not in listed:
+                out.append((self.sentences[i], float(self.log_likelihoods(log_probs, torch.tensor([i]))[0]) / T))
+                listed.add(self.sentences[i])
+        return out
 
     def best(self, log_probs: torch.Tensor, other: str | None = None) -> GrammarMatch:
         """The most likely sentence among the pre-filtered candidates (plus `other`); `other`

@@ -44,7 +44,7 @@ from tristream_ros.errors import InputError
 from tristream_ros.model.speech.adapter import AdapterStream
 from tristream_ros.model.speech.ctc import GreedyCtcDecoder
 from tristream_ros.model.speech.ctc_grammar import (CtcSentenceScorer, GrammarMatch, GrammarThresholds,
-                                                    grammar_overrides)
+                                                    grammar_overrides, rescored_sentence)
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
                                                               partial_stability)
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -367,6 +367,9 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
     when pocketsphinx's own acoustic score per frame is below `unsure_below` (it was guessing)
     (speech the encoder knows, e.g. voices like its training voices) it replaces pocketsphinx's
     text; otherwise (a real person it was never trained on) pocketsphinx's text stands.
+    When the override does not fire and `thresholds.rescore_top` > 0, the CTC's best sentences
+    and pocketsphinx's are re-ranked by both models (ctc_grammar module doc; pocketsphinx aligns
+    each candidate, ~27 ms per sentence at end of utterance).
     `last_match` keeps the last decision's GrammarMatch for diagnostics."""
 
     frontend_name = "hybrid"
@@ -380,10 +383,12 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.grammar = grammar
         self.last_match: GrammarMatch | None = None
         self.last_pocketsphinx_text = ""
+        self.last_rescored: list[tuple[str, float, float]] | None = None  # (sentence, CTC, alignment) per candidate
         super().__init__(pocketsphinx, vad, pre_roll_ms)
 
     def _choose(self, ps_text: str, ctc_text: str) -> str:
         self.last_pocketsphinx_text = ps_text
+        self.last_rescored = None
         text = ps_text or ctc_text  # pocketsphinx found no words: fall back to CTC
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
@@ -393,7 +398,17 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
                                                    self.thresholds):
                 text = m.text
+            elif m is not None and self.thresholds.rescore_top > 0:
+                text = self._rescore(lp, ps_text)
         return text
+
+    def _rescore(self, lp: torch.Tensor, ps_text: str) -> str:
+        """The CTC's rescore_top sentences + pocketsphinx's, re-ranked with pocketsphinx's
+        alignment of each (ctc_grammar.rescored_sentence); `last_rescored` keeps the scores."""
+        cands = self.grammar.top(lp, self.thresholds.rescore_top, extra=(ps_text,))
+        align = self.recognizer.align_scores([t for t, _ in cands])
+        self.last_rescored = [(t, c, a) for (t, c), a in zip(cands, align)]
+        return rescored_sentence(cands, align, ps_text, self.thresholds)
 
     def _begin(self) -> None:
         super()._begin()
