@@ -234,3 +234,28 @@ def test_rescoring_settings_travel_with_the_model_folder(tmp_path):
     save_grammar_thresholds(tmp_path, GrammarThresholds(-0.4, 0.0, 0.8))  # off: not written, loads off
     assert "rescore" not in (tmp_path / THRESHOLDS_FILE).read_text()
     assert load_grammar_thresholds(tmp_path).rescore_top == 0
+
+
+def test_real_people_into_a_grammar_that_holds_their_sentences(tmp_path):
+    """The shipped model's default front end (its calibrated override and rescoring) on the five
+    real LibriVox recordings, with their sentences added to the command grammar as a user adds
+    commands: every one transcribed exactly (the CTC, trained on espeak only, must not talk
+    pocketsphinx out of a real person's words)."""
+    from pathlib import Path
+    from tristream_ros.data.language import all_queries
+    from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
+    from tristream_ros.model.speech.frontend import configured_frontend
+    from tristream_ros.model.text_tokenizer import normalize
+    from tristream_ros.training.evaluate import load_speech_model
+    from tristream_ros.model.checkpoint import load_config
+    demo = Path(__file__).resolve().parents[1] / "models" / "demo"
+    thresholds = load_grammar_thresholds(demo)
+    assert thresholds.rescore_top > 0  # the shipped front end rescores
+    refs = [normalize(open(p[:-4] + ".txt").read()) for p in SPEECH]
+    sentences = tmp_path / "commands.txt"
+    sentences.write_text("\n".join(all_queries() + refs) + "\n")
+    tok = configured_frontend("hybrid", load_speech_model(demo, load_config(demo)), vocabulary=str(sentences),
+                              ctc_grammar=str(sentences), thresholds=thresholds)
+    heard = [tok.transcribe(np.concatenate([np.zeros(8000, np.float32), _read(p), np.zeros(12000, np.float32)])).text
+             for p in SPEECH]
+    assert heard == refs

@@ -305,16 +305,33 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
     from tristream_ros.model.speech.vad import speech_segments
     from tristream_ros.model.tristream_model import TriStreamModel  # noqa: F401  (import check)
 
+    import tempfile
+
+    from tristream_ros.data.language import all_queries
+    from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
+    from tristream_ros.model.speech.frontend import configured_frontend
+
     model = load_checkpoint(model_dir)
     speech = load_speech_model(model_dir, model.config)
+    wavs = sorted(Path(speech_dir).glob("*.wav"))
     fronts = {"hybrid_default": build_frontend(speech, "hybrid", model_dir),
               "hybrid_domain_lm": build_frontend(speech, "hybrid_lm", model_dir),
               "ctc": build_frontend(speech, "ctc", model_dir)}
     from tristream_ros.model.speech.pocketsphinx_frontend import PocketsphinxConfig
     from tristream_ros.model.speech.tokenizer import build_speech_tokenizer
     fronts["pocketsphinx_general_lm"] = build_speech_tokenizer("pocketsphinx", None, PocketsphinxConfig())
-    wavs = sorted(Path(speech_dir).glob("*.wav"))
+    # the default hybrid (the model's override + rescoring) with the recordings' own sentences
+    # added to both grammars, as a user adds commands: real voices into a grammar that holds
+    # what they said (the pocketsphinx `vocabulary` / `ctc_grammar` PATH settings)
+    with tempfile.TemporaryDirectory(prefix="tristream_real_") as tmp:
+        sentences = Path(tmp) / "sentences.txt"
+        refs = [normalize(w.with_suffix(".txt").read_text().strip()) for w in wavs]
+        sentences.write_text("\n".join(all_queries() + refs) + "\n")
+        fronts["hybrid_grammar_with_references"] = configured_frontend(
+            "hybrid", speech, vocabulary=str(sentences), ctc_grammar=str(sentences),
+            thresholds=load_grammar_thresholds(model_dir))
     per_file, cers = [], {k: [] for k in fronts}
+    exact = {k: [] for k in fronts}
     start_err, end_err = [], []
     for wav in wavs:
         ref = wav.with_suffix(".txt").read_text().strip()
@@ -325,6 +342,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
             hyp = utt.text if utt is not None else ""
             entry[name] = hyp
             cers[name].append(char_error_rate(ref, hyp))
+            exact[name].append(normalize(hyp) == normalize(ref))
         # reference boundaries: forced alignment of the known transcript (real-speech acoustic model)
         dec = Decoder(samprate=16000, loglevel="FATAL")
         dec.set_align_text(normalize(ref))
@@ -344,6 +362,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
         per_file.append(entry)
     return {"files": len(wavs),
             "transcript_cer": {k: float(np.mean(v)) for k, v in cers.items()},
+            "transcript_exact": {k: float(np.mean(v)) for k, v in exact.items()},
             "vad_start_error_ms": 1000 * float(np.mean(start_err)) if start_err else None,
             "vad_end_error_ms": 1000 * float(np.mean(end_err)) if end_err else None,
             "vad_reference": "pocketsphinx forced alignment of the reference transcript (first word start, last word end)",
