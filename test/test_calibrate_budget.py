@@ -17,7 +17,9 @@ def test_choose_takes_the_cheapest_budget_within_tolerance():
     sweep = [_c(0.27, 0.5, 0.10, 0.70), _c(0.4, 0.5, 0.12, 0.718), _c(0.5, 0.3, 0.14, 0.73)]
     assert choose(sweep, 0.72, 0.005)["budget_alpha"] == 0.4
     assert choose(sweep, 0.72, 0.03)["budget_alpha"] == 0.27
-    assert choose(sweep, 0.80, 0.005)["budget_alpha"] == 0.5  # none within: the largest budget
+    assert choose(sweep, 0.80, 0.005)["budget_alpha"] == 0.5  # none within: the one that loses least
+    tie = sweep + [_c(0.6, 0.3, 0.15, 0.73)]
+    assert choose(tie, 0.80, 0.005)["budget_alpha"] == 0.5  # ... and of equals the cheapest
 
 
 def test_sweep_on_generated_val_writes_the_choice(tmp_path):

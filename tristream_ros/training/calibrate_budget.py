@@ -14,7 +14,8 @@ within `tolerance` of all tokens into the model's config.json:
 Each val sample is answered once with all tokens and once per candidate (budget_alpha,
 score_threshold), from the true query text and the model's own CTC speech tokens (so only the
 vision path differs between candidates). The candidate with the smallest mean keep ratio whose
-exact match is at least all-tokens exact match - tolerance is chosen (none: the largest). With
+exact match is at least all-tokens exact match - tolerance is chosen (none: the cheapest of those
+with the highest exact match). With
 --write, MODEL_DIR/config.json gets the chosen vision.budget_alpha / score_threshold (the cap,
 max_keep_ratio, is not changed) and MODEL_DIR/budget_calibration.json + .png record the sweep;
 training/ship.py ships both.
@@ -33,11 +34,14 @@ CALIBRATION_FILE = "budget_calibration.json"
 
 
 def choose(sweep: list[dict], dense_exact: float, tolerance: float) -> dict:
-    """The cheapest candidate (smallest keep) within tolerance of all tokens; else the largest."""
+    """The cheapest candidate (smallest keep) within tolerance of all tokens; else the cheapest of
+    those that lose least (session 9; before: the largest budget, which could pay for tokens that
+    bought nothing)."""
     ok = [c for c in sweep if c["answer_exact_match"] >= dense_exact - tolerance - 1e-9]
-    if ok:
-        return min(ok, key=lambda c: (c["keep_ratio"], c["budget_alpha"]))
-    return max(sweep, key=lambda c: (c["keep_ratio"], c["budget_alpha"]))
+    if not ok:
+        best = max(c["answer_exact_match"] for c in sweep)
+        ok = [c for c in sweep if c["answer_exact_match"] >= best - 1e-9]
+    return min(ok, key=lambda c: (c["keep_ratio"], c["budget_alpha"]))
 
 
 def run(model_dir: str, data_dir: str, candidates=CANDIDATES, tolerance: float = 0.0, limit: int | None = None,

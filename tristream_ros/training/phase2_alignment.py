@@ -398,7 +398,8 @@ def attribute_labels(config: TriStreamConfig, rows: list[dict], vindex: list[int
     from tristream_ros.training.phase1_contrastive import COLOUR_NAMES, token_labels
     from tristream_ros.data.scenes import KINDS
     cc = config.copy
-    cmap = torch.tensor([0] + [cc.colours.index(c) + 1 if c in cc.colours else -100 for c in COLOUR_NAMES])
+    # token_labels' -1 (an object in a colour no query names) indexes the last entry: unlabelled
+    cmap = torch.tensor([0] + [cc.colours.index(c) + 1 if c in cc.colours else -100 for c in COLOUR_NAMES] + [-100])
     kmap = torch.tensor([0] + [cc.kinds.index(k) + 1 if k in cc.kinds else -100 for k in KINDS])
     colour = torch.full(shape, -100, dtype=torch.long)
     kind = torch.full(shape, -100, dtype=torch.long)

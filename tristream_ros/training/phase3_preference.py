@@ -16,9 +16,11 @@ plus the same DPO term over the action head's distribution, and the phase-2 supe
 on the chosen answers (weight `sft_weight`) so the router, sufficiency and pointer heads do not
 drift. The expert that runs is the labelled cheapest sufficient one (no modal dropout here).
 
-Last, the copy head's count read-out is re-fitted alone to the finished attribute probe
-(training/count_readout.py; `count_steps`, 0 = off) on phase 2's cached vision tokens of the
-training scenes and of the scene pool.
+Last, two read-outs of the copy head are re-fitted alone on phase 2's cached vision tokens of
+the training scenes and of the scene pool: the attribute probe's colour read-out, with a
+training-only kind -> colour prior so it does not learn which colours each kind never had in
+training (training/colour_readout.py; `colour_steps`, 0 = off; session 9), then the count
+read-out on the finished probe (training/count_readout.py; `count_steps`, 0 = off).
 """
 from __future__ import annotations
 
@@ -38,10 +40,11 @@ from tristream_ros.data.language import NUMBER_WORDS
 from tristream_ros.data.scenes import COLOURS, KINDS
 from tristream_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from tristream_ros.training.cache import RunCache
+from tristream_ros.training.colour_readout import ColourFitOptions, fit_colour_readout
 from tristream_ros.training.count_readout import CountFitOptions, fit_count_readout
 from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
 from tristream_ros.training.phase2_alignment import (SPEECH_FILE, FusionData, Phase2Options, answer_logprobs,
-                                                     count_labels, speech_tokens, vision_tokens)
+                                                     attribute_labels, count_labels, speech_tokens, vision_tokens)
 
 _SWAPS = [tuple(COLOURS), tuple(KINDS), tuple(NUMBER_WORDS), ("left", "middle", "right"),
           ("yes", "no"), ("going", "looking")]
@@ -55,6 +58,7 @@ class Phase3Options:
     beta: float = 0.1
     sft_weight: float = 1.0
     action_weight: float = 0.5
+    colour_steps: int = ColourFitOptions.steps  # re-fit of the probe's colour read-out after DPO (0 = off)
     count_steps: int = CountFitOptions.steps  # re-fit of the count read-out after DPO (0 = off)
 
 
@@ -82,22 +86,35 @@ def _last_preference_accuracy(wins: list[float], history: list[dict]) -> float |
     return float(np.mean(logged)) if logged else None
 
 
-def _count_fit_data(cfg, rows: list[dict], vision: dict, src: Path, extra_scenes: int, seed: int):
-    """(features (n, N, Dv), sparse masks (n, N), counts (n, K)) for the count re-fit: the cached
-    training scenes plus phase 2's scene pool when its cache is there (it is made with the
-    phase-2 seed; a run whose phase 3 uses another seed fits on the training scenes only)."""
+def _readout_fit_data(rows: list[dict], vision: dict, src: Path, extra_scenes: int, seed: int):
+    """(features (n, N, Dv), sparse masks (n, N), scenes [{"objects": ...}] * n) for the read-out
+    re-fits: the cached training scenes plus phase 2's scene pool when its cache is there (it is
+    made with the phase-2 seed; a run whose phase 3 uses another seed fits on the training
+    scenes only)."""
     vid = {str(k): i for i, k in enumerate(vision["ids"])}  # the cache holds one entry per training sample
     idx = [vid[r["id"]] for r in rows]
     feats, masks = [vision["features"][idx]], [vision["sparse_mask"][idx]]
-    counts = [count_labels(cfg, rows, list(range(len(idx))), len(idx))]
+    scenes = [{"objects": r["objects"]} for r in rows]
     pool = src / f"vision_extra_s{seed}_n{extra_scenes}.npz"
     if extra_scenes > 0 and pool.is_file():
         with np.load(pool, allow_pickle=False) as z:
-            objs = [{"objects": json.loads(str(o))} for o in z["objects"]]
+            scenes += [{"objects": json.loads(str(o))} for o in z["objects"]]
             feats.append(z["features"])
             masks.append(z["sparse_mask"])
-        counts.append(count_labels(cfg, objs, list(range(len(objs))), len(objs)))
-    return np.concatenate(feats), np.concatenate(masks), torch.cat(counts)
+    return np.concatenate(feats), np.concatenate(masks), scenes
+
+
+def _count_fit_data(cfg, rows: list[dict], vision: dict, src: Path, extra_scenes: int, seed: int):
+    """(features (n, N, Dv), sparse masks (n, N), counts (n, K)) for the count re-fit."""
+    feats, masks, scenes = _readout_fit_data(rows, vision, src, extra_scenes, seed)
+    return feats, masks, count_labels(cfg, scenes, list(range(len(scenes))), len(scenes))
+
+
+def _colour_fit_data(cfg, rows: list[dict], vision: dict, src: Path, extra_scenes: int, seed: int):
+    """(features (n, N, Dv), colour (n, N), kind (n, N)) for the colour re-fit: per-token labels
+    of the same scenes (phase 2's attribute_labels)."""
+    feats, masks, scenes = _readout_fit_data(rows, vision, src, extra_scenes, seed)
+    return (feats, *attribute_labels(cfg, scenes, list(range(len(scenes))), masks.shape))
 
 
 def run_phase3(data_dir: str, out_dir: str, *, opts: Phase3Options = Phase3Options(), seed: int = 0,
@@ -164,6 +181,11 @@ def run_phase3(data_dir: str, out_dir: str, *, opts: Phase3Options = Phase3Optio
                      "pref_acc": torch.tensor(wins[-1])})
     summary = loop.finish(modules)
     policy.eval()
+    if cfg.copy.enabled and opts.colour_steps > 0:
+        feats, colour, kind = _colour_fit_data(cfg, rows, vision, src, p2opts.extra_scenes, seed)
+        summary["colour_readout"] = fit_colour_readout(
+            policy, feats, colour, kind, out, dataclasses.replace(ColourFitOptions(), steps=opts.colour_steps),
+            seed=seed, resume=resume, progress=progress)
     if cfg.copy.enabled and cfg.copy.count and opts.count_steps > 0:
         feats, masks, counts = _count_fit_data(cfg, rows, vision, src, p2opts.extra_scenes, seed)
         summary["count_readout"] = fit_count_readout(
