@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The exact recipe of the shipped demo checkpoint (models/demo), on 2 CPU cores:
 #   generate data (fixed seed) -> phase 1 (STVE contrastive) -> phase 2 (alignment)
-#   -> phase 3 (DPO + count read-out re-fit) -> calibrate the speech front end and the STVE
-#   budget -> eval -> models/demo
+#   -> phase 3 (DPO + colour and count read-out re-fits) -> calibrate the speech front end
+#   (override thresholds + rescoring) and the STVE budget -> eval -> models/demo
 #   (+ recipe.json with per-step wall-clock)
 # Usage: scripts/train_demo.sh [RUN_DIR] [MODEL_DIR]     (defaults: runs/demo, models/demo)
 # Resumable: RESUME=1 scripts/train_demo.sh keeps finished phases' state and caches.

@@ -165,7 +165,6 @@ def test_top_sentences_with_another_recognizers_sentence():
 
 
 def test_rescoring_rule_weighs_both_recognizers():
-    from tristream_ros.errors import InputError
     from tristream_ros.model.speech.ctc_grammar import rescored_sentence
     cands = [("turn left", -0.2), ("turn right", -0.3), ("stop", -1.0)]
     align = [-0.004, -0.003, float("-inf")]  # pocketsphinx prefers "turn right"; it could not align "stop"

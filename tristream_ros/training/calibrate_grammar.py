@@ -50,8 +50,6 @@ UNSURE_LEADS = (0.0, 0.1, 0.2, 0.3, 0.5)
 RESCORE_TOPS = (2, 3, 5, 8)  # <= RECORD_TOP
 RESCORE_WEIGHTS = (30.0, 100.0, 300.0, 500.0, 1000.0, 2000.0, 3000.0)  # alignment scores are ~-0.003 per frame
 RESCORE_BONUSES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
-
-
 RECORD_TOP = 8  # CTC candidates each record keeps (with pocketsphinx's alignment) for the rescoring grid
 
 

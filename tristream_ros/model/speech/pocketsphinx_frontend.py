@@ -212,7 +212,6 @@ class PocketsphinxRecognizer:
             self.acoustic_score = sum(float(s.ascore) for s in self.decoder.seg()) / frames
         return _clean(hyp.hypstr) if hyp is not None else ""
 
-
     def align_scores(self, sentences: Sequence[str]) -> list[float]:
         """Pocketsphinx's forced-alignment log-score of each sentence against the last (or the
         current) utterance's audio, per frame: ln of its path score (relative to the best state
