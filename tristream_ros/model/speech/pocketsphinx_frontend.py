@@ -164,7 +164,11 @@ class PocketsphinxRecognizer:
         self._aligner = None  # a second decoder in alignment mode, made on first use
         self._dict_lines = entries if vocab is not None else None
         # pocketsphinx's acoustic score of its final best path per frame (the words' Seg.ascore
-        # summed / frames; higher = its acoustic model matched the audio better); inf: none yet
+        # summed / frames; higher = its acoustic model matched the audio better); inf: none yet.
+        # Found in session 9: pocketsphinx 5's Python API gives each Seg.ascore exponentiated
+        # (logmath_exp of a small, frame-normalised log score: 0.85-0.97 per word), so this is close
+        # to the number of segments per frame, each weighted by its fit: a speech-rate-like number
+        # more than a likelihood. The hybrid's `unsure_below` was calibrated on it as it is.
         self.acoustic_score = float("inf")
 
     def knows(self, word: str) -> bool:
