@@ -173,6 +173,10 @@ def test_rescoring_rule_weighs_both_recognizers():
     assert rescored_sentence(cands, align, "stop", t(1000.0)) == "turn right"  # -0.2-4 < -0.3-3
     assert rescored_sentence(cands, align, "turn left", t(1000.0, 0.95)) == "turn left"  # bonus for pocketsphinx's own
     assert rescored_sentence(cands, align, "stop", t(1000.0, 100.0)) == "turn right"  # -inf alignment never wins
+    # the length reward (per character, per frame): "turn right" has one character more than "turn left"
+    longer = GrammarThresholds(rescore_top=2, rescore_weight=0.0, rescore_length=20.0)
+    assert rescored_sentence(cands[:2], align[:2], "", longer, frames=400) == "turn left"  # 0.05 per char < the 0.1 gap
+    assert rescored_sentence(cands[:2], align[:2], "", longer, frames=10) == "turn right"  # 2.0 per char: the longer wins
     with pytest.raises(InputError):
         rescored_sentence([], [], "", t(1.0))
 
@@ -227,7 +231,8 @@ def test_rescoring_calibration_turns_on_only_when_it_gains():
 
 def test_rescoring_settings_travel_with_the_model_folder(tmp_path):
     from tristream_ros.model.speech.ctc_grammar import THRESHOLDS_FILE, load_grammar_thresholds, save_grammar_thresholds
-    t = GrammarThresholds(-0.4, 0.0, 0.8, 0.042, 0.1, rescore_top=3, rescore_weight=500.0, rescore_bonus=0.2)
+    t = GrammarThresholds(-0.4, 0.0, 0.8, 0.042, 0.1, rescore_top=3, rescore_weight=500.0, rescore_bonus=0.2,
+                          rescore_length=8.0)
     save_grammar_thresholds(tmp_path, t)
     assert load_grammar_thresholds(tmp_path) == t
     save_grammar_thresholds(tmp_path, GrammarThresholds(-0.4, 0.0, 0.8))  # off: not written, loads off

@@ -37,7 +37,8 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            speech.ctc_grammar_unsure_below): speech like the encoder's training voices.
                            Otherwise, with speech.ctc_grammar_rescore_top > 0, the CTC's best
                            sentences and pocketsphinx's are re-ranked by CTC score +
-                           speech.ctc_grammar_rescore_weight x pocketsphinx's alignment score
+                           speech.ctc_grammar_rescore_weight x pocketsphinx's alignment score +
+                           speech.ctc_grammar_rescore_length x characters / frames
                            (+ speech.ctc_grammar_rescore_bonus for pocketsphinx's own sentence).
                            Defaults: model.path/ctc_grammar.json, the thresholds calibrated
                            for that model (model/speech/ctc_grammar.py's otherwise)
@@ -160,7 +161,9 @@ class SpeechTokenizerNode(Node):
             rescore_weight=float(param(self, "speech.ctc_grammar_rescore_weight", calibrated.rescore_weight,
                                        "weight of pocketsphinx's alignment score per frame against the CTC's")),
             rescore_bonus=float(param(self, "speech.ctc_grammar_rescore_bonus", calibrated.rescore_bonus,
-                                      "added to the sentence pocketsphinx heard itself")))
+                                      "added to the sentence pocketsphinx heard itself")),
+            rescore_length=float(param(self, "speech.ctc_grammar_rescore_length", calibrated.rescore_length,
+                                       "reward per character of a candidate, per CTC frame")))
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),

@@ -47,9 +47,10 @@ MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1)
 LEADS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.8)
 UNSURE_BELOWS = (float("-inf"), 0.03, 0.035, 0.04, 0.042, 0.045, 0.05)  # pocketsphinx acoustic score / frame
 UNSURE_LEADS = (0.0, 0.1, 0.2, 0.3, 0.5)
-RESCORE_TOPS = (2, 3, 5, 8)  # <= RECORD_TOP
+RESCORE_TOPS = (2, 3)  # <= RECORD_TOP; each candidate costs a forced alignment (~25 ms) at the end of an utterance
 RESCORE_WEIGHTS = (30.0, 100.0, 300.0, 500.0, 1000.0, 2000.0, 3000.0)  # alignment scores are ~-0.003 per frame
 RESCORE_BONUSES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+RESCORE_LENGTHS = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)  # reward per character per CTC frame
 RECORD_TOP = 8  # CTC candidates each record keeps (with pocketsphinx's alignment) for the rescoring grid
 
 
@@ -70,13 +71,13 @@ def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
             "score": None if m is None else float(m.score), "margin": None if m is None else float(m.margin),
             "lead": None if m is None else float(m.lead),
             "pocketsphinx_score": float(tok.last_pocketsphinx_score) if utt is not None else None,
-            "candidates": cands}
+            "candidates": cands, "frames": int(tok.encoder_frontend.log_probs.shape[0]) if m is not None else 0}
 
 
 def chosen(r: dict, *thresholds: float) -> str:
     """The hybrid's text for record r at these thresholds (GrammarThresholds' fields in order:
     score, margin, lead[, unsure_below, unsure_min_lead[, rescore_top, rescore_weight,
-    rescore_bonus]]; HybridSpeechTokenizer's rule)."""
+    rescore_bonus[, rescore_length]]]; HybridSpeechTokenizer's rule)."""
     ps = r.get("pocketsphinx_score")
     t = GrammarThresholds(*thresholds)
     if r["ctc_best"] is None:
@@ -86,7 +87,8 @@ def chosen(r: dict, *thresholds: float) -> str:
     if t.rescore_top > 0 and r.get("candidates"):
         # CtcSentenceScorer.top(rescore_top, extra=(pocketsphinx,)) out of the recorded top RECORD_TOP + extra
         c = [x for i, x in enumerate(r["candidates"]) if i < t.rescore_top or x[0] == r["pocketsphinx"]]
-        return rescored_sentence([(x[0], x[1]) for x in c], [x[2] for x in c], r["pocketsphinx"], t)
+        return rescored_sentence([(x[0], x[1]) for x in c], [x[2] for x in c], r["pocketsphinx"], t,
+                                 frames=r.get("frames", 1))
     return r["heard"]
 
 
@@ -122,23 +124,24 @@ def grid_search(val: list[dict], guard: list[dict]) -> dict:
 
 
 def rescore_search(val: list[dict], guard: list[dict], thresholds: tuple, base_guard: float) -> dict:
-    """Second stage, with the override's thresholds fixed: the rescoring (top, weight, bonus) that
-    makes the most val transcripts exact while the guard set stays at least `base_guard`. Off
-    unless it gains on val; ties go to the fewest candidates (each costs an alignment), then the
-    largest bonus for pocketsphinx's own sentence, then the smallest weight."""
+    """Second stage, with the override's thresholds fixed: the rescoring (top, weight, bonus,
+    length) that makes the most val transcripts exact while the guard set stays at least
+    `base_guard`. Off unless it gains on val; ties go to the fewest candidates (each costs an
+    alignment), then the largest bonus for pocketsphinx's own sentence, then the smallest
+    weight, then the smallest length reward."""
     without = exact(val, *thresholds)
     best_key, best = None, None
-    for k, w, b in itertools.product(RESCORE_TOPS, RESCORE_WEIGHTS, RESCORE_BONUSES):
-        t = (*thresholds, k, w, b)
+    for k, w, b, ln in itertools.product(RESCORE_TOPS, RESCORE_WEIGHTS, RESCORE_BONUSES, RESCORE_LENGTHS):
+        t = (*thresholds, k, w, b, ln)
         v = exact(val, *t)
         if v <= without + 1e-9 or (guard and exact(guard, *t) < base_guard - 1e-9):
             continue
-        key = (v, -k, b, -w)
+        key = (v, -k, b, -w, -ln)
         if best_key is None or key > best_key:
             best_key, best = key, t
     if best is None:
-        return {"rescore_top": 0, "rescore_weight": 0.0, "rescore_bonus": 0.0}
-    return {"rescore_top": best[5], "rescore_weight": best[6], "rescore_bonus": best[7],
+        return {"rescore_top": 0, "rescore_weight": 0.0, "rescore_bonus": 0.0, "rescore_length": 0.0}
+    return {"rescore_top": best[5], "rescore_weight": best[6], "rescore_bonus": best[7], "rescore_length": best[8],
             "val_exact_without_rescoring": without, "val_exact": exact(val, *best), "guard_exact": exact(guard, *best)}
 
 
@@ -207,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                                          "ctc_grammar_always", "chosen")}}
         relax = {} if c["unsure_below"] is None else {"unsure_below": c["unsure_below"],
                                                        "unsure_min_lead": c["unsure_min_lead"]}
-        rescore = {k: c[k] for k in ("rescore_top", "rescore_weight", "rescore_bonus") if k in c}
+        rescore = {k: c[k] for k in ("rescore_top", "rescore_weight", "rescore_bonus", "rescore_length") if k in c}
         path = save_grammar_thresholds(a.model, GrammarThresholds(c["score"], c["margin"], c["lead"], **relax,
                                                                   **rescore), source)
         print(f"wrote {path}", file=sys.stderr)

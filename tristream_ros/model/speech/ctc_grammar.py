@@ -23,11 +23,14 @@ When the override does not fire, the two recognizers can still be combined (sess
 each force-aligned by pocketsphinx (PocketsphinxRecognizer.align_scores: its acoustic model's
 log-score of exactly that word sequence, per frame), and the sentence with the highest
 
-    ctc score + rescore_weight * pocketsphinx alignment score (+ rescore_bonus if pocketsphinx heard it)
+    ctc score + rescore_weight * pocketsphinx alignment score + rescore_length * characters / frames
+              (+ rescore_bonus if pocketsphinx heard it)
 
 wins. Two acoustic models that err differently rarely agree on a wrong sentence: on unseen
 espeak voices pocketsphinx's free grammar search often lands on a wrong sentence while its
-alignment still ranks the CTC's candidates well (docs/training.md, session 9).
+alignment still ranks the CTC's candidates well (docs/training.md, session 9). The length term
+is CTC decoding's usual insertion reward: the CTC, trained on the training phrasings, scores the
+longer held-out ones ("please drive over to X") low.
 """
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ GRAMMAR_MIN_LEAD = 0.3
 GRAMMAR_UNSURE_BELOW = float("-inf")  # pocketsphinx acoustic score per frame under which it counts as unsure (off)
 GRAMMAR_UNSURE_MIN_LEAD = float("inf")  # the lead needed then (off)
 THRESHOLDS_FILE = "ctc_grammar.json"  # in a model folder: {"min_score", "min_margin", "min_lead", ...}
-RESCORE_FIELDS = ("rescore_top", "rescore_weight", "rescore_bonus")  # optional in the file (off when absent)
+RESCORE_FIELDS = ("rescore_top", "rescore_weight", "rescore_bonus", "rescore_length")  # optional in the file (off when absent)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class GrammarThresholds:
     rescore_top: int = 0  # CTC candidates pocketsphinx re-aligns when the override does not fire (0: off)
     rescore_weight: float = 0.0  # weight of pocketsphinx's per-frame alignment score against the CTC's
     rescore_bonus: float = 0.0  # added to the sentence pocketsphinx itself heard
+    rescore_length: float = 0.0  # reward per character of a candidate, per CTC frame
 
 
 NEVER_OVERRIDE = GrammarThresholds(float("inf"), float("inf"), float("inf"), float("-inf"), float("inf"))  # rescoring off
@@ -117,16 +121,18 @@ def grammar_overrides(score: float, margin: float, lead: float, pocketsphinx_sco
 
 
 def rescored_sentence(candidates: Sequence[tuple[str, float]], align_scores: Sequence[float], heard: str,
-                      t: GrammarThresholds) -> str:
+                      t: GrammarThresholds, frames: int = 1) -> str:
     """The hybrid's rescoring rule (one place: HybridSpeechTokenizer and the calibration replay):
     candidates (sentence, CTC per-frame log-likelihood) with pocketsphinx's per-frame alignment
     score of each (-inf: it could not align it) -> the sentence with the highest combined score
-    (`heard`: pocketsphinx's own sentence, which gets `t.rescore_bonus`)."""
+    (`heard`: pocketsphinx's own sentence, which gets `t.rescore_bonus`; `frames`: the CTC
+    frames of the utterance, for the length reward)."""
     if not candidates:
         raise InputError("rescored_sentence needs at least one candidate")
     best, best_score = candidates[0][0], -math.inf
+    per_char = t.rescore_length / max(1, int(frames))
     for (text, ctc), ps in zip(candidates, align_scores):
-        score = ctc + t.rescore_weight * ps + (t.rescore_bonus if text == heard else 0.0)
+        score = ctc + t.rescore_weight * ps + per_char * len(text) + (t.rescore_bonus if text == heard else 0.0)
         if score > best_score:
             best, best_score = text, score
     return best

@@ -408,7 +408,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         cands = self.grammar.top(lp, self.thresholds.rescore_top, extra=(ps_text,))
         align = self.recognizer.align_scores([t for t, _ in cands])
         self.last_rescored = [(t, c, a) for (t, c), a in zip(cands, align)]
-        return rescored_sentence(cands, align, ps_text, self.thresholds)
+        return rescored_sentence(cands, align, ps_text, self.thresholds, frames=lp.shape[0])
 
     def _begin(self) -> None:
         super()._begin()
