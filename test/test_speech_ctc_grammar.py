@@ -263,3 +263,15 @@ def test_real_people_into_a_grammar_that_holds_their_sentences(tmp_path):
     heard = [tok.transcribe(np.concatenate([np.zeros(8000, np.float32), _read(p), np.zeros(12000, np.float32)])).text
              for p in SPEECH]
     assert heard == refs
+
+
+def test_one_scoring_serves_the_override_and_the_rescoring():
+    """The hybrid scores once: `match` of a longer `top` list is `best`, and `rescore_candidates`
+    of it is the shorter `top` list with pocketsphinx's sentence."""
+    from tristream_ros.model.speech.ctc_grammar import rescore_candidates
+    scorer = CtcSentenceScorer(SENTENCES)
+    lp = spelled("go to the red ball")
+    for heard in ("stop", "go to the red ball", "", "not a sentence"):
+        ranked = scorer.top(lp, 4, extra=(heard,))
+        assert scorer.match(ranked, heard) == scorer.best(lp, other=heard)
+        assert rescore_candidates(ranked, 2, heard) == scorer.top(lp, 2, extra=(heard,))

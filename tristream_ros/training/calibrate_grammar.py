@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from tristream_ros.model.speech.ctc_grammar import (NEVER_OVERRIDE, GrammarThresholds, grammar_overrides,
-                                                    rescored_sentence)
+                                                    rescore_candidates, rescored_sentence)
 
 SCORES = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.8, -1.0)
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1)
@@ -85,8 +85,8 @@ def chosen(r: dict, *thresholds: float) -> str:
     if grammar_overrides(r["score"], r["margin"], r["lead"], float("inf") if ps is None else ps, t):
         return r["ctc_best"]
     if t.rescore_top > 0 and r.get("candidates"):
-        # CtcSentenceScorer.top(rescore_top, extra=(pocketsphinx,)) out of the recorded top RECORD_TOP + extra
-        c = [x for i, x in enumerate(r["candidates"]) if i < t.rescore_top or x[0] == r["pocketsphinx"]]
+        # the hybrid's candidates out of the recorded top RECORD_TOP + pocketsphinx's sentence
+        c = rescore_candidates(r["candidates"], t.rescore_top, r["pocketsphinx"])
         return rescored_sentence([(x[0], x[1]) for x in c], [x[2] for x in c], r["pocketsphinx"], t,
                                  frames=r.get("frames", 1))
     return r["heard"]

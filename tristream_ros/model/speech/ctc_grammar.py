@@ -138,6 +138,14 @@ def rescored_sentence(candidates: Sequence[tuple[str, float]], align_scores: Seq
     return best
 
 
+def rescore_candidates(ranked: Sequence[tuple[str, float]], top: int, heard: str) -> list[tuple[str, float]]:
+    """The rescoring's candidates out of a `CtcSentenceScorer.top(log_probs, k >= top,
+    extra=(heard,))` list: the first `top` (the CTC's best) and the sentence pocketsphinx heard,
+    in that order (what `top(log_probs, top, extra=(heard,))` returns)."""
+    said = normalize(heard) if heard else None
+    return [x for i, x in enumerate(ranked) if i < top or x[0] == said]
+
+
 def save_grammar_thresholds(model_dir: str | Path, thresholds: GrammarThresholds, source: dict | None = None) -> Path:
     """Write THRESHOLDS_FILE into `model_dir` (with `source`: how they were chosen)."""
     path = Path(model_dir) / THRESHOLDS_FILE
@@ -242,17 +250,20 @@ class CtcSentenceScorer:
         """The most likely sentence among the pre-filtered candidates (plus `other`); `other`
         (e.g. pocketsphinx's text) sets GrammarMatch.lead (inf when `other` is None or not one of
         the sentences)."""
-        _check_log_probs(log_probs)
-        cand = self.candidates(log_probs)
-        o = self._index.get(normalize(other)) if other is not None else None
-        if o is not None and not bool((cand == o).any()):
-            cand = torch.cat([cand, torch.tensor([o])])
-        ll = self.log_likelihoods(log_probs, cand)
-        T = log_probs.shape[0]
-        top = torch.topk(ll, min(2, len(ll)))
-        best = float(top.values[0])
-        second = float(top.values[1]) if len(ll) > 1 else float("-inf")
+        return self.match(self.top(log_probs, 2, extra=(other,) if other is not None else ()), other)
+
+    def match(self, ranked: Sequence[tuple[str, float]], other: str | None = None) -> GrammarMatch:
+        """The GrammarMatch of a `top(log_probs, k >= 2, extra=(other,))` list: the best two of
+        the candidates and `other` are in it, so one scoring serves both (the hybrid front end
+        scores once for the override and its rescoring)."""
+        if not ranked:
+            raise InputError("CtcSentenceScorer.match needs a non-empty top() list")
+        order = sorted(ranked, key=lambda x: -x[1])
+        best = order[0][1]
+        second = order[1][1] if len(order) > 1 else float("-inf")
         lead = float("inf")
-        if o is not None:
-            lead = (best - float(ll[int((cand == o).nonzero()[0, 0])])) / T
-        return GrammarMatch(self.sentences[int(cand[int(top.indices[0])])], best / T, (best - second) / T, lead)
+        o = normalize(other) if other is not None else None
+        for text, score in ranked:
+            if text == o:
+                lead = best - score
+        return GrammarMatch(order[0][0], best, best - second, lead)

@@ -44,7 +44,7 @@ from tristream_ros.errors import InputError
 from tristream_ros.model.speech.adapter import AdapterStream
 from tristream_ros.model.speech.ctc import GreedyCtcDecoder
 from tristream_ros.model.speech.ctc_grammar import (CtcSentenceScorer, GrammarMatch, GrammarThresholds,
-                                                    grammar_overrides, rescored_sentence)
+                                                    grammar_overrides, rescore_candidates, rescored_sentence)
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
                                                               partial_stability)
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -392,23 +392,25 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         text = ps_text or ctc_text  # pocketsphinx found no words: fall back to CTC
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
-            self.last_match = self.grammar.best(lp, other=ps_text) if lp.shape[0] else None
+            k = self.thresholds.rescore_top
+            # one scoring for the override (the best two and pocketsphinx's) and the rescoring
+            ranked = self.grammar.top(lp, max(2, k), extra=(ps_text,)) if lp.shape[0] else []
+            self.last_match = self.grammar.match(ranked, ps_text) if ranked else None
             m = self.last_match
             self.last_pocketsphinx_score = float(self.recognizer.acoustic_score)
             if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
                                                    self.thresholds):
                 text = m.text
-            elif m is not None and self.thresholds.rescore_top > 0:
-                text = self._rescore(lp, ps_text)
+            elif m is not None and k > 0:
+                text = self._rescore(rescore_candidates(ranked, k, ps_text), ps_text, lp.shape[0])
         return text
 
-    def _rescore(self, lp: torch.Tensor, ps_text: str) -> str:
+    def _rescore(self, cands: list[tuple[str, float]], ps_text: str, frames: int) -> str:
         """The CTC's rescore_top sentences + pocketsphinx's, re-ranked with pocketsphinx's
         alignment of each (ctc_grammar.rescored_sentence); `last_rescored` keeps the scores."""
-        cands = self.grammar.top(lp, self.thresholds.rescore_top, extra=(ps_text,))
         align = self.recognizer.align_scores([t for t, _ in cands])
         self.last_rescored = [(t, c, a) for (t, c), a in zip(cands, align)]
-        return rescored_sentence(cands, align, ps_text, self.thresholds, frames=lp.shape[0])
+        return rescored_sentence(cands, align, ps_text, self.thresholds, frames=frames)
 
     def _begin(self) -> None:
         super()._begin()
