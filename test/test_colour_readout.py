@@ -118,7 +118,7 @@ def test_bad_inputs(tmp_path):
 
 def test_phase3_colour_data_labels_the_cached_tokens(tmp_path):
     from tristream_ros.model.config import TriStreamConfig
-    from tristream_ros.training.phase3_preference import _colour_fit_data
+    from tristream_ros.training.phase3_preference import _colour_labels, _readout_fit_data
     cfg = TriStreamConfig.preset("demo")
     n, d = 64, 4
     size = cfg.vision.image_size
@@ -126,7 +126,8 @@ def test_phase3_colour_data_labels_the_cached_tokens(tmp_path):
     pink = {"kind": "cup", "colour": "pink", "bbox": [size - size / 8, 0, size, size / 8]}  # a colour no query names
     rows = [{"id": "a", "objects": [ball, pink]}]
     vision = {"ids": np.array(["a"]), "features": np.ones((1, n, d), np.float16), "sparse_mask": np.ones((1, n), bool)}
-    feats, colour, kind = _colour_fit_data(cfg, rows, vision, tmp_path, 0, seed=0)
+    feats, _, scenes = _readout_fit_data(rows, vision, tmp_path, 0, seed=0)
+    colour, kind = _colour_labels(cfg, scenes, feats.shape[1])
     assert feats.shape == (1, n, d) and colour.shape == kind.shape == (1, n)
     assert colour[0, 0] == cfg.copy.colours.index("white") + 1 and kind[0, 0] == cfg.copy.kinds.index("ball") + 1
     assert colour[0, 7] == -100 and kind[0, 7] == cfg.copy.kinds.index("cup") + 1  # unnamed colour: unlabelled

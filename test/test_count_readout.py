@@ -92,7 +92,12 @@ def test_phase3_fit_data_joins_training_scenes_and_the_scene_pool(tmp_path):
     import json
 
     from tristream_ros.model.config import TriStreamConfig
-    from tristream_ros.training.phase3_preference import _count_fit_data
+    from tristream_ros.training.phase3_preference import _count_labels, _readout_fit_data
+
+    def _count_fit_data(cfg, rows, vision, src, extra, seed):
+        feats, masks, scenes = _readout_fit_data(rows, vision, src, extra, seed)
+        return feats, masks, _count_labels(cfg, scenes)
+
     cfg = TriStreamConfig.preset("demo")
     n, d = 64, 4
     rows = [{"id": "b", "objects": [{"kind": "cone", "colour": "red"}, {"kind": "cone", "colour": "white"}]},

@@ -104,17 +104,15 @@ def _readout_fit_data(rows: list[dict], vision: dict, src: Path, extra_scenes: i
     return np.concatenate(feats), np.concatenate(masks), scenes
 
 
-def _count_fit_data(cfg, rows: list[dict], vision: dict, src: Path, extra_scenes: int, seed: int):
-    """(features (n, N, Dv), sparse masks (n, N), counts (n, K)) for the count re-fit."""
-    feats, masks, scenes = _readout_fit_data(rows, vision, src, extra_scenes, seed)
-    return feats, masks, count_labels(cfg, scenes, list(range(len(scenes))), len(scenes))
+def _count_labels(cfg, scenes: list[dict]) -> torch.Tensor:
+    """counts (n, K) of `_readout_fit_data`'s scenes, for the count re-fit."""
+    return count_labels(cfg, scenes, list(range(len(scenes))), len(scenes))
 
 
-def _colour_fit_data(cfg, rows: list[dict], vision: dict, src: Path, extra_scenes: int, seed: int):
-    """(features (n, N, Dv), colour (n, N), kind (n, N)) for the colour re-fit: per-token labels
-    of the same scenes (phase 2's attribute_labels)."""
-    feats, masks, scenes = _readout_fit_data(rows, vision, src, extra_scenes, seed)
-    return (feats, *attribute_labels(cfg, scenes, list(range(len(scenes))), masks.shape))
+def _colour_labels(cfg, scenes: list[dict], n_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token (colour, kind) (n, N) of `_readout_fit_data`'s scenes, for the colour re-fit
+    (phase 2's attribute_labels)."""
+    return attribute_labels(cfg, scenes, list(range(len(scenes))), (len(scenes), n_tokens))
 
 
 def run_phase3(data_dir: str, out_dir: str, *, opts: Phase3Options = Phase3Options(), seed: int = 0,
@@ -181,16 +179,20 @@ def run_phase3(data_dir: str, out_dir: str, *, opts: Phase3Options = Phase3Optio
                      "pref_acc": torch.tensor(wins[-1])})
     summary = loop.finish(modules)
     policy.eval()
-    if cfg.copy.enabled and opts.colour_steps > 0:
-        feats, colour, kind = _colour_fit_data(cfg, rows, vision, src, p2opts.extra_scenes, seed)
+    fit_colour = cfg.copy.enabled and opts.colour_steps > 0
+    fit_count = cfg.copy.enabled and cfg.copy.count and opts.count_steps > 0
+    if fit_colour or fit_count:  # the scenes are loaded once for both re-fits
+        feats, masks, scenes = _readout_fit_data(rows, vision, src, p2opts.extra_scenes, seed)
+    if fit_colour:
         summary["colour_readout"] = fit_colour_readout(
-            policy, feats, colour, kind, out, dataclasses.replace(ColourFitOptions(), steps=opts.colour_steps),
-            seed=seed, resume=resume, progress=progress)
-    if cfg.copy.enabled and cfg.copy.count and opts.count_steps > 0:
-        feats, masks, counts = _count_fit_data(cfg, rows, vision, src, p2opts.extra_scenes, seed)
+            policy, feats, *_colour_labels(cfg, scenes, feats.shape[1]), out,
+            dataclasses.replace(ColourFitOptions(), steps=opts.colour_steps), seed=seed, resume=resume,
+            progress=progress)
+    if fit_count:
         summary["count_readout"] = fit_count_readout(
-            policy, feats, masks, counts, out, dataclasses.replace(CountFitOptions(), steps=opts.count_steps),
-            seed=seed, resume=resume, progress=progress)
+            policy, feats, masks, _count_labels(cfg, scenes), out,
+            dataclasses.replace(CountFitOptions(), steps=opts.count_steps), seed=seed, resume=resume,
+            progress=progress)
     save_checkpoint(policy, out, policy.tokenizer, metadata={"phase": "3"})
     shutil.copy(src / SPEECH_FILE, out / SPEECH_FILE)
     summary.update(seconds_total=round(time.perf_counter() - t0, 1), options=dataclasses.asdict(opts),
