@@ -98,7 +98,8 @@ def ship(run: Path, model: Path, seed: int, note: str = "") -> dict:
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads_per_process": 1,
                     "torch": torch.__version__, "python": sys.version.split()[0], "platform": platform.platform()},
         "phases": {k: {kk: v.get(kk) for kk in ("steps", "seconds", "seconds_total", "timings", "final_loss",
-                                                 "ctc_train_cer", "preference_accuracy_last20", "count_readout")
+                                                 "ctc_train_cer", "preference_accuracy_last20", "colour_readout",
+                                                 "count_readout")
                                   if kk in v}
                    for k, v in summaries.items()},
     }
