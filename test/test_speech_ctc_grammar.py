@@ -260,9 +260,10 @@ def test_real_people_into_a_grammar_that_holds_their_sentences(tmp_path):
     sentences.write_text("\n".join(all_queries() + refs) + "\n")
     tok = configured_frontend("hybrid", load_speech_model(demo, load_config(demo)), vocabulary=str(sentences),
                               ctc_grammar=str(sentences), thresholds=thresholds)
-    heard = [tok.transcribe(np.concatenate([np.zeros(8000, np.float32), _read(p), np.zeros(12000, np.float32)])).text
-             for p in SPEECH]
-    assert heard == refs
+    utts = [tok.transcribe(np.concatenate([np.zeros(8000, np.float32), _read(p), np.zeros(12000, np.float32)]))
+            for p in SPEECH]
+    assert [u.text for u in utts] == refs
+    assert all(u.understood for u in utts)  # in the grammar: the out-of-domain rejection leaves them alone
 
 
 def test_one_scoring_serves_the_override_and_the_rescoring():
@@ -275,3 +276,87 @@ def test_one_scoring_serves_the_override_and_the_rescoring():
         ranked = scorer.top(lp, 4, extra=(heard,))
         assert scorer.match(ranked, heard) == scorer.best(lp, other=heard)
         assert rescore_candidates(ranked, 2, heard) == scorer.top(lp, 2, extra=(heard,))
+
+
+def test_out_of_domain_rule_needs_both_recognizers_to_fail():
+    from tristream_ros.model.speech.ctc_grammar import not_understood
+    t = GrammarThresholds(-0.4, 0.0, 0.8, reject_ctc_below=-0.5, reject_gap_below=-3e-4)
+    assert t.rejects and not GrammarThresholds().rejects
+    assert not_understood(-0.7, -1e-3, t)  # neither vouches: rejected
+    assert not not_understood(-0.3, -1e-3, t)  # the CTC knows the voice and the sentence
+    assert not not_understood(-0.7, 1e-4, t)  # pocketsphinx's alignment explains the audio
+    assert not not_understood(-9.0, -9.0, GrammarThresholds())  # off by default
+
+
+def test_rejection_settings_travel_with_the_model_folder(tmp_path):
+    from tristream_ros.model.speech.ctc_grammar import THRESHOLDS_FILE, load_grammar_thresholds, save_grammar_thresholds
+    t = GrammarThresholds(-0.4, 0.0, 0.8, 0.042, 0.1, rescore_top=3, rescore_weight=500.0, rescore_bonus=0.2,
+                          rescore_length=5.0, reject_ctc_below=-0.55, reject_gap_below=-3e-4)
+    save_grammar_thresholds(tmp_path, t)
+    assert load_grammar_thresholds(tmp_path) == t
+    save_grammar_thresholds(tmp_path, GrammarThresholds(-0.4, 0.0, 0.8))  # off: not written, loads off
+    assert "reject" not in (tmp_path / THRESHOLDS_FILE).read_text()
+    assert not load_grammar_thresholds(tmp_path).rejects
+
+
+def test_rejection_calibration_rejects_no_in_domain_utterance():
+    from tristream_ros.training.calibrate_grammar import kept, reject_search, rejected
+
+    def rec(query, ctc, align, phone):  # override fires (score high enough) unless ctc is low: chosen = ctc_best
+        return {"query": query, "heard": query, "pocketsphinx": query, "ctc_best": query, "score": ctc,
+                "margin": 1.0, "lead": 1.0, "pocketsphinx_score": 1.0, "candidates": [[query, ctc, align]],
+                "phone_loop": phone}
+    th = (-9.0, 0.0, 0.0, float("-inf"), float("inf"), 0, 0.0, 0.0, 0.0)
+    val = [rec("turn left", -0.2, -3e-3, -3.2e-3), rec("stop", -0.6, -2.5e-3, -2.4e-3)]  # espeak-like, real-like
+    guard = [rec("go forward", -0.7, -2.0e-3, -2.1e-3)]
+    ood = [rec("stop", -0.7, -4e-3, -2.5e-3), rec("turn left", -0.65, -3.5e-3, -2.6e-3),
+           rec("go forward", -0.2, -5e-3, -2.5e-3)]  # the last: the CTC vouches for it, never rejected
+    for r in ood:
+        r["query"] = "something else entirely"
+    res = reject_search(val, guard, ood, th)
+    assert res["reject_ctc_below"] is not None and res["out_of_domain_rejected"] == pytest.approx(2 / 3)
+    t = (*th, res["reject_ctc_below"], res["reject_gap_below"])
+    assert kept(val, *t) == 1.0 and kept(guard, *t) == 1.0
+    assert [rejected(r, *t) for r in ood] == [True, True, False]
+    # nothing to reject without breaking val: stays off
+    assert reject_search(val, guard, [rec("stop", -0.6, -2.5e-3, -2.4e-3)], th)["reject_ctc_below"] is None
+    # a misheard val utterance is in-domain too: never rejected either
+    misheard = rec("turn left", -0.65, -3.5e-3, -2.6e-3)
+    misheard["query"] = "turn right"
+    res = reject_search(val + [misheard], guard, ood, th)
+    assert not rejected(misheard, *th, res["reject_ctc_below"], res["reject_gap_below"])
+
+
+def test_out_of_domain_sentences_are_not_queries():
+    from tristream_ros.data.language import all_queries
+    from tristream_ros.data.out_of_domain import SENTENCES, sentences
+    q = set(all_queries())
+    assert not [s for s in SENTENCES if s in q]
+    cal, held = sentences("calibration"), sentences("heldout")
+    assert not set(cal) & set(held) and len(cal) + len(held) == len(SENTENCES)
+    with pytest.raises(ValueError):
+        sentences("train")
+
+
+def test_shipped_front_end_acts_on_a_real_command_and_rejects_real_speech_outside_the_grammar():
+    """Real people (tristream_ros/data/recordings, pocketsphinx's test recordings) through the
+    shipped model's default front end and model, no camera: "go forward ten meters" is heard as
+    "go forward" and drives forward; digits and a sentence outside the domain are heard as some
+    command of the grammar (a closed grammar always finds one) but marked not understood, so no
+    query is made of them."""
+    from pathlib import Path
+    from tristream_ros.data.speech_synth import read_wav
+    from tristream_ros.training.evaluate import build_frontend, run_query
+    from tristream_ros.training.evaluate_domain import RECORDINGS_DIR
+    from tristream_ros.training.ship import load_shipped
+    demo = Path(__file__).resolve().parents[1] / "models" / "demo"
+    model, speech = load_shipped(demo)
+    tok = build_frontend(speech, "hybrid", demo)
+    assert tok.thresholds.rejects
+    utt = tok.transcribe(read_wav(RECORDINGS_DIR / "goforward.wav"))
+    assert utt.understood and utt.text == "go forward"
+    pred = run_query(model, utt.text, utt.tokens, None, None, dense=False, camera=False)
+    assert pred["action"] == "forward" and pred["vision_calls"] == 0
+    for name in ("something.wav", "tidigits_2934z.wav", "numbers.wav"):
+        utt = tok.transcribe(read_wav(RECORDINGS_DIR / name))
+        assert utt.text and not utt.understood, (name, utt.text, tok.last_rejection)

@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "memory": "tristream_ros.bench.memory",
     "decode": "tristream_ros.bench.decode",
     "speech": "tristream_ros.bench.speech",
+    "rejection": "tristream_ros.bench.rejection",  # end-of-utterance cost of the out-of-domain rejection
 }
 
 

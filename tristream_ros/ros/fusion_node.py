@@ -421,7 +421,8 @@ class FusionNode(LifecycleNode):
         if job.note:
             self.get_logger().warning(f"{job.utterance_id}: {job.note}")
         if not job.text and job.tokens is None:
-            self._publish_error(job, "nothing to answer: the transcript is empty and there are no speech tokens")
+            self._publish_error(job, "nothing to answer: the transcript is empty and there are no speech tokens "
+                                     "(e.g. speech the speech node did not understand)")
             return
         vision, vmsg = self._vision_for(job)
         query = Query(text=job.text, speech_tokens=job.tokens, vision=vision, context_text=self._context_for(job))

@@ -42,6 +42,15 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            (+ speech.ctc_grammar_rescore_bonus for pocketsphinx's own sentence).
                            Defaults: model.path/ctc_grammar.json, the thresholds calibrated
                            for that model (model/speech/ctc_grammar.py's otherwise)
+  speech.reject_out_of_domain  hybrid only (default true): an utterance neither model vouches for
+                           (the CTC's best sentence under speech.ctc_grammar_reject_ctc_below per
+                           frame AND pocketsphinx's alignment of the chosen sentence trailing its
+                           free phone loop by more than -speech.ctc_grammar_reject_gap_below) is
+                           "not understood": its final transcript is published, but the speech
+                           tokens go out empty with no transcript, so the fusion node answers
+                           with an error and no action hint (the robot does not act on speech
+                           outside its grammar). Counted as `not_understood` in diagnostics.
+                           Thresholds: ctc_grammar.json's (off when it has none)
   vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
   max_queue                chunks waiting before the oldest are dropped (counted)
   runtime.threads          torch threads
@@ -164,6 +173,18 @@ class SpeechTokenizerNode(Node):
                                       "added to the sentence pocketsphinx heard itself")),
             rescore_length=float(param(self, "speech.ctc_grammar_rescore_length", calibrated.rescore_length,
                                        "reward per character of a candidate, per CTC frame")))
+        g_reject = dict(
+            reject_ctc_below=float(param(self, "speech.ctc_grammar_reject_ctc_below", calibrated.reject_ctc_below,
+                                         "out of domain when the CTC's best sentence scores under this per frame "
+                                         "(and the gap test fails; -inf: off)")),
+            reject_gap_below=float(param(self, "speech.ctc_grammar_reject_gap_below", calibrated.reject_gap_below,
+                                         "... and pocketsphinx's alignment minus its phone loop per frame is under "
+                                         "this (-inf: off)")))
+        if not bool(param(self, "speech.reject_out_of_domain", True,
+                          "mark speech neither model vouches for as not understood (no query is made of it)")):
+            g_reject = dict(reject_ctc_below=float("-inf"), reject_gap_below=float("-inf"))
+        if any(v != v for v in g_reject.values()):
+            raise InputError(f"speech.ctc_grammar_reject_* must be numbers, got {g_reject}")
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
@@ -180,9 +201,9 @@ class SpeechTokenizerNode(Node):
         self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg,
                                                         ctc_grammar, GrammarThresholds(g_score, g_margin, g_lead,
                                                                                        g_unsure, g_unsure_lead,
-                                                                                       **g_rescore))
+                                                                                       **g_rescore, **g_reject))
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
-        for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow"):
+        for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood"):
             self.diag.count(key, 0)
         self.pub_transcript = self.create_publisher(Transcript, TRANSCRIPT_TOPIC, out_qos)
         self.pub_tokens = self.create_publisher(SpeechTokens, TOKENS_TOPIC, out_qos)
@@ -294,9 +315,18 @@ class SpeechTokenizerNode(Node):
         tokens = torch.as_tensor(utt.tokens).detach().float()
         if tokens.dim() != 2:
             tokens = tokens.reshape(0, 0)
+        if not utt.understood:  # outside the domain: no query is made of it (the transcript still goes out)
+            tokens = torch.zeros(0, 0)
+            rej = getattr(self.tokenizer, "last_rejection", None) or {}
+            self.diag.count("not_understood")
+            self.get_logger().warning(
+                f"{self._utt_id}: heard {utt.text!r} but neither recognizer vouches for it (CTC "
+                f"{rej.get('ctc_score', float('nan')):.3f}/frame, alignment - phone loop "
+                f"{rej.get('gap') if rej.get('gap') is not None else float('nan'):.2e}/frame): not understood, "
+                "no query forwarded")
         msg = SpeechTokens(utterance_id=self._utt_id, num_tokens=int(tokens.shape[0]),
                            feature_dim=int(tokens.shape[1]) if tokens.shape[0] else 0,
-                           token_period_s=0.1, transcript=utt.text)
+                           token_period_s=0.1, transcript=utt.text if utt.understood else "")
         msg.features = tokens.reshape(-1).numpy().tolist() if tokens.shape[0] else []
         msg.header.stamp = ns_to_stamp(end_ns)
         msg.header.frame_id = self.frame_id

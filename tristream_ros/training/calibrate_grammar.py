@@ -27,6 +27,12 @@ A second stage (session 9) chooses, with those thresholds fixed, the rescoring o
 override leaves alone (ctc_grammar module doc: the CTC's best `rescore_top` sentences and
 pocketsphinx's, re-ranked with pocketsphinx's forced alignment of each) under the same rule:
 most val transcripts exact, guard kept; it stays off unless it gains on val.
+A third stage (session 10) chooses the out-of-domain rejection (ctc_grammar.not_understood) on
+the calibration half of data/out_of_domain.py's sentences (espeak val voices and flite voices):
+the thresholds that reject the most of them while rejecting none of the val and guard
+utterances (misheard ones included: a first version allowed rejecting misheard val utterances,
+and on the test voices it then also rejected 6 of 240 queries whose actions had been right);
+it stays off unless it rejects something. `--no-reject` skips it.
 """
 from __future__ import annotations
 
@@ -40,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from tristream_ros.model.speech.ctc_grammar import (NEVER_OVERRIDE, GrammarThresholds, grammar_overrides,
-                                                    rescore_candidates, rescored_sentence)
+                                                    not_understood, rescore_candidates, rescored_sentence)
 
 SCORES = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.8, -1.0)
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1)
@@ -51,6 +57,9 @@ RESCORE_TOPS = (2, 3)  # <= RECORD_TOP; each candidate costs a forced alignment 
 RESCORE_WEIGHTS = (30.0, 100.0, 300.0, 500.0, 1000.0, 2000.0, 3000.0)  # alignment scores are ~-0.003 per frame
 RESCORE_BONUSES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 RESCORE_LENGTHS = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)  # reward per character per CTC frame
+REJECT_CTCS = (-0.3, -0.35, -0.4, -0.45, -0.5, -0.55, -0.6, -0.7, -0.8)  # CTC best-sentence score per frame
+REJECT_GAPS = (-2e-3, -1.5e-3, -1.2e-3, -1e-3, -8e-4, -6e-4, -5e-4, -4e-4, -3e-4, -2e-4, -1e-4, 0.0,
+               1e-4, 2e-4, 5e-4)  # alignment - phone loop per frame (ln units)
 RECORD_TOP = 8  # CTC candidates each record keeps (with pocketsphinx's alignment) for the rescoring grid
 
 
@@ -71,7 +80,28 @@ def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
             "score": None if m is None else float(m.score), "margin": None if m is None else float(m.margin),
             "lead": None if m is None else float(m.lead),
             "pocketsphinx_score": float(tok.last_pocketsphinx_score) if utt is not None else None,
-            "candidates": cands, "frames": int(tok.encoder_frontend.log_probs.shape[0]) if m is not None else 0}
+            "candidates": cands, "frames": int(tok.encoder_frontend.log_probs.shape[0]) if m is not None else 0,
+            "phone_loop": float(tok.recognizer.phone_loop_score()) if m is not None else None}
+
+
+def rejected(r: dict, *thresholds: float) -> bool:
+    """Whether the hybrid marks record r "not understood" at these thresholds (GrammarThresholds'
+    fields in order, the last two the rejection's): the chosen sentence's recorded alignment
+    minus the recorded phone loop score, with the CTC's best score (ctc_grammar.not_understood)."""
+    t = GrammarThresholds(*thresholds)
+    if not t.rejects or r["ctc_best"] is None or r.get("phone_loop") is None:
+        return False
+    text = chosen(r, *thresholds)
+    align = next((c[2] for c in r.get("candidates", ()) if c[0] == text), None)
+    if align is None:  # not aligned when recorded: not testable, accepted
+        return False
+    return not_understood(r["score"], align - r["phone_loop"], t)
+
+
+def kept(records: list[dict], *thresholds) -> float:
+    """Fraction transcribed exactly and not rejected."""
+    return float(np.mean([chosen(r, *thresholds) == r["query"] and not rejected(r, *thresholds)
+                          for r in records])) if records else float("nan")
 
 
 def chosen(r: dict, *thresholds: float) -> str:
@@ -145,7 +175,41 @@ def rescore_search(val: list[dict], guard: list[dict], thresholds: tuple, base_g
             "val_exact_without_rescoring": without, "val_exact": exact(val, *best), "guard_exact": exact(guard, *best)}
 
 
-def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: bool = True) -> dict:
+def reject_search(val: list[dict], guard: list[dict], ood: list[dict], thresholds: tuple) -> dict:
+    """Third stage, with the transcript thresholds fixed: the rejection thresholds that reject
+    the most out-of-domain records `ood` while rejecting no val or guard record (in-domain
+    speech, misheard or not). Off unless something is rejected; ties go to the lowest
+    thresholds (the most conservative)."""
+    best_key, best = None, None
+    for c, g in itertools.product(REJECT_CTCS, REJECT_GAPS):
+        t = (*thresholds, c, g)
+        if any(rejected(x, *t) for x in val) or any(rejected(x, *t) for x in guard):
+            continue
+        r = float(np.mean([rejected(x, *t) for x in ood])) if ood else 0.0
+        if r <= 0.0:
+            continue
+        key = (r, -c, -g)
+        if best_key is None or key > best_key:
+            best_key, best = key, t
+    if best is None:
+        return {"reject_ctc_below": None, "reject_gap_below": None}
+    return {"reject_ctc_below": best[-2], "reject_gap_below": best[-1],
+            "out_of_domain_rejected": best_key[0],
+            "val_rejected": float(np.mean([rejected(x, *best) for x in val])),
+            "guard_rejected": float(np.mean([rejected(x, *best) for x in guard])) if guard else None,
+            "val_kept_exact": kept(val, *best), "guard_kept_exact": kept(guard, *best) if guard else None}
+
+
+def thresholds_of(c: dict) -> tuple:
+    """The GrammarThresholds fields (in order) of a `chosen` dict, without the rejection's."""
+    ub = float("-inf") if c["unsure_below"] is None else c["unsure_below"]
+    ul = float("inf") if c["unsure_min_lead"] is None else c["unsure_min_lead"]
+    return (c["score"], c["margin"], c["lead"], ub, ul, c.get("rescore_top", 0), c.get("rescore_weight", 0.0),
+            c.get("rescore_bonus", 0.0), c.get("rescore_length", 0.0))
+
+
+def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: bool = True,
+        reject: bool = True) -> dict:
     import torch
 
     from tristream_ros.data.dataset import DatasetReader
@@ -158,6 +222,7 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
     speech = load_speech_model(model_dir, load_config(model_dir))
     tok = build_frontend(speech, "hybrid")
     tok.thresholds = NEVER_OVERRIDE  # record only
+    tok.recognizer.enable_phone_loop()  # the rejection's reference score
     reader = DatasetReader(data_dir, "val")
     val = []
     items = range(len(reader))
@@ -178,9 +243,20 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
                 from tqdm import tqdm
                 it = tqdm(queries, desc=f"flite {v}", unit="utt", mininterval=2.0)
             guard += [_record(tok, _pad(flite_synthesize(q["query"], v)), q["query"], f"flite:{v}") for q in it]
+    ood = []
+    if reject:
+        from tristream_ros.data.out_of_domain import utterances
+        it = utterances("calibration")
+        if progress:
+            from tqdm import tqdm
+            it = tqdm(it, desc="out of domain", unit="utt", mininterval=2.0)
+        ood = [_record(tok, u["audio"], u["text"], f"ood:{u['source']}") for u in it]
     result = {"model": str(model_dir), "data": str(data_dir), "val_utterances": len(val),
-              "flite_utterances": len(guard), "flite_seed": flite_seed, **grid_search(val, guard),
-              "seconds": round(time.perf_counter() - t0, 1), "records": val + guard}
+              "flite_utterances": len(guard), "flite_seed": flite_seed, "out_of_domain_utterances": len(ood),
+              **grid_search(val, guard)}
+    if ood and "chosen" in result:
+        result["chosen"].update(reject_search(val, guard, ood, thresholds_of(result["chosen"])))
+    result.update(seconds=round(time.perf_counter() - t0, 1), records=val + guard + ood)
     return result
 
 
@@ -193,9 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flite-seed", type=int, default=1)
     p.add_argument("--out", default=None, help="write the full JSON (with per-utterance records) here")
     p.add_argument("--write", action="store_true", help="store the chosen thresholds in MODEL/ctc_grammar.json")
+    p.add_argument("--no-reject", action="store_true", help="skip the out-of-domain rejection stage (off)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
-    res = run(a.model, a.data, a.flite_n, a.flite_seed, progress=not a.no_progress)
+    res = run(a.model, a.data, a.flite_n, a.flite_seed, progress=not a.no_progress, reject=not a.no_reject)
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
     if a.write:
@@ -206,13 +283,14 @@ def main(argv: list[str] | None = None) -> int:
         c = res["chosen"]
         source = {"tool": "python -m tristream_ros.training.calibrate_grammar", "data": str(a.data),
                   "flite_n": a.flite_n, "flite_seed": a.flite_seed,
-                  **{k: res[k] for k in ("val_utterances", "flite_utterances", "pocketsphinx_only",
-                                         "ctc_grammar_always", "chosen")}}
+                  **{k: res[k] for k in ("val_utterances", "flite_utterances", "out_of_domain_utterances",
+                                         "pocketsphinx_only", "ctc_grammar_always", "chosen")}}
         relax = {} if c["unsure_below"] is None else {"unsure_below": c["unsure_below"],
                                                        "unsure_min_lead": c["unsure_min_lead"]}
         rescore = {k: c[k] for k in ("rescore_top", "rescore_weight", "rescore_bonus", "rescore_length") if k in c}
+        reject = {k: c[k] for k in ("reject_ctc_below", "reject_gap_below") if c.get(k) is not None}
         path = save_grammar_thresholds(a.model, GrammarThresholds(c["score"], c["margin"], c["lead"], **relax,
-                                                                  **rescore), source)
+                                                                  **rescore, **reject), source)
         print(f"wrote {path}", file=sys.stderr)
     print(json.dumps({k: v for k, v in res.items() if k != "records"}, indent=1))
     return 0

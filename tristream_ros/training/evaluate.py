@@ -210,7 +210,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     reader = DatasetReader(data_dir, split)  # read only: nothing is written beside the model or the data
     n = len(reader) if limit is None else min(limit, len(reader))
     rows, sparse, dense, nocam = [], [], [], []
-    cer_ps, cer_ctc, no_utt, keep = [], [], 0, []
+    cer_ps, cer_ctc, no_utt, rejected, keep = [], [], 0, 0, []
     it = range(n)
     if progress:
         from tqdm import tqdm
@@ -225,14 +225,22 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
             if utt is None:
                 no_utt += 1
                 text, tokens = "", None
+                cer_ps.append(char_error_rate(s["query"], ""))
+                row["heard"] = ""
+            elif not utt.understood:  # rejected as out of domain: the speech node forwards no query
+                rejected += 1
+                row["heard"] = utt.text
+                cer_ps.append(char_error_rate(s["query"], utt.text))
+                cer_ctc.append(char_error_rate(s["query"], utt.ctc_text))
+                text, tokens = "", None
             else:
                 text = s["query"] if oracle else utt.text
                 tokens = utt.tokens if utt.tokens.numel() else None
                 if foreign:
                     tokens, prev_tokens = (prev_tokens if prev_tokens is not None else tokens), tokens
                 cer_ctc.append(char_error_rate(s["query"], utt.ctc_text))
-            cer_ps.append(char_error_rate(s["query"], text))
-            row["heard"] = text
+                cer_ps.append(char_error_rate(s["query"], text))
+                row["heard"] = text
         if not text and tokens is None:
             pred = {"route": None, "action": None, "target": None, "text": "", "vision_calls": 0}
             sparse.append(pred), dense.append(pred)
@@ -246,6 +254,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
                          if (text or tokens is not None) else sparse[-1])
         rows.append(row)
     report = {"split": split, "n": n, "frontend": frontend, "no_utterance_detected": no_utt,
+              "not_understood": rejected,
               "transcript_cer": float(np.mean(cer_ps)) if cer_ps else None,
               "ctc_transcript_cer": float(np.mean(cer_ctc)) if cer_ctc else None}
     by_route = {}

@@ -63,7 +63,8 @@ def _summary(items: list[dict]) -> dict:
             "transcript_exact": float(np.mean([r["heard"] == normalize(r["query"]) for r in items])),
             "action_accuracy": float(np.mean([r["pred_action"] == r["action"] for r in items])),
             "answer_exact_match": float(np.mean([r["pred"] == normalize(r["answer"]) for r in items])),
-            "no_utterance_detected": int(sum(r["no_utterance"] for r in items))}
+            "no_utterance_detected": int(sum(r["no_utterance"] for r in items)),
+            "not_understood": int(sum(r.get("not_understood", False) for r in items))}
     nocam = [r for r in items if "nocam" in r]
     if nocam:
         res["speech_commands_no_camera"] = {
@@ -80,6 +81,9 @@ def _run_voice(model, tok, queries: list[dict], synth) -> list[dict]:
         utt = tok.transcribe(_pad(synth(q["query"])))
         text, tokens = ("", None) if utt is None else (utt.text, utt.tokens if utt.tokens.numel() else None)
         heard = normalize(text)
+        rejected = utt is not None and not utt.understood
+        if rejected:  # "not understood": the speech node forwards no query (no answer, no action)
+            text, tokens = "", None
         if not text and tokens is None:
             pred = {"action": None, "text": "", "route": None}
         else:  # as evaluate_split: the front end's text as is, the scene offered lazily (sparse)
@@ -87,7 +91,7 @@ def _run_voice(model, tok, queries: list[dict], synth) -> list[dict]:
         row = {"id": q["id"], "route": q["route"], "query": q["query"], "heard": heard,
                "cer": char_error_rate(q["query"], heard), "answer": q["answer"], "pred": pred["text"],
                "action": q["action"], "pred_action": pred["action"], "pred_route": pred["route"],
-               "no_utterance": utt is None}
+               "no_utterance": utt is None, "not_understood": rejected}
         if q["route"] == "speech":  # the same command with no camera (as evaluate_split's no-camera figures)
             nocam = (run_query(model, text, tokens, None, None, dense=False, camera=False)
                      if (text or tokens is not None) else pred)

@@ -31,6 +31,14 @@ espeak voices pocketsphinx's free grammar search often lands on a wrong sentence
 alignment still ranks the CTC's candidates well (docs/training.md, session 9). The length term
 is CTC decoding's usual insertion reward: the CTC, trained on the training phrasings, scores the
 longer held-out ones ("please drive over to X") low.
+
+A closed grammar turns any speech into one of its sentences: "go somewhere and do something"
+becomes "go straight ahead". The out-of-domain rejection (session 10, `not_understood`, off
+unless the thresholds file sets `reject_ctc_below` and `reject_gap_below`) marks an utterance
+"not understood" when neither model vouches for the chosen sentence: the CTC's best sentence
+scores low AND pocketsphinx's alignment of the chosen sentence trails its free phone loop
+(PocketsphinxRecognizer.phone_loop_score: the best phone sequence with no words imposed) by
+more than the threshold. The speech node then forwards no query, so the robot does not act.
 """
 from __future__ import annotations
 
@@ -64,6 +72,7 @@ GRAMMAR_UNSURE_BELOW = float("-inf")  # pocketsphinx acoustic score per frame un
 GRAMMAR_UNSURE_MIN_LEAD = float("inf")  # the lead needed then (off)
 THRESHOLDS_FILE = "ctc_grammar.json"  # in a model folder: {"min_score", "min_margin", "min_lead", ...}
 RESCORE_FIELDS = ("rescore_top", "rescore_weight", "rescore_bonus", "rescore_length")  # optional in the file (off when absent)
+REJECT_FIELDS = ("reject_ctc_below", "reject_gap_below")  # optional in the file (off when absent: nothing is rejected)
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,16 @@ class GrammarThresholds:
     rescore_weight: float = 0.0  # weight of pocketsphinx's per-frame alignment score against the CTC's
     rescore_bonus: float = 0.0  # added to the sentence pocketsphinx itself heard
     rescore_length: float = 0.0  # reward per character of a candidate, per CTC frame
+    # out-of-domain rejection (`not_understood`): the utterance is "not understood" when the CTC's
+    # best sentence scores under reject_ctc_below per frame AND pocketsphinx's alignment of the
+    # chosen sentence trails its free phone loop by more than -reject_gap_below per frame
+    reject_ctc_below: float = float("-inf")  # -inf: off
+    reject_gap_below: float = float("-inf")  # ln units per frame (alignment - phone loop; ~1e-3 scale)
+
+    @property
+    def rejects(self) -> bool:
+        """True when the out-of-domain rejection is on."""
+        return self.reject_ctc_below > float("-inf") and self.reject_gap_below > float("-inf")
 
 
 NEVER_OVERRIDE = GrammarThresholds(float("inf"), float("inf"), float("inf"), float("-inf"), float("inf"))  # rescoring off
@@ -99,6 +118,7 @@ def load_grammar_thresholds(model_dir: str | Path | None) -> GrammarThresholds:
         values.update({k: float(d[k]) for k in RESCORE_FIELDS[1:] if k in d})
         if "rescore_top" in d:
             values["rescore_top"] = int(d["rescore_top"])
+        values.update({k: float(d[k]) for k in REJECT_FIELDS if k in d and d[k] is not None})
     except (ValueError, TypeError, KeyError) as e:
         raise ModelFileError(f"{path}: expected numbers min_score, min_margin, min_lead ({e!r})") from None
     bad = [k for k, v in values.items() if math.isnan(v)]
@@ -118,6 +138,17 @@ def grammar_overrides(score: float, margin: float, lead: float, pocketsphinx_sco
     if pocketsphinx_score < t.unsure_below:  # pocketsphinx was guessing: a smaller lead is enough
         min_lead = min(min_lead, t.unsure_min_lead)
     return score >= t.min_score and margin >= t.min_margin and lead >= min_lead
+
+
+def not_understood(ctc_score: float, gap: float, t: GrammarThresholds) -> bool:
+    """The out-of-domain rule (one place: HybridSpeechTokenizer and the calibration replay): is
+    an utterance outside what the grammar holds? ctc_score: the CTC's best grammar sentence per
+    frame (low for voices or words it does not know); gap: pocketsphinx's forced alignment of the
+    chosen sentence minus its free phone loop, per frame (near or above 0 when the sentence
+    explains the audio; well below 0 when the words spoken are not the sentence's). Both must
+    fail: the CTC vouches for the training-like voices pocketsphinx misreads, pocketsphinx for
+    real voices the CTC never heard."""
+    return t.rejects and ctc_score < t.reject_ctc_below and gap < t.reject_gap_below
 
 
 def rescored_sentence(candidates: Sequence[tuple[str, float]], align_scores: Sequence[float], heard: str,
@@ -154,6 +185,7 @@ def save_grammar_thresholds(model_dir: str | Path, thresholds: GrammarThresholds
             **{k: v for k, v in (("unsure_below", thresholds.unsure_below),
                                  ("unsure_min_lead", thresholds.unsure_min_lead)) if math.isfinite(v)},
             **({k: getattr(thresholds, k) for k in RESCORE_FIELDS} if thresholds.rescore_top > 0 else {}),
+            **({k: getattr(thresholds, k) for k in REJECT_FIELDS} if thresholds.rejects else {}),
             **({"source": source} if source else {})}
     path.write_text(json.dumps(body, indent=1) + "\n")
     return path

@@ -162,6 +162,7 @@ class PocketsphinxRecognizer:
         self._last = ""
         self._pcm: list[bytes] = []  # this utterance's audio as fed (16-bit), for align_scores
         self._aligner = None  # a second decoder in alignment mode, made on first use
+        self._phone_loop = None  # a third decoder, a free phone loop (enable_phone_loop)
         self._dict_lines = entries if vocab is not None else None
         # pocketsphinx's acoustic score of its final best path per frame (the words' Seg.ascore
         # summed / frames; higher = its acoustic model matched the audio better); inf: none yet.
@@ -170,6 +171,15 @@ class PocketsphinxRecognizer:
         # to the number of segments per frame, each weighted by its fit: a speech-rate-like number
         # more than a likelihood. The hybrid's `unsure_below` was calibrated on it as it is.
         self.acoustic_score = float("inf")
+
+    def enable_phone_loop(self) -> None:
+        """Make the free phone-loop decoder phone_loop_score() uses (pocketsphinx's allphone
+        search over the shipped en-us phone LM; ~0.1 s to load)."""
+        if self._phone_loop is None:
+            Decoder = _decoder_class()
+            from pocketsphinx import get_model_path
+            self._phone_loop = Decoder(samprate=16000, loglevel="FATAL",
+                                       allphone=os.path.join(get_model_path(), "en-us", "en-us-phone.lm.bin"))
 
     def knows(self, word: str) -> bool:
         return self.decoder.lookup_word(word.lower()) is not None
@@ -241,6 +251,25 @@ class PocketsphinxRecognizer:
             frames = max(1, int(self._aligner.n_frames()))
             out.append(math.log(hyp.score) / frames if hyp is not None and hyp.score > 0 else float("-inf"))
         return out
+
+    def phone_loop_score(self) -> float:
+        """The free phone loop's ln path score per frame on the last (or the current)
+        utterance's audio: what the acoustic model finds with no words imposed, the reference an
+        alignment's score is compared with (ctc_grammar.not_understood). Decoded over the whole
+        utterance at once, like align_scores, so both see the same (batch) cepstral mean
+        normalisation: a streamed phone loop's live normalisation differs from the aligner's, most
+        on a fresh decoder's first utterance. ~36 ms of CPU per second of speech; -inf with no
+        audio."""
+        pcm = b"".join(self._pcm)
+        if not pcm:
+            return float("-inf")
+        self.enable_phone_loop()
+        self._phone_loop.start_utt()
+        self._phone_loop.process_raw(pcm, False, True)
+        self._phone_loop.end_utt()
+        hyp = self._phone_loop.hyp()
+        frames = max(1, int(self._phone_loop.n_frames()))
+        return math.log(hyp.score) / frames if hyp is not None and hyp.score > 0 else float("-inf")
 
     def _make_aligner(self):
         Decoder = _decoder_class()

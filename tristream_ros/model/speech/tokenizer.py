@@ -44,7 +44,8 @@ from tristream_ros.errors import InputError
 from tristream_ros.model.speech.adapter import AdapterStream
 from tristream_ros.model.speech.ctc import GreedyCtcDecoder
 from tristream_ros.model.speech.ctc_grammar import (CtcSentenceScorer, GrammarMatch, GrammarThresholds,
-                                                    grammar_overrides, rescore_candidates, rescored_sentence)
+                                                    grammar_overrides, not_understood, rescore_candidates,
+                                                    rescored_sentence)
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
                                                               partial_stability)
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -66,6 +67,9 @@ class Utterance:
     frontend: str  # "ctc" | "pocketsphinx" | "hybrid"
     finalize_ms: float = 0.0  # compute time at end of utterance (after the last chunk arrived)
     forced: bool = False  # True when closed by finish() rather than by the VAD
+    # False when the front end judged the speech outside its domain (ctc_grammar.not_understood):
+    # `text` is then what it heard, and no query should be made of it
+    understood: bool = True
 
 
 @dataclass(frozen=True)
@@ -290,11 +294,17 @@ class SpeechTokenizer(ABC):
         utt = Utterance(text, tokens, ctc_text, self._utt_start_s, end_s, self.frontend_name, ms, False)
         return TentativeEndOfUtterance(utt.start_s, utt.end_s, utt)
 
+    def _understood(self) -> bool:
+        """Whether the utterance just ended is in the front end's domain (front ends that can
+        reject speech override this)."""
+        return True
+
     def _close(self, end_s: float, forced: bool) -> EndOfUtterance:
         t0 = time.perf_counter()
         text, tokens, ctc_text = self._end()
         ms = 1000.0 * (time.perf_counter() - t0)
-        utt = Utterance(text, tokens, ctc_text, self._utt_start_s, end_s, self.frontend_name, ms, forced)
+        utt = Utterance(text, tokens, ctc_text, self._utt_start_s, end_s, self.frontend_name, ms, forced,
+                        understood=self._understood())
         self._done = [utt]
         self._in_utt = False
         return EndOfUtterance(utt.start_s, utt.end_s, utt)
@@ -384,11 +394,16 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.last_match: GrammarMatch | None = None
         self.last_pocketsphinx_text = ""
         self.last_rescored: list[tuple[str, float, float]] | None = None  # (sentence, CTC, alignment) per candidate
+        # the out-of-domain test's inputs for the last utterance (None: not tested) and its verdict
+        self.last_rejection: dict | None = None
         super().__init__(pocketsphinx, vad, pre_roll_ms)
+        if self.thresholds.rejects:
+            self.recognizer.enable_phone_loop()
 
     def _choose(self, ps_text: str, ctc_text: str) -> str:
         self.last_pocketsphinx_text = ps_text
         self.last_rescored = None
+        self.last_rejection = None
         text = ps_text or ctc_text  # pocketsphinx found no words: fall back to CTC
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
@@ -403,7 +418,27 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                 text = m.text
             elif m is not None and k > 0:
                 text = self._rescore(rescore_candidates(ranked, k, ps_text), ps_text, lp.shape[0])
+            if m is not None and self.thresholds.rejects:
+                self.last_rejection = self._rejection(m.score, text)
         return text
+
+    def _rejection(self, ctc_score: float, text: str) -> dict:
+        """The out-of-domain test (ctc_grammar.not_understood) of the chosen `text`, only when
+        the CTC does not vouch for the sentence already: the alignment is taken from the
+        rescoring when it aligned `text`, else made (~25 ms), and the phone loop decoded
+        (~36 ms per second of speech)."""
+        out = {"ctc_score": ctc_score, "gap": None, "not_understood": False}
+        if ctc_score >= self.thresholds.reject_ctc_below:
+            return out
+        align = dict((t, a) for t, _, a in (self.last_rescored or ())).get(text)
+        if align is None:
+            align = self.recognizer.align_scores([text])[0] if text else float("-inf")
+        gap = align - self.recognizer.phone_loop_score()
+        out.update(gap=gap, not_understood=not_understood(ctc_score, gap, self.thresholds))
+        return out
+
+    def _understood(self) -> bool:
+        return not (self.last_rejection or {}).get("not_understood", False)
 
     def _rescore(self, cands: list[tuple[str, float]], ps_text: str, frames: int) -> str:
         """The CTC's rescore_top sentences + pocketsphinx's, re-ranked with pocketsphinx's

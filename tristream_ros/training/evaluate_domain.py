@@ -1,0 +1,105 @@
+"""Speech outside the robot's domain, and real people's commands, through the default front end + model.
+
+    report = evaluate_domain(model_dir)
+
+- ``out_of_domain``: the held-out half of data/out_of_domain.py's sentences, each spoken by an
+  espeak test voice and by a flite voice: the fraction the front end marks "not understood"
+  (the speech node then forwards no query: no answer, no action) and the fraction that made
+  the robot move (any action but none / stop), per engine.
+- ``packaged_recordings``: data/recordings/ (real people, pocketsphinx's test recordings): the
+  command among them must give its expected action with no camera; the rest are out of domain.
+- ``shared_recordings`` (when `shared_dir` is given): ../shared/data/speech (five LibriVox sentences, none a command) with the
+  default grammar: each should be rejected, or at least not move the robot.
+Nothing here is trained on; the rejection thresholds were chosen on the other half of the
+sentences (training/calibrate_grammar.py, third stage).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+RECORDINGS_DIR = Path(__file__).resolve().parents[1] / "data" / "recordings"
+MOVING = frozenset({"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"})
+
+
+def _run(model, tok, audio: np.ndarray) -> dict:
+    """One utterance, no camera, as the speech node + fusion node would take it."""
+    from tristream_ros.training.evaluate import run_query
+
+    utt = tok.transcribe(audio)
+    if utt is None:
+        return {"heard": "", "understood": False, "no_utterance": True, "action": None, "answer": ""}
+    row = {"heard": utt.text, "understood": bool(utt.understood), "no_utterance": False,
+           "rejection": tok.last_rejection}
+    if not utt.understood:
+        return {**row, "action": None, "answer": ""}
+    tokens = utt.tokens if utt.tokens.numel() else None
+    p = run_query(model, utt.text, tokens, None, None, dense=False, camera=False)
+    return {**row, "action": p["action"], "answer": p["text"]}
+
+
+def _summary(rows: list[dict]) -> dict:
+    if not rows:
+        return {"n": 0}
+    return {"n": len(rows),
+            "not_understood": float(np.mean([not r["understood"] for r in rows])),
+            "moved_the_robot": float(np.mean([r["action"] in MOVING for r in rows]))}
+
+
+def read_manifest(folder: str | Path = RECORDINGS_DIR) -> list[dict]:
+    """The packaged recordings' manifest entries, each with its absolute `path`."""
+    folder = Path(folder)
+    items = json.loads((folder / "manifest.json").read_text())["recordings"]
+    return [{**it, "path": str(folder / it["file"])} for it in items]
+
+
+def evaluate_domain(model_dir: str | Path, shared_dir: str | Path | None = None, seed: int = 0,
+                    progress: bool = False) -> dict:
+    from tristream_ros.data.out_of_domain import utterances
+    from tristream_ros.data.speech_synth import read_wav
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.ship import load_shipped
+
+    t0 = time.perf_counter()
+    model, speech = load_shipped(model_dir)
+    tok = build_frontend(speech, "hybrid", model_dir)
+    report = {"model": str(model_dir), "frontend": "hybrid (default)", "rejection_on": tok.thresholds.rejects}
+    items = utterances("heldout", seed)
+    if progress:
+        from tqdm import tqdm
+        items = tqdm(items, desc="out of domain", unit="utt", mininterval=2.0)
+    rows = [{"text": u["text"], "source": u["source"], **_run(model, tok, u["audio"])} for u in items]
+    report["out_of_domain"] = {
+        "sentences": "data/out_of_domain.py, held-out half (espeak test voices + flite voices)",
+        **_summary(rows),
+        "per_engine": {e: _summary([r for r in rows if r["source"].startswith(e)]) for e in ("espeak", "flite")},
+        "per_utterance": [{k: r[k] for k in ("text", "source", "heard", "understood", "action")} for r in rows]}
+    packaged = []
+    for it in read_manifest():
+        r = _run(model, tok, read_wav(it["path"]))
+        entry = {"file": it["file"], "reference": it["transcript"], "in_domain": it["in_domain"],
+                 **{k: r[k] for k in ("heard", "understood", "action", "answer")}}
+        if it.get("expected_action"):
+            entry["expected_action"] = it["expected_action"]
+            entry["action_correct"] = r["action"] == it["expected_action"]
+        packaged.append(entry)
+    cmds = [p for p in packaged if p["in_domain"]]
+    ood = [p for p in packaged if not p["in_domain"]]
+    report["packaged_recordings"] = {
+        "source": "tristream_ros/data/recordings (real people; pocketsphinx 5.1.1's test recordings)",
+        "commands": len(cmds),
+        "command_action_accuracy": float(np.mean([p["action_correct"] for p in cmds])) if cmds else None,
+        "out_of_domain": _summary(ood), "per_file": packaged}
+    shared = Path(shared_dir) if shared_dir is not None else None  # None: skipped
+    wavs = sorted(shared.glob("*.wav")) if shared is not None and shared.is_dir() else []
+    if wavs:
+        srows = [{"file": w.name, **_run(model, tok, read_wav(w))} for w in wavs]
+        report["shared_recordings"] = {
+            "source": str(shared), "note": "read sentences, none a command, default grammar",
+            **_summary(srows),
+            "per_file": [{k: r[k] for k in ("file", "heard", "understood", "action")} for r in srows]}
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    return report
