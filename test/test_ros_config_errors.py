@@ -19,6 +19,8 @@ def probe():
     ("tristream_ros.ros.microphone_node", ["source:=bogus"], "unknown source 'bogus'"),
     ("tristream_ros.ros.speech_tokenizer_node", ["speech.ctc_grammar_rescore_top:=-1"],
      "speech.ctc_grammar_rescore_top must be >= 0"),
+    ("tristream_ros.ros.speech_tokenizer_node", ["speech.ctc_grammar_reject_gap_below:=.nan"],
+     "speech.ctc_grammar_reject_* must be numbers"),
 ])
 def test_bad_parameters_reported_and_node_stays_up(probe, module, params, expected):
     probe.subscribe_diagnostics()

@@ -302,8 +302,8 @@ def test_rejection_settings_travel_with_the_model_folder(tmp_path):
 def test_rejection_calibration_rejects_no_in_domain_utterance():
     from tristream_ros.training.calibrate_grammar import kept, reject_search, rejected
 
-    def rec(query, ctc, align, phone):  # override fires (score high enough) unless ctc is low: chosen = ctc_best
-        return {"query": query, "heard": query, "pocketsphinx": query, "ctc_best": query, "score": ctc,
+    def rec(query, ctc, align, phone, ps="halt"):  # the override fires (min_score -9): chosen = ctc_best
+        return {"query": query, "heard": ps, "pocketsphinx": ps, "ctc_best": query, "score": ctc,
                 "margin": 1.0, "lead": 1.0, "pocketsphinx_score": 1.0, "candidates": [[query, ctc, align]],
                 "phone_loop": phone}
     th = (-9.0, 0.0, 0.0, float("-inf"), float("inf"), 0, 0.0, 0.0, 0.0)

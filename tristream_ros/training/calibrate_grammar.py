@@ -58,8 +58,10 @@ RESCORE_WEIGHTS = (30.0, 100.0, 300.0, 500.0, 1000.0, 2000.0, 3000.0)  # alignme
 RESCORE_BONUSES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 RESCORE_LENGTHS = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)  # reward per character per CTC frame
 REJECT_CTCS = (-0.3, -0.35, -0.4, -0.45, -0.5, -0.55, -0.6, -0.7, -0.8)  # CTC best-sentence score per frame
-REJECT_GAPS = (-2e-3, -1.5e-3, -1.2e-3, -1e-3, -8e-4, -6e-4, -5e-4, -4e-4, -3e-4, -2e-4, -1e-4, 0.0,
-               1e-4, 2e-4, 5e-4)  # alignment - phone loop per frame (ln units)
+# alignment - phone loop per frame (ln units); never above 0: a sentence that explains the audio
+# at least as well as the free phone loop is always accepted (real voices saying a sentence of
+# the grammar score +1e-3 to +2.3e-3: LibriVox with its sentences added, flite)
+REJECT_GAPS = (-2e-3, -1.5e-3, -1.2e-3, -1e-3, -8e-4, -6e-4, -5e-4, -4e-4, -3e-4, -2e-4, -1e-4, 0.0)
 RECORD_TOP = 8  # CTC candidates each record keeps (with pocketsphinx's alignment) for the rescoring grid
 
 
