@@ -120,10 +120,13 @@ def active_fusion(talk_model):
 
 
 def test_bad_inputs_are_answered_with_errors(active_fusion):
-    from tristream_ros.msg import ResponseChunk, SpeechTokens, VisionTokens
+    from tristream_ros.msg import ActionHint, AudioChunk, ResponseChunk, SpeechTokens, VisionTokens
 
     node, probe = active_fusion
     responses = probe.subscribe(ResponseChunk, "assistant/response")
+    hints = probe.subscribe(ActionHint, "assistant/action_hint")
+    listener = Probe("fusion_audio_probe")  # its own node: a second subscription of `probe` to a topic
+    audio = listener.subscribe(AudioChunk, "audio/output")  # shares its list and doubles every message
     pub = probe.publisher(SpeechTokens, "speech/tokens")
     vis = probe.publisher(VisionTokens, "vision/tokens")
     assert probe.wait_for_subscribers(pub, 1, 60), node.output
@@ -145,6 +148,12 @@ def test_bad_inputs_are_answered_with_errors(active_fusion):
     assert probe.wait_until(done, 60), (node.output, [(r.utterance_id, r.is_final) for r in responses])
     finals = {r.utterance_id: r for r in responses if r.is_final}
     assert finals["u-empty"].is_error and "empty" in finals["u-empty"].error
+    # ... spoken to ("sorry, i did not catch that": speech the speech node did not understand
+    # arrives like this), but never acted on
+    assert listener.wait_until(lambda: any(a.utterance_id == "u-empty" and len(a.data) for a in audio), 15), \
+        node.output
+    listener.close()
+    assert not [h for h in hints if h.utterance_id == "u-empty"]
     assert not finals["u-badtok"].is_error and not finals["u-nan"].is_error  # answered from the transcript
     assert not finals["u-desc"].is_error, finals["u-desc"].error
     assert "vision tokens rejected" in node.output and "sizes disagree" in node.output

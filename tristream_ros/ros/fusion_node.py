@@ -34,7 +34,10 @@ expert.
 
 Every utterance gets an answer or an explicit error chunk: model errors, bad speech tokens
 with no transcript, an overflowing queue (the oldest waiting utterance is answered with an
-error) all end in a ResponseChunk with ``is_error`` true.
+error) all end in a ResponseChunk with ``is_error`` true. A spoken utterance that arrives with
+no transcript and no speech tokens (speech the speech node did not understand, or lost to a
+tokenizer failure) is also answered aloud with ``tts.not_understood_reply`` ("sorry, i did not
+catch that"; a fixed phrase, not a model answer) and gets no action hint.
 """
 from __future__ import annotations
 
@@ -167,6 +170,10 @@ class FusionNode(LifecycleNode):
         self.p_first_words = int(param(self, "tts.first_max_words", 3, "words before the first spoken piece"))
         self.p_lead_chunks = float(param(self, "tts.lead_chunks", 1.0, "chunks published ahead of playback"))
         self.p_format = str(param(self, "tts.sample_format", "S16LE"))
+        self.p_not_understood = str(param(self, "tts.not_understood_reply", "sorry, i did not catch that",
+                                          "said (not a model answer) when spoken input arrives with no transcript "
+                                          "and no speech tokens, e.g. speech the speech node did not understand; "
+                                          "empty: stay silent"))
         self.p_ttl_s = float(param(self, "action.time_to_live_s", 5.0, "s an ActionHint stays valid"))
         self.p_vision_age_s = float(param(self, "vision.max_age_s", 5.0,
                                           "vision tokens older than this versus the utterance are not used (0 = off)"))
@@ -421,6 +428,8 @@ class FusionNode(LifecycleNode):
         if job.note:
             self.get_logger().warning(f"{job.utterance_id}: {job.note}")
         if not job.text and job.tokens is None:
+            if not job.utterance_id.startswith("typed-"):
+                self._say(job, self.p_not_understood)  # the user spoke: tell them, do not act
             self._publish_error(job, "nothing to answer: the transcript is empty and there are no speech tokens "
                                      "(e.g. speech the speech node did not understand)")
             return
@@ -477,6 +486,18 @@ class FusionNode(LifecycleNode):
         self.diag.ok(f"answered {job.utterance_id} via {route}")
         self.get_logger().info(f"{job.utterance_id} [{route}] {job.text!r} -> {text!r} "
                                f"({stages.get('first_text', float('nan')):.0f} ms to first word)")
+
+    def _say(self, job: Job, sentence: str) -> None:
+        """Speak a fixed sentence for `job` (no model, no action hint) through the same streamer
+        and pacer as answers, so barge-in cuts it too. Nothing when TTS is off or `sentence` is empty."""
+        if not sentence.strip() or self.streamer is None or not self.p_tts_enabled or job.epoch != self._epoch:
+            return
+        self.streamer.reset()
+        first = None
+        for pieces in (self.streamer.push(sentence), self.streamer.flush()):
+            for a in pieces:
+                first = self._queue_audio(job, a, first)
+        self.pacer.put(job.utterance_id, job.epoch, None, 0.0, True)  # end marker
 
     def _context_for(self, job: Job) -> str | None:
         """The previous turn ("query <sep> answer", the training format) when this query needs it."""
