@@ -8,11 +8,15 @@ scene frames offered lazily (a callable that counts its calls: vision must not b
 the speech route). Each sample is answered twice: STVE default budget (sparse) and all vision
 tokens (dense), to measure the price of sparsity side by side.
 
+`not_understood`: spoken queries the front end rejected as out of its domain (no query made).
+
 Labels: `needed_route` (the cheapest sufficient expert; see phase2_alignment). Metrics, as
 fractions unless named otherwise, per route and overall:
 
     answer_exact_match        streamed answer == the generator's answer (normalised words)
-    action_accuracy           action head == labelled action
+    action_accuracy           action head == labelled action ("not understood" utterances: no action)
+    wrong_motion              the robot moved (forward/backward/turn/navigate/look) and that was not
+                              the labelled action: the harmful share of the action errors
     target_error              mean |uv_pred - uv_true| (normalised image units) over target actions
     target_missing            share of target actions answered without a target
     route_cheapest_sufficient the cascade's final expert == the cheapest sufficient expert
@@ -109,6 +113,9 @@ def _names_heldout_combo(answer: str) -> bool:
     return any(f" {c} {k}" in text for c, k in HELDOUT_COMBOS)
 
 
+MOVING_ACTIONS = frozenset({"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"})
+
+
 def _score(rows: list[dict], preds: list[dict]) -> dict:
     n = len(rows)
     if n == 0:
@@ -124,7 +131,10 @@ def _score(rows: list[dict], preds: list[dict]) -> dict:
             else:
                 tmiss.append(0.0)
                 terr.append(math.dist(r["target_uv"], p["target"]))
+    # the robot moved and should not have moved that way (a wrong motion, not a missing one)
+    wrong_motion = [p["action"] in MOVING_ACTIONS and p["action"] != r["action"] for r, p in zip(rows, preds)]
     res = {"n": n, "answer_exact_match": float(np.mean(em)), "action_accuracy": float(np.mean(act)),
+           "wrong_motion": float(np.mean(wrong_motion)),
            "route_cheapest_sufficient": float(np.mean(route)),
            "vision_touched": float(np.mean([p["vision_calls"] > 0 for p in preds]))}
     if tmiss:

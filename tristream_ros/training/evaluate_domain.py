@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tristream_ros.training.evaluate import MOVING_ACTIONS
+
 RECORDINGS_DIR = Path(__file__).resolve().parents[1] / "data" / "recordings"
-MOVING = frozenset({"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"})
 
 
 def _run(model, tok, audio: np.ndarray) -> dict:
@@ -46,7 +47,7 @@ def _summary(rows: list[dict]) -> dict:
         return {"n": 0}
     return {"n": len(rows),
             "not_understood": float(np.mean([not r["understood"] for r in rows])),
-            "moved_the_robot": float(np.mean([r["action"] in MOVING for r in rows]))}
+            "moved_the_robot": float(np.mean([r["action"] in MOVING_ACTIONS for r in rows]))}
 
 
 def read_manifest(folder: str | Path = RECORDINGS_DIR) -> list[dict]:
