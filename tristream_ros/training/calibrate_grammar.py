@@ -224,7 +224,6 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
     speech = load_speech_model(model_dir, load_config(model_dir))
     tok = build_frontend(speech, "hybrid")
     tok.thresholds = NEVER_OVERRIDE  # record only
-    tok.recognizer.enable_phone_loop()  # the rejection's reference score
     reader = DatasetReader(data_dir, "val")
     val = []
     items = range(len(reader))

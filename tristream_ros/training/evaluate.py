@@ -44,7 +44,7 @@ from safetensors.torch import load_file
 from tristream_ros.data.dataset import DatasetReader
 from tristream_ros.data.scenes import render_scene, spec_from_dict
 from tristream_ros.model.checkpoint import load_checkpoint
-from tristream_ros.model.config import ROUTES
+from tristream_ros.model.config import ACTIONS, ROUTES
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.text_tokenizer import normalize
 from tristream_ros.model.tristream_model import Action, Done, Query, RouteChosen, TextDelta
@@ -113,7 +113,7 @@ def _names_heldout_combo(answer: str) -> bool:
     return any(f" {c} {k}" in text for c, k in HELDOUT_COMBOS)
 
 
-MOVING_ACTIONS = frozenset({"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"})
+MOVING_ACTIONS = frozenset(ACTIONS) - {"stop", "none"}  # the action head's actions that move the robot
 
 
 def _score(rows: list[dict], preds: list[dict]) -> dict:
@@ -234,23 +234,20 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
             utt = tok.transcribe(s["audio"])
             if utt is None:
                 no_utt += 1
-                text, tokens = "", None
-                cer_ps.append(char_error_rate(s["query"], ""))
-                row["heard"] = ""
-            elif not utt.understood:  # rejected as out of domain: the speech node forwards no query
-                rejected += 1
-                row["heard"] = utt.text
-                cer_ps.append(char_error_rate(s["query"], utt.text))
-                cer_ctc.append(char_error_rate(s["query"], utt.ctc_text))
-                text, tokens = "", None
+                heard, text, tokens = "", "", None
             else:
-                text = s["query"] if oracle else utt.text
-                tokens = utt.tokens if utt.tokens.numel() else None
-                if foreign:
-                    tokens, prev_tokens = (prev_tokens if prev_tokens is not None else tokens), tokens
                 cer_ctc.append(char_error_rate(s["query"], utt.ctc_text))
-                cer_ps.append(char_error_rate(s["query"], text))
-                row["heard"] = text
+                if not utt.understood:  # rejected as out of domain: the speech node forwards no query
+                    rejected += 1
+                    heard, text, tokens = utt.text, "", None
+                else:
+                    text = s["query"] if oracle else utt.text
+                    tokens = utt.tokens if utt.tokens.numel() else None
+                    if foreign:
+                        tokens, prev_tokens = (prev_tokens if prev_tokens is not None else tokens), tokens
+                    heard = text
+            cer_ps.append(char_error_rate(s["query"], heard))
+            row["heard"] = heard
         if not text and tokens is None:
             pred = {"route": None, "action": None, "target": None, "text": "", "vision_calls": 0}
             sparse.append(pred), dense.append(pred)
