@@ -13,7 +13,8 @@ command -v $PY >/dev/null 2>&1 || PY=python3
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
 # 1. Debian packages -----------------------------------------------------------------
-APT_PKGS=(cmake portaudio19-dev libportaudio2 espeak-ng flite sox libsox-fmt-all)
+APT_PKGS=(cmake portaudio19-dev libportaudio2 espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k
+          festvox-us-slt-hts sox libsox-fmt-all)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

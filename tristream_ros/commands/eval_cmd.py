@@ -1,13 +1,13 @@
 """`tristream eval [--model models/demo] --data DIR [--split test] [--json]`.
-`tristream eval [--model models/demo] --engine flite [--voices kal,awb] [--queries 30] [--json]`.
+`tristream eval [--model models/demo] --engine flite|festival [--voices kal,awb] [--queries 30] [--json]`.
 
 Runs a checkpoint through the inference path (default speech front end -> cascade -> answer)
 on a held-out split, per route, sparse (STVE default budget) and dense side by side, plus the
 real recordings in ../shared/data/speech (transcript CER per front end, VAD boundaries), plus
 speech outside the domain and real people's recordings (training/evaluate_domain.py: how much
 the front end rejects as "not understood", whether the packaged real command is acted on).
-With --engine flite: held-out-phrasing commands spoken by every flite voice (another TTS
-engine, never trained on) through the same front end + model instead (training/evaluate_tts.py).
+With --engine flite|festival: held-out-phrasing commands spoken by every voice of another TTS
+engine (never trained on; data/tts_engines.py) through the same front end + model instead (training/evaluate_tts.py).
 Figures are fractions named for what they are (see tristream_ros/training/evaluate.py).
 """
 from __future__ import annotations
@@ -24,12 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint folder (default: models/demo)")
     parser.add_argument("--data", default=None, help="dataset folder from `tristream generate dataset` "
                         "(required unless --engine)")
-    parser.add_argument("--engine", default=None, choices=("flite",),
-                        help="instead of a dataset: commands synthesized by another TTS engine (flite, all "
-                             "its general voices), default front end + model; per-voice figures")
+    parser.add_argument("--engine", default=None, choices=("flite", "festival"),
+                        help="instead of a dataset: commands synthesized by another TTS engine (flite or "
+                             "festival, all its general English voices), default front end + model; per-voice figures")
     parser.add_argument("--voices", default=None, help="with --engine: comma-separated voices (default all)")
     parser.add_argument("--queries", type=int, default=30, help="with --engine: queries per voice")
     parser.add_argument("--seed", type=int, default=0, help="with --engine: query set seed")
+    parser.add_argument("--room", action="store_true", help="with --engine: each query heard in a room drawn "
+                        "like the test split's (noise 5-35 dB SNR, reverb, gain, band limits, speed), not clean")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, default=None, help="first N samples only")
     parser.add_argument("--frontend", default="hybrid", choices=("hybrid", "hybrid_lm", "ctc", "pocketsphinx",
@@ -75,7 +77,7 @@ def run(args) -> int:
     if args.engine:
         return _run_engine(args)
     if args.data is None:
-        print("tristream eval: --data DIR is required (or --engine flite)", file=sys.stderr)
+        print("tristream eval: --data DIR is required (or --engine flite|festival)", file=sys.stderr)
         return 2
     try:
         split = evaluate_split(args.model, args.data, args.split, args.limit, args.frontend,
@@ -125,7 +127,7 @@ def _run_engine(args) -> int:
     voices = [v.strip() for v in args.voices.split(",") if v.strip()] if args.voices else None
     try:
         report = evaluate_tts(args.model, args.engine, voices, args.queries, args.seed,
-                              keep_predictions=args.predictions, progress=not args.json)
+                              keep_predictions=args.predictions, progress=not args.json, room=args.room)
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2
@@ -133,7 +135,7 @@ def _run_engine(args) -> int:
         return 0
     keys = ("n", "transcript_cer", "transcript_exact", "action_accuracy", "answer_exact_match")
     print(f"{'voice':18s} {'n':>4s} {'cer':>6s} {'t_exact':>7s} {'action':>6s} {'answer':>6s}")
-    rows = list(report["per_voice"].items()) + [("overall (flite)", report["overall"])]
+    rows = list(report["per_voice"].items()) + [(f"overall ({args.engine})", report["overall"])]
     if "espeak_reference" in report:
         rows.append(("espeak-ng (test)", report["espeak_reference"]))
     for name, r in rows:

@@ -8,17 +8,14 @@ Output like ``speech_synth.synthesize``: float32 mono in [-1, 1] at 16 kHz, trim
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from ..errors import InputError
-from .speech_synth import SAMPLE_RATE, _parse_wav, _trim
+from .tts_engines import run_to_audio
 
 FLITE = "flite"
 # general-purpose English voices; flite also lists ``awb_time``, a limited-domain voice that
@@ -61,20 +58,7 @@ def flite_synthesize(text: str, voice: str = "kal16") -> np.ndarray:
     voices = flite_voices()
     if voice not in voices:
         raise InputError(f"flite has no voice {voice!r}; available: {', '.join(voices)}")
-    fd, path = tempfile.mkstemp(suffix=".wav", prefix="tristream_flite_")
-    os.close(fd)
-    try:
-        proc = subprocess.run([check_flite(), "-voice", voice, "-t", text, "-o", path],
-                              capture_output=True, check=False)
-        if proc.returncode != 0:
-            raise InputError(f"flite failed for voice {voice!r}: {proc.stderr.decode(errors='replace')[:200]}")
-        with open(path, "rb") as f:
-            data = f.read()
-    finally:
-        os.unlink(path)
-    pcm, rate = _parse_wav(data)
-    x = pcm.astype(np.float32) / 32768.0
-    if rate != SAMPLE_RATE:
-        g = np.gcd(rate, SAMPLE_RATE)
-        x = resample_poly(x, SAMPLE_RATE // g, rate // g).astype(np.float32)
-    return _trim(x)
+    return run_to_audio([check_flite(), "-voice", voice, "-t", text, "-o", "OUT"], "OUT", f"flite (voice {voice!r})")
+
+
+synthesize = flite_synthesize  # the data/tts_engines.py interface

@@ -1,15 +1,17 @@
-"""Spoken commands from another TTS engine (flite) through the default front end + a checkpoint.
+"""Spoken commands from another TTS engine (flite, Festival) through the default front end + a checkpoint.
 
-`tristream eval --engine flite`: a fixed set of queries (seeded; the generator's HELD-OUT
+`tristream eval --engine flite|festival`: a fixed set of queries (seeded; the generator's HELD-OUT
 phrasings, held-out-style scenes that contain a colour/kind pair never seen in training) is
-synthesized with every flite voice and run exactly like `evaluate_split` runs the espeak test
+synthesized with every voice of the engine (data/tts_engines.py) and run exactly like `evaluate_split` runs the espeak test
 split: audio -> `build_frontend(speech, "hybrid")` (silero VAD, pocketsphinx grammar text with
 the CTC grammar override, our speech tokens) -> `TriStreamModel.answer` with the scene offered lazily (STVE default budget).
 The same queries in espeak-ng test-split voices (clean) are run as a reference row.
 
 Query mix: commands that need no camera (route ``speech``: stop, turn, go, what can you do)
 and scene questions / commands (route ``speech_vision``) with rendered scenes; no follow-ups.
-Audio is clean synthesis with 0.3 s of silence either side (no noise, no reverb).
+Audio is clean synthesis with 0.3 s of silence either side (no noise, no reverb), or with
+``room=True`` (`--room`) each query in a room drawn like the test split's (room_for: noise,
+reverb, gain, band limits, speed), the same room for every voice.
 
 Figures per voice and overall, fractions: transcript_cer (CER of the front end's text against
 the query), transcript_exact (normalised text == query), action_accuracy, answer_exact_match, n;
@@ -26,7 +28,7 @@ import numpy as np
 from tristream_ros.data import language
 from tristream_ros.data.dataset import ALL_COMBOS, HELDOUT_COMBOS
 from tristream_ros.data.scenes import render_scene, sample_scene
-from tristream_ros.data.speech_synth import SAMPLE_RATE
+from tristream_ros.data.speech_synth import SAMPLE_RATE, AugmentSpec, augment, sample_augment
 from tristream_ros.model.text_tokenizer import normalize
 from tristream_ros.training.cache import char_error_rate
 
@@ -74,11 +76,19 @@ def _summary(items: list[dict]) -> dict:
     return res
 
 
-def _run_voice(model, tok, queries: list[dict], synth) -> list[dict]:
+def room_for(seed: int, query_id: str) -> AugmentSpec:
+    """The room a query is heard in with ``room=True``: drawn like the generator's augmented test utterances
+    (noise at 5-35 dB SNR, reverb, gain, band limits, speed), the same for every voice."""
+    return sample_augment(np.random.default_rng([int(seed), 13, int(query_id.split("-")[-1])]))
+
+
+def _run_voice(model, tok, queries: list[dict], synth, room: bool = False, seed: int = 0) -> list[dict]:
     from tristream_ros.training.evaluate import run_query
     rows = []
     for q in queries:
-        utt = tok.transcribe(_pad(synth(q["query"])))
+        clean = synth(q["query"])
+        audio = augment(clean, room_for(seed, q["id"]))[0] if room else _pad(clean)
+        utt = tok.transcribe(audio)
         text, tokens = ("", None) if utt is None else (utt.text, utt.tokens if utt.tokens.numel() else None)
         heard = normalize(text)
         rejected = utt is not None and not utt.understood
@@ -101,20 +111,16 @@ def _run_voice(model, tok, queries: list[dict], synth) -> list[dict]:
 
 
 def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str] | None = None, n: int = 30,
-                 seed: int = 0, espeak_reference: bool = True, keep_predictions: bool = False,
+                 seed: int = 0, espeak_reference: bool = True, keep_predictions: bool = False, room: bool = False,
                  progress: bool = False) -> dict:
-    """Per-voice and overall figures for ``engine`` voices (only ``flite`` so far)."""
-    from tristream_ros.errors import InputError
+    """Per-voice and overall figures for ``engine`` voices (data/tts_engines.py: flite, festival).
+    room: each query heard through room_for(seed, id) (noise, reverb, ...) instead of clean."""
+    from tristream_ros.data.tts_engines import check_engine_voices, engine_synthesize, engine_voices
     from tristream_ros.training.evaluate import build_frontend
     from tristream_ros.training.ship import load_shipped
 
-    if engine != "flite":
-        raise InputError(f"unknown TTS engine {engine!r}; expected 'flite'")
-    from tristream_ros.data.flite_synth import available_voices, flite_synthesize, flite_voices
-    voices = list(voices) if voices else list(available_voices())
-    bad = [v for v in voices if v not in flite_voices()]
-    if bad:
-        raise InputError(f"flite has no voice(s) {bad}; available: {', '.join(flite_voices())}")
+    voices = list(voices) if voices else list(engine_voices(engine))
+    check_engine_voices(engine, voices)
     t0 = time.perf_counter()
     model, speech = load_shipped(model_dir)
     tok = build_frontend(speech, "hybrid", model_dir)
@@ -122,27 +128,28 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
     per_voice, all_rows, preds = {}, [], {}
     for v in voices:
         if progress:
-            print(f"flite voice {v} ({len(queries)} queries)", flush=True)
-        rows = _run_voice(model, tok, queries, lambda text, v=v: flite_synthesize(text, v))
+            print(f"{engine} voice {v} ({len(queries)} queries)", flush=True)
+        rows = _run_voice(model, tok, queries, lambda text, v=v: engine_synthesize(engine, text, v), room, seed)
         per_voice[v] = _summary(rows)
         per_voice[v]["routes"] = {r: _summary([x for x in rows if x["route"] == r]) for r in ("speech", "speech_vision")}
         all_rows += rows
         preds[v] = rows
     report = {"engine": engine, "model": str(model_dir), "frontend": "hybrid (default)", "seed": seed,
-              "queries": len(queries), "phrasing": "heldout", "voices": voices, "per_voice": per_voice,
+              "queries": len(queries), "phrasing": "heldout",
+              "audio": "test-split room effects (training/evaluate_tts.room_for)" if room else "clean, 0.3 s silence either side", "voices": voices, "per_voice": per_voice,
               "overall": _summary(all_rows)}
     report["overall"]["routes"] = {r: _summary([x for x in all_rows if x["route"] == r])
                                    for r in ("speech", "speech_vision")}
     if espeak_reference:
         from tristream_ros.data.speech_synth import sample_voice, synthesize
         if progress:
-            print("espeak-ng reference (test-split voices, clean)", flush=True)
+            print("espeak-ng reference (test-split voices)", flush=True)
         rows = []
         for i, q in enumerate(queries):
             voice = sample_voice(np.random.default_rng([int(seed), 11, i]), "test")
-            rows += _run_voice(model, tok, [q], lambda text, voice=voice: synthesize(text, voice))
+            rows += _run_voice(model, tok, [q], lambda text, voice=voice: synthesize(text, voice), room, seed)
         report["espeak_reference"] = _summary(rows)
-        report["espeak_reference"]["voices"] = "espeak-ng test-split voices (never trained on), clean"
+        report["espeak_reference"]["voices"] = "espeak-ng test-split voices (never trained on)"
         preds["espeak_reference"] = rows
     report["seconds"] = round(time.perf_counter() - t0, 1)
     if keep_predictions:
