@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-domain", action="store_true", help="skip the out-of-domain speech and packaged "
                         "real recordings (training/evaluate_domain.py, ~2 min)")
     parser.add_argument("--predictions", action="store_true", help="include per-sample predictions")
+    parser.add_argument("--speech-tokens", default="respoken", choices=("respoken", "audio"),
+                        help="the hybrid front end's speech tokens for the model: respoken (default, as the "
+                             "speech node: the recognised sentence spoken by a training voice, encoded) or "
+                             "audio (the user's own audio, encoded)")
     parser.add_argument("--json", action="store_true", help="print the JSON report only")
     parser.add_argument("--out", default=None, help="also write the JSON report here")
     parser.add_argument("--threads", type=int, default=1)
@@ -81,14 +85,16 @@ def run(args) -> int:
         return 2
     try:
         split = evaluate_split(args.model, args.data, args.split, args.limit, args.frontend,
-                               progress=not args.json, keep_predictions=args.predictions)
-        report = {"model": args.model, "split": split}
+                               progress=not args.json, keep_predictions=args.predictions,
+                               tokens_from=args.speech_tokens)
+        report = {"model": args.model, "speech_tokens": args.speech_tokens, "split": split}
         real = REAL_SPEECH_DIR if args.real is None else (None if args.real == "none" else Path(args.real))
         if real is not None and Path(real).is_dir():
             report["real_recordings"] = evaluate_real(args.model, real)
         if not args.no_domain:
             from tristream_ros.training.evaluate_domain import evaluate_domain
-            report["domain"] = evaluate_domain(args.model, real, progress=not args.json)
+            report["domain"] = evaluate_domain(args.model, real, progress=not args.json,
+                                               tokens_from=args.speech_tokens)
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2
@@ -127,7 +133,8 @@ def _run_engine(args) -> int:
     voices = [v.strip() for v in args.voices.split(",") if v.strip()] if args.voices else None
     try:
         report = evaluate_tts(args.model, args.engine, voices, args.queries, args.seed,
-                              keep_predictions=args.predictions, progress=not args.json, room=args.room)
+                              keep_predictions=args.predictions, progress=not args.json, room=args.room,
+                              tokens_from=args.speech_tokens)
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2

@@ -51,6 +51,10 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            with an error and no action hint (the robot does not act on speech
                            outside its grammar). Counted as `not_understood` in diagnostics.
                            Thresholds: ctc_grammar.json's (off when it has none)
+  speech.tokens_from       hybrid only: respoken (default: the recognised sentence spoken by a
+                           training espeak-ng voice and encoded, model/speech/respoken.py; the
+                           model answers unfamiliar voices in noisy rooms better, docs/training.md)
+                           | audio (the user's own audio encoded)
   vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
   max_queue                chunks waiting before the oldest are dropped (counted)
   runtime.threads          torch threads
@@ -110,10 +114,11 @@ class StampMap:
 
 
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
-                    ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None):
+                    ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None,
+                    tokens_from: str = "respoken"):
     """-> (SpeechTokenizer, frontend actually used). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | domain | none | PATH), with the
-    override's `thresholds` (None: the module defaults)."""
+    override's `thresholds` (None: the module defaults); tokens_from (hybrid only): respoken | audio."""
     from tristream_ros.model.speech.frontend import configured_frontend
 
     if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
@@ -130,7 +135,7 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
     if frontend == "auto":
         frontend = "hybrid" if model is not None else "pocketsphinx"
     return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
-                               ctc_grammar=ctc_grammar, thresholds=thresholds), frontend
+                               ctc_grammar=ctc_grammar, thresholds=thresholds, tokens_from=tokens_from), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -144,6 +149,9 @@ class SpeechTokenizerNode(Node):
         vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | domain | none | PATH"))
         mode = str(param(self, "pocketsphinx.mode", "grammar", "grammar | lm"))
         ctc_grammar = str(param(self, "speech.ctc_grammar", "queries", "queries | domain | none | PATH (hybrid)"))
+        tokens_from = str(param(self, "speech.tokens_from", "respoken",
+                                "hybrid: speech tokens of the recognised sentence spoken by a training voice "
+                                "(respoken) or of the user's audio (audio)"))
         folder = None
         if frontend != "pocketsphinx":
             try:
@@ -201,7 +209,8 @@ class SpeechTokenizerNode(Node):
         self.tokenizer, self.frontend = build_tokenizer(frontend, folder, weights, vocabulary, mode, vad_cfg,
                                                         ctc_grammar, GrammarThresholds(g_score, g_margin, g_lead,
                                                                                        g_unsure, g_unsure_lead,
-                                                                                       **g_rescore, **g_reject))
+                                                                                       **g_rescore, **g_reject),
+                                                        tokens_from)
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood"):
             self.diag.count(key, 0)

@@ -61,20 +61,22 @@ def load_speech_model(model_dir: str | Path, config) -> SpeechModel:
     return speech.eval()
 
 
-def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | Path | None = None):
+def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | Path | None = None,
+                   tokens_from: str = "respoken"):
     """The speech_tokenizer_node's default front end (config/tristream.yaml), built by the same
     function the node uses: pocketsphinx with a grammar of the queries users say, and for
     `hybrid` our encoder's CTC scoring the same sentences with the override thresholds
     calibrated for the model in `model_dir` (model/speech/ctc_grammar.load_grammar_thresholds).
     kind `hybrid_lm`: the hybrid with pocketsphinx's bigram LM over queries + answers instead
-    (no CTC grammar)."""
+    (no CTC grammar). tokens_from: the hybrid's speech tokens, respoken (default, as the node) | audio."""
     from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
     from tristream_ros.model.speech.frontend import configured_frontend
     thresholds = load_grammar_thresholds(model_dir)
     if kind == "hybrid_lm":
         return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none",
-                                   thresholds=thresholds)
-    return configured_frontend(kind, speech if kind != "pocketsphinx" else None, thresholds=thresholds)
+                                   thresholds=thresholds, tokens_from=tokens_from)
+    return configured_frontend(kind, speech if kind != "pocketsphinx" else None, thresholds=thresholds,
+                               tokens_from=tokens_from)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:
@@ -207,7 +209,8 @@ def count_readout(model, rows: list[dict], frames_of) -> dict | None:
 
 
 def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "test", limit: int | None = None,
-                   frontend: str = "hybrid", progress: bool = True, keep_predictions: bool = False) -> dict:
+                   frontend: str = "hybrid", progress: bool = True, keep_predictions: bool = False,
+                   tokens_from: str = "respoken") -> dict:
     t0 = time.perf_counter()
     model = load_checkpoint(model_dir)
     speech = load_speech_model(model_dir, model.config)
@@ -216,7 +219,7 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     oracle = frontend in ("oracle_text", "oracle_text_foreign_tokens")
     foreign = frontend == "oracle_text_foreign_tokens"
     prev_tokens = None
-    tok = build_frontend(speech, "ctc" if oracle else frontend, model_dir)
+    tok = build_frontend(speech, "ctc" if oracle else frontend, model_dir, tokens_from)
     reader = DatasetReader(data_dir, split)  # read only: nothing is written beside the model or the data
     n = len(reader) if limit is None else min(limit, len(reader))
     rows, sparse, dense, nocam = [], [], [], []

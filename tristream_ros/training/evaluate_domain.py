@@ -61,7 +61,7 @@ def read_manifest(folder: str | Path = RECORDINGS_DIR) -> list[dict]:
 
 
 def evaluate_domain(model_dir: str | Path, shared_dir: str | Path | None = None, seed: int = 0,
-                    progress: bool = False) -> dict:
+                    progress: bool = False, tokens_from: str = "respoken") -> dict:
     from tristream_ros.data.out_of_domain import utterances
     from tristream_ros.data.speech_synth import read_wav
     from tristream_ros.training.evaluate import build_frontend
@@ -69,8 +69,8 @@ def evaluate_domain(model_dir: str | Path, shared_dir: str | Path | None = None,
 
     t0 = time.perf_counter()
     model, speech = load_shipped(model_dir)
-    tok = build_frontend(speech, "hybrid", model_dir)
-    report = {"model": str(model_dir), "frontend": "hybrid (default)", "rejection_on": tok.thresholds.rejects}
+    tok = build_frontend(speech, "hybrid", model_dir, tokens_from)
+    report = {"model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from, "rejection_on": tok.thresholds.rejects}
     items = utterances("heldout", seed)
     if progress:
         from tqdm import tqdm

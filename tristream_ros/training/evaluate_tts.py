@@ -112,6 +112,7 @@ def _run_voice(model, tok, queries: list[dict], synth, room: bool = False, seed:
 
 def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str] | None = None, n: int = 30,
                  seed: int = 0, espeak_reference: bool = True, keep_predictions: bool = False, room: bool = False,
+                 tokens_from: str = "respoken",
                  progress: bool = False) -> dict:
     """Per-voice and overall figures for ``engine`` voices (data/tts_engines.py: flite, festival).
     room: each query heard through room_for(seed, id) (noise, reverb, ...) instead of clean."""
@@ -123,7 +124,7 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
     check_engine_voices(engine, voices)
     t0 = time.perf_counter()
     model, speech = load_shipped(model_dir)
-    tok = build_frontend(speech, "hybrid", model_dir)
+    tok = build_frontend(speech, "hybrid", model_dir, tokens_from)
     queries = tts_queries(n, seed)
     per_voice, all_rows, preds = {}, [], {}
     for v in voices:
@@ -134,7 +135,7 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
         per_voice[v]["routes"] = {r: _summary([x for x in rows if x["route"] == r]) for r in ("speech", "speech_vision")}
         all_rows += rows
         preds[v] = rows
-    report = {"engine": engine, "model": str(model_dir), "frontend": "hybrid (default)", "seed": seed,
+    report = {"engine": engine, "model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from, "seed": seed,
               "queries": len(queries), "phrasing": "heldout",
               "audio": "test-split room effects (training/evaluate_tts.room_for)" if room else "clean, 0.3 s silence either side", "voices": voices, "per_voice": per_voice,
               "overall": _summary(all_rows)}

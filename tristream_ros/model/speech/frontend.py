@@ -7,6 +7,8 @@ is what runs.
     vocabulary    pocketsphinx's sentences: queries | domain | none | PATH (data.language.sentences_for)
     mode          grammar (JSGF of the sentences) | lm (bigram LM over them)
     ctc_grammar   hybrid only: the sentences our CTC scores at end of utterance, same names
+    tokens_from   hybrid only: respoken (the final sentence spoken by a training voice, encoded:
+                  model/speech/respoken.py) | audio (the user's own audio, encoded)
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.tokenizer import SpeechTokenizer, build_speech_tokenizer
 
 FRONTEND_NAMES = ("hybrid", "ctc", "pocketsphinx")
+TOKEN_SOURCES = ("respoken", "audio")
 
 
 def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = None, *,
                         vocabulary: str = "queries", mode: str = "grammar", vad=None,
-                        ctc_grammar: str = "queries", thresholds: GrammarThresholds | None = None) -> SpeechTokenizer:
+                        ctc_grammar: str = "queries", thresholds: GrammarThresholds | None = None,
+                        tokens_from: str = "respoken") -> SpeechTokenizer:
     """The SpeechTokenizer named by the node's parameters (defaults: the node's defaults;
     thresholds: the CTC-grammar override's, None = the module defaults)."""
     from tristream_ros.data.language import sentences_for
@@ -28,12 +32,18 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
 
     if frontend not in FRONTEND_NAMES:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTEND_NAMES}")
+    if tokens_from not in TOKEN_SOURCES:
+        raise InputError(f"unknown speech token source {tokens_from!r}; expected one of {TOKEN_SOURCES}")
     ps = None
     if frontend != "ctc":
         sentences = sentences_for(vocabulary)
         ps = PocketsphinxConfig(DomainVocabulary(sentences, mode) if sentences else None)
-    grammar = None
+    grammar = respoken = None
+    if frontend == "hybrid" and tokens_from == "respoken" and model is not None:
+        from tristream_ros.model.speech.respoken import RespokenTokens
+        respoken = RespokenTokens(model)
     if frontend == "hybrid":
         g_sentences = sentences_for(ctc_grammar)
         grammar = CtcSentenceScorer(g_sentences) if g_sentences else None
-    return build_speech_tokenizer(frontend, model, ps, vad, grammar=grammar, thresholds=thresholds)
+    return build_speech_tokenizer(frontend, model, ps, vad, grammar=grammar, thresholds=thresholds,
+                                  respoken=respoken)

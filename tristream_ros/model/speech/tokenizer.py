@@ -386,8 +386,12 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
 
     def __init__(self, model: SpeechModel, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
-                 grammar: CtcSentenceScorer | None = None, thresholds: GrammarThresholds | None = None):
+                 grammar: CtcSentenceScorer | None = None, thresholds: GrammarThresholds | None = None,
+                 respoken=None):
         self.encoder_frontend = _EncoderFrontend(model)
+        # respoken.RespokenTokens (or None: the tokens of the user's audio): the final sentence's
+        # tokens spoken by a training voice instead
+        self.respoken = respoken
         self.thresholds = thresholds or GrammarThresholds()
         self.last_pocketsphinx_score = float("inf")  # pocketsphinx's acoustic score per frame, last utterance
         self.grammar = grammar
@@ -455,13 +459,18 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.encoder_frontend.feed(pcm)
         return super()._feed(pcm)
 
+    def _tokens_for(self, text: str, audio_tokens: torch.Tensor) -> torch.Tensor:
+        return self.respoken(text) if self.respoken is not None and text else audio_tokens
+
     def _end(self):
         ctc_text, tokens = self.encoder_frontend.end()
-        return self._choose(self.recognizer.end(), ctc_text), tokens, ctc_text
+        text = self._choose(self.recognizer.end(), ctc_text)
+        return text, self._tokens_for(text, tokens), ctc_text
 
     def _peek(self):
         ctc_text, tokens = self.encoder_frontend.peek()
-        return (self.recognizer.current() or ctc_text), tokens, ctc_text
+        text = self.recognizer.current() or ctc_text
+        return text, self._tokens_for(text, tokens), ctc_text
 
 
 FRONTENDS = ("ctc", "pocketsphinx", "hybrid")
@@ -470,8 +479,8 @@ FRONTENDS = ("ctc", "pocketsphinx", "hybrid")
 def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            pocketsphinx: PocketsphinxConfig | None = None,
                            vad: VadConfig | None = None, grammar: CtcSentenceScorer | None = None,
-                           thresholds: GrammarThresholds | None = None) -> SpeechTokenizer:
-    """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar: hybrid only)."""
+                           thresholds: GrammarThresholds | None = None, respoken=None) -> SpeechTokenizer:
+    """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken: hybrid only)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
     if frontend in ("ctc", "hybrid") and model is None:
@@ -480,4 +489,4 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
         return CtcSpeechTokenizer(model, vad)
     if frontend == "pocketsphinx":
         return PocketsphinxSpeechTokenizer(pocketsphinx, vad)
-    return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds)
+    return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds, respoken=respoken)
