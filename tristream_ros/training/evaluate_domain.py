@@ -8,9 +8,11 @@
   the robot move (any action but none / stop), per engine.
 - ``packaged_recordings``: data/recordings/ (real people, pocketsphinx's test recordings): the
   command among them must give its expected action with no camera; the rest are out of domain.
-- ``shared_recordings`` (when `shared_dir` is given, `tristream eval --real DIR`): each WAV (with
-  its TXT reference when there is one) through the same path: what was heard, whether it was
-  understood, the action and answer. A folder of real commands is evaluated this way; the
+- ``shared_recordings`` (when `shared_dir` is given, `tristream eval --real DIR`): each audio
+  file (WAV of any rate / channels / sample format, FLAC, OGG, MP3; with its TXT reference when
+  there is one) through the same path: what was heard, whether it was understood, the action
+  and answer, and with a reference whether the robot acts as it would on the exact words
+  (evaluate_folder; `tristream eval --real DIR` without --data runs only this). A folder of real commands is evaluated this way; the
   default, ../shared/data/speech, holds five LibriVox sentences, none a command, which the
   default grammar should reject, or at least not act on.
 Nothing here is trained on; the rejection thresholds were chosen on the other half of the
@@ -60,10 +62,68 @@ def read_manifest(folder: str | Path = RECORDINGS_DIR) -> list[dict]:
     return [{**it, "path": str(folder / it["file"])} for it in items]
 
 
+def evaluate_folder(model, tok, folder: str | Path) -> dict:
+    """Each audio file of ``folder`` (any format signal/audio_file reads; its TXT reference when
+    there is one) through the default front end and model, no camera: what was heard, whether it
+    was understood, the action and answer; with a reference also whether the words were heard
+    exactly and whether the robot does what it would have done had it heard them exactly
+    (``action_as_reference``: the model run on the reference text)."""
+    from tristream_ros.errors import InputError
+    from tristream_ros.model.text_tokenizer import normalize
+    from tristream_ros.signal.audio_file import audio_files, load_audio
+    from tristream_ros.training.evaluate import run_query
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"recordings folder {str(folder)!r} does not exist")
+    rows, errors = [], []
+    for f in audio_files(folder):
+        ref_file = f.with_suffix(".txt")
+        ref = normalize(ref_file.read_text()) if ref_file.is_file() else None
+        try:
+            audio = load_audio(f)
+        except InputError as exc:  # an unreadable file is reported and skipped, the rest go on
+            errors.append({"file": f.name, "error": str(exc)})
+            continue
+        r = {"file": f.name, "reference": ref, **_run(model, tok, audio)}
+        r["heard_exact"] = None if ref is None else normalize(r["heard"]) == ref
+        if ref:
+            ref_action = run_query(model, ref, None, None, None, dense=False, camera=False)["action"]
+            r["reference_action"] = ref_action
+            r["action_as_reference"] = r["action"] == ref_action
+        rows.append(r)
+    known = [r for r in rows if r["heard_exact"] is not None]
+    acted = [r for r in rows if "action_as_reference" in r]
+    keys = ("file", "reference", "heard", "heard_exact", "understood", "action", "reference_action",
+            "action_as_reference", "answer")
+    return {"source": str(folder),
+            "note": "each recording through the default front end and model, no camera; the default "
+                    "folder (../shared/data/speech) holds read sentences, none a command: those should be "
+                    "not understood",
+            **_summary(rows),
+            "heard_exact": float(np.mean([r["heard_exact"] for r in known])) if known else None,
+            "action_as_reference": float(np.mean([r["action_as_reference"] for r in acted])) if acted else None,
+            "per_file": [{k: r.get(k) for k in keys} for r in rows], "unreadable": errors}
+
+
+def evaluate_real_folder(model_dir: str | Path, folder: str | Path, tokens_from: str = "respoken") -> dict:
+    """`tristream eval --real FOLDER` without a dataset: evaluate_folder with the default front end."""
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.ship import load_shipped
+
+    t0 = time.perf_counter()
+    model, speech = load_shipped(model_dir)
+    tok = build_frontend(speech, "hybrid", model_dir, tokens_from)
+    report = {"model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from,
+              "rejection_on": tok.thresholds.rejects, **evaluate_folder(model, tok, folder)}
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    return report
+
+
 def evaluate_domain(model_dir: str | Path, shared_dir: str | Path | None = None, seed: int = 0,
                     progress: bool = False, tokens_from: str = "respoken") -> dict:
     from tristream_ros.data.out_of_domain import utterances
-    from tristream_ros.data.speech_synth import read_wav
+    from tristream_ros.signal.audio_file import load_audio
     from tristream_ros.training.evaluate import build_frontend
     from tristream_ros.training.ship import load_shipped
 
@@ -83,7 +143,7 @@ def evaluate_domain(model_dir: str | Path, shared_dir: str | Path | None = None,
         "per_utterance": [{k: r[k] for k in ("text", "source", "heard", "understood", "action")} for r in rows]}
     packaged = []
     for it in read_manifest():
-        r = _run(model, tok, read_wav(it["path"]))
+        r = _run(model, tok, load_audio(it["path"]))
         entry = {"file": it["file"], "reference": it["transcript"], "in_domain": it["in_domain"],
                  **{k: r[k] for k in ("heard", "understood", "action", "answer")}}
         if it.get("expected_action"):
@@ -97,25 +157,9 @@ def evaluate_domain(model_dir: str | Path, shared_dir: str | Path | None = None,
         "commands": len(cmds),
         "command_action_accuracy": float(np.mean([p["action_correct"] for p in cmds])) if cmds else None,
         "out_of_domain": _summary(ood), "per_file": packaged}
-    shared = Path(shared_dir) if shared_dir is not None else None  # None: skipped
-    wavs = sorted(shared.glob("*.wav")) if shared is not None and shared.is_dir() else []
-    if wavs:
-        from tristream_ros.model.text_tokenizer import normalize
-        srows = []
-        for w in wavs:
-            ref = w.with_suffix(".txt")
-            r = {"file": w.name, "reference": normalize(ref.read_text()) if ref.is_file() else None,
-                 **_run(model, tok, read_wav(w))}
-            r["heard_exact"] = None if r["reference"] is None else normalize(r["heard"]) == r["reference"]
-            srows.append(r)
-        known = [r for r in srows if r["heard_exact"] is not None]
-        report["shared_recordings"] = {
-            "source": str(shared),
-            "note": "the --real folder through the default front end and model, no camera (the default "
-                    "folder holds read sentences, none a command: those should be not understood)",
-            **_summary(srows),
-            "heard_exact": float(np.mean([r["heard_exact"] for r in known])) if known else None,
-            "per_file": [{k: r[k] for k in ("file", "reference", "heard", "heard_exact", "understood", "action",
-                                            "answer")} for r in srows]}
+    if shared_dir is not None and Path(shared_dir).is_dir():
+        folder_report = evaluate_folder(model, tok, shared_dir)
+        if folder_report["n"]:
+            report["shared_recordings"] = folder_report
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
