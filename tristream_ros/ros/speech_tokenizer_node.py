@@ -56,6 +56,9 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            model answers unfamiliar voices in noisy rooms better, docs/training.md)
                            | audio (the user's own audio encoded)
   vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
+  vad.incomplete_hold_ms   when the VAD's end comes while pocketsphinx's partial is only the start
+                           of a grammar sentence ("go to the ..."), the utterance is held open this
+                           much longer (default 700 ms) for the user to go on; 0: never
   max_queue                chunks waiting before the oldest are dropped (counted)
   runtime.threads          torch threads
 """
@@ -198,7 +201,9 @@ class SpeechTokenizerNode(Node):
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
                             min_speech_ms=float(param(self, "vad.min_speech_ms", 96.0, "ms")),
                             min_silence_ms=float(param(self, "vad.min_silence_ms", 300.0, "ms: end-of-utterance wait")),
-                            speech_pad_ms=float(param(self, "vad.speech_pad_ms", 64.0, "ms")))
+                            speech_pad_ms=float(param(self, "vad.speech_pad_ms", 64.0, "ms")),
+                            incomplete_hold_ms=float(param(self, "vad.incomplete_hold_ms", 700.0,
+                                                           "ms the end is held while the sentence is unfinished")))
         self.max_queue = int(param(self, "max_queue", 400, "chunks waiting before the oldest are dropped"))
         threads = int(param(self, "runtime.threads", 1, "torch intra-op threads"))
         self.frame_id = str(param(self, "frame_id", "microphone"))

@@ -47,7 +47,7 @@ from tristream_ros.model.speech.ctc_grammar import (CtcSentenceScorer, GrammarMa
                                                     grammar_overrides, not_understood, rescore_candidates,
                                                     rescored_sentence)
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
-                                                              partial_stability)
+                                                              partial_stability, sentence_words)
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.vad import StreamingVad, VadConfig
 from tristream_ros.signal.features import SAMPLE_RATE, IncrementalLogMel, validate_pcm
@@ -216,6 +216,9 @@ class SpeechTokenizer(ABC):
         self._utt_start_s = 0.0
         self._done: list[Utterance] = []
         self._last_partial = ""
+        # (end time s, stream sample the VAD decided it at) of an end held open because the
+        # sentence was not complete yet (VadConfig.incomplete_hold_ms); None: not holding
+        self._held_end: tuple[float, int] | None = None
 
     def accept_audio(self, pcm, sample_rate: int = SAMPLE_RATE) -> list[SpeechEvent]:
         """Add audio (float32 mono 16 kHz, non-empty, finite); return the events it caused."""
@@ -224,22 +227,43 @@ class SpeechTokenizer(ABC):
         self._pos += x.size
         events: list[SpeechEvent] = []
         for ev in self.vad.accept(x):
-            if ev.kind == "start" and not self._in_utt:
+            self._release_hold(int(round(ev.detected_s * SAMPLE_RATE)), events)
+            if ev.kind == "start" and self._held_end is not None:  # the user went on: same utterance
+                self._held_end = None
+                events.append(SpeechResumed(ev.time_s))
+            elif ev.kind == "start" and not self._in_utt:
                 self._start(ev.time_s, events)
             elif ev.kind == "end" and self._in_utt:
-                self._route_until(int(round(ev.detected_s * SAMPLE_RATE)), events)
-                events.append(self._close(ev.time_s, forced=False))
+                detected = int(round(ev.detected_s * SAMPLE_RATE))
+                self._route_until(detected, events)
+                if self.vad.config.incomplete_hold_ms > 0 and self._incomplete():
+                    self._held_end = (ev.time_s, detected)  # a hesitation mid-sentence? wait a little more
+                else:
+                    events.append(self._close(ev.time_s, forced=False))
             elif ev.kind == "pause" and self._in_utt:
                 self._route_until(int(round(ev.detected_s * SAMPLE_RATE)), events)
                 events.append(self._preview(ev.time_s))
             elif ev.kind == "resume" and self._in_utt:
                 events.append(SpeechResumed(ev.time_s))
         self._route_until(self._pos, events)
+        self._release_hold(self._pos, events)
         return events
+
+    def _release_hold(self, now: int, events: list) -> None:
+        """Close a held utterance at its original end once the hold has passed at sample `now`."""
+        if self._held_end is not None:
+            end_s, detected = self._held_end
+            if now - detected >= self.vad.config.incomplete_hold_ms * SAMPLE_RATE / 1000.0:
+                self._held_end = None
+                events.append(self._close(end_s, forced=False))
 
     def finish(self) -> Utterance | None:
         """End of stream: close an utterance in progress; return the latest utterance not yet
         returned (None if nobody spoke). The tokenizer is then ready for a new stream."""
+        if self._held_end is not None:  # the stream ended during a hold: the sentence ended there
+            self._route_until(self._pos, [])
+            end_s, self._held_end = self._held_end[0], None
+            self._close(end_s, forced=False)
         if self._in_utt:
             self._route_until(self._pos, [])
             for ev in self.vad.flush():
@@ -294,6 +318,12 @@ class SpeechTokenizer(ABC):
         utt = Utterance(text, tokens, ctc_text, self._utt_start_s, end_s, self.frontend_name, ms, False)
         return TentativeEndOfUtterance(utt.start_s, utt.end_s, utt)
 
+    def _incomplete(self) -> bool:
+        """Whether the utterance so far is the start of a sentence the front end expects but not
+        yet a whole one (its end is then held, VadConfig.incomplete_hold_ms); False when the
+        front end has no closed sentence set."""
+        return False
+
     def _understood(self) -> bool:
         """Whether the utterance just ended is in the front end's domain (front ends that can
         reject speech override this)."""
@@ -345,11 +375,22 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         self.recognizer = (pocketsphinx if isinstance(pocketsphinx, PocketsphinxRecognizer)
                            else PocketsphinxRecognizer(pocketsphinx))
         self._ps_prev = ""
+        vocab = self.recognizer.config.vocabulary
+        # whole sentences of a grammar (an LM accepts any word sequence: nothing is incomplete)
+        self._sentences = (frozenset(" ".join(sentence_words(t)) for t in vocab.sentences)
+                           if vocab is not None and vocab.mode == "grammar" else None)
         super().__init__(vad, pre_roll_ms)
 
     def _begin(self) -> None:
         self.recognizer.start()
         self._ps_prev = ""
+
+    def _incomplete(self) -> bool:
+        """Pocketsphinx's partial under the grammar is a sentence's beginning ("go to the")."""
+        if self._sentences is None:
+            return False
+        words = sentence_words(self.recognizer.current())
+        return bool(words) and " ".join(words) not in self._sentences
 
     def _feed(self, pcm):
         text = self.recognizer.feed(pcm)

@@ -42,7 +42,11 @@ class VadConfig:
     speech_pad_ms: added before the start and after the end of each segment.
     tentative_silence_ms: if set (< min_silence_ms), a "pause" event is raised after this much
         silence, before the end is certain, and a "resume" event if speech comes back first;
-        consumers may start answering speculatively on "pause" (see SpeechTokenizer)."""
+        consumers may start answering speculatively on "pause" (see SpeechTokenizer).
+    incomplete_hold_ms: not used by the VAD itself: when its end comes while the front end's
+        partial transcript is not yet a whole sentence of its grammar ("go to the ..."), the
+        speech tokenizer holds the utterance open this much longer for the user to go on
+        (a hesitation), instead of ending it there (0: never hold)."""
 
     threshold: float = 0.5
     neg_threshold: float | None = None
@@ -50,6 +54,7 @@ class VadConfig:
     min_silence_ms: float = 300.0
     speech_pad_ms: float = 64.0
     tentative_silence_ms: float | None = None
+    incomplete_hold_ms: float = 700.0
 
     def __post_init__(self) -> None:
         if self.tentative_silence_ms is not None and not 0 < self.tentative_silence_ms < self.min_silence_ms:
@@ -59,8 +64,8 @@ class VadConfig:
             raise InputError(f"VadConfig.threshold must be in (0, 1), got {self.threshold}")
         if self.neg_threshold is not None and not 0.0 <= self.neg_threshold <= self.threshold:
             raise InputError(f"VadConfig.neg_threshold must be in [0, threshold={self.threshold}], got {self.neg_threshold}")
-        for name in ("min_speech_ms", "min_silence_ms", "speech_pad_ms"):
-            if getattr(self, name) < 0:
+        for name in ("min_speech_ms", "min_silence_ms", "speech_pad_ms", "incomplete_hold_ms"):
+            if not getattr(self, name) >= 0:  # NaN too
                 raise InputError(f"VadConfig.{name} must be >= 0, got {getattr(self, name)}")
 
     @property
