@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--voices", default=None, help="with --engine: comma-separated voices (default all)")
     parser.add_argument("--queries", type=int, default=30, help="with --engine: queries per voice")
     parser.add_argument("--seed", type=int, default=0, help="with --engine: query set seed")
+    parser.add_argument("--pause", type=float, default=0.0, help="with --engine: each query spoken in two "
+                        "halves with this many seconds of silence between (a hesitation mid-command)")
+    parser.add_argument("--incomplete-hold-ms", type=float, default=None, help="with --engine: the front end's "
+                        "hold of an unfinished sentence's end (default: the node's, 700 ms; 0: off)")
     parser.add_argument("--room", action="store_true", help="with --engine: each query heard in a room drawn "
                         "like the test split's (noise 5-35 dB SNR, reverb, gain, band limits, speed), not clean")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
@@ -168,7 +172,8 @@ def _run_engine(args) -> int:
     try:
         report = evaluate_tts(args.model, args.engine, voices, args.queries, args.seed,
                               keep_predictions=args.predictions, progress=not args.json, room=args.room,
-                              tokens_from=args.speech_tokens)
+                              tokens_from=args.speech_tokens, pause_s=args.pause,
+                              hold_ms=args.incomplete_hold_ms)
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2

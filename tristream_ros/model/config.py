@@ -199,11 +199,17 @@ class CascadeConfig:
     start: "router" starts at the router's choice; "cheapest" always starts at the cheapest
         feasible expert (more escalations, never skips a cheap expert).
     max_answer_tokens: longest streamed answer (tokens, <eos> excluded).
+    no_camera_reply: with no camera (Query.vision None), a query the router would send to a
+        vision expert if there were one ("is there a cone", "go to the red ball") is answered
+        with this text and action "none" instead of by the speech expert, which never learnt to
+        answer about a scene it cannot see (it made up motions: "is there a cone" -> "backing
+        up"). "" turns this off.
     """
 
     escalate_below: float = 0.5
     start: str = "router"
     max_answer_tokens: int = 32
+    no_camera_reply: str = "i cannot see anything right now"
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.escalate_below <= 1.0, "CascadeConfig", "escalate_below",
@@ -212,6 +218,8 @@ class CascadeConfig:
                "must be 'router' or 'cheapest'")
         _check(isinstance(self.max_answer_tokens, int) and self.max_answer_tokens >= 1,
                "CascadeConfig", "max_answer_tokens", self.max_answer_tokens, "must be a positive int")
+        _check(isinstance(self.no_camera_reply, str), "CascadeConfig", "no_camera_reply", self.no_camera_reply,
+               "must be a string")
 
 
 @dataclass

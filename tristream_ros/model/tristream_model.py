@@ -671,6 +671,11 @@ class TriStreamModel(nn.Module):
         speech, q_ids, c_ids, spoken = self._check_query(query)
         has_vision = query.vision is not None
         routed, _ = self._route(speech, q_ids, c_ids, has_vision, spoken)
+        if not has_vision and cfg.cascade.no_camera_reply:
+            wanted, probs = self._route(speech, q_ids, c_ids, True, spoken)  # as if a camera were there
+            if wanted in VISION_ROUTES:  # the query is about the scene: say so, do not guess or move
+                yield from self._no_camera_answer(wanted, float(probs[ROUTE_INDEX[wanted]]), t0)
+                return
         t_route = time.perf_counter()
 
         vision_state: dict = {}
@@ -812,6 +817,19 @@ class TriStreamModel(nn.Module):
         if t_first is not None:
             lat["first_token"] = 1000 * (t_first - t0)
         yield Done(latencies_ms=lat, text=" ".join(words), flops=trace.flops, trace=trace)
+
+    def _no_camera_answer(self, wanted: str, confidence: float, t0: float) -> Iterator[AnswerEvent]:
+        """A scene query with no camera: RouteChosen(the vision route it needs), Action none,
+        cascade.no_camera_reply word by word, Done (no expert ran: no trace, router cost only)."""
+        yield RouteChosen(wanted, confidence, 0)
+        yield Action("none", 1.0, None)
+        words = self.config.cascade.no_camera_reply.split()
+        t_first = time.perf_counter()
+        for i, w in enumerate(words):
+            yield TextDelta(w if i == 0 else " " + w)
+        total = 1000 * (time.perf_counter() - t0)
+        yield Done(latencies_ms={"route": total, "vision": 0.0, "prefill": 0.0, "total": total,
+                                 "first_token": 1000 * (t_first - t0)}, text=" ".join(words))
 
     def _list_length(self, vis: VisionContext | None, said: Sequence[int]) -> ListLength | None:
         """The end-of-list control of `copy.list_length_from_count` for this answer (None: off,

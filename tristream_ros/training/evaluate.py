@@ -64,21 +64,22 @@ def load_speech_model(model_dir: str | Path, config) -> SpeechModel:
 
 
 def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | Path | None = None,
-                   tokens_from: str = "respoken"):
+                   tokens_from: str = "respoken", vad=None):
     """The speech_tokenizer_node's default front end (config/tristream.yaml), built by the same
     function the node uses: pocketsphinx with a grammar of the queries users say, and for
     `hybrid` our encoder's CTC scoring the same sentences with the override thresholds
     calibrated for the model in `model_dir` (model/speech/ctc_grammar.load_grammar_thresholds).
     kind `hybrid_lm`: the hybrid with pocketsphinx's bigram LM over queries + answers instead
-    (no CTC grammar). tokens_from: the hybrid's speech tokens, respoken (default, as the node) | audio."""
+    (no CTC grammar). tokens_from: the hybrid's speech tokens, respoken (default, as the node) | audio.
+    vad: a VadConfig (None: the defaults, as the node)."""
     from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
     from tristream_ros.model.speech.frontend import configured_frontend
     thresholds = load_grammar_thresholds(model_dir)
     if kind == "hybrid_lm":
         return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none",
-                                   thresholds=thresholds, tokens_from=tokens_from)
+                                   thresholds=thresholds, tokens_from=tokens_from, vad=vad)
     return configured_frontend(kind, speech if kind != "pocketsphinx" else None, thresholds=thresholds,
-                               tokens_from=tokens_from)
+                               tokens_from=tokens_from, vad=vad)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:

@@ -29,6 +29,7 @@ from tristream_ros.data import language
 from tristream_ros.data.dataset import ALL_COMBOS, HELDOUT_COMBOS
 from tristream_ros.data.scenes import render_scene, sample_scene
 from tristream_ros.data.speech_synth import SAMPLE_RATE, AugmentSpec, augment, sample_augment
+from tristream_ros.errors import InputError
 from tristream_ros.model.text_tokenizer import normalize
 from tristream_ros.training.cache import char_error_rate
 
@@ -82,11 +83,23 @@ def room_for(seed: int, query_id: str) -> AugmentSpec:
     return sample_augment(np.random.default_rng([int(seed), 13, int(query_id.split("-")[-1])]))
 
 
-def _run_voice(model, tok, queries: list[dict], synth, room: bool = False, seed: int = 0) -> list[dict]:
+def spoken_with_pause(text: str, synth, pause_s: float) -> np.ndarray:
+    """``text`` spoken in two halves (split before its middle word) with ``pause_s`` of silence
+    between: a speaker hesitating mid-command. One-word texts are spoken whole."""
+    words = text.split()
+    if pause_s <= 0 or len(words) < 2:
+        return synth(text)
+    cut = len(words) // 2
+    gap = np.zeros(int(pause_s * SAMPLE_RATE), np.float32)
+    return np.concatenate([synth(" ".join(words[:cut])), gap, synth(" ".join(words[cut:]))])
+
+
+def _run_voice(model, tok, queries: list[dict], synth, room: bool = False, seed: int = 0,
+               pause_s: float = 0.0) -> list[dict]:
     from tristream_ros.training.evaluate import run_query
     rows = []
     for q in queries:
-        clean = synth(q["query"])
+        clean = spoken_with_pause(q["query"], synth, pause_s)
         audio = augment(clean, room_for(seed, q["id"]))[0] if room else _pad(clean)
         utt = tok.transcribe(audio)
         text, tokens = ("", None) if utt is None else (utt.text, utt.tokens if utt.tokens.numel() else None)
@@ -112,10 +125,12 @@ def _run_voice(model, tok, queries: list[dict], synth, room: bool = False, seed:
 
 def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str] | None = None, n: int = 30,
                  seed: int = 0, espeak_reference: bool = True, keep_predictions: bool = False, room: bool = False,
-                 tokens_from: str = "respoken",
+                 tokens_from: str = "respoken", pause_s: float = 0.0, hold_ms: float | None = None,
                  progress: bool = False) -> dict:
     """Per-voice and overall figures for ``engine`` voices (data/tts_engines.py: flite, festival).
-    room: each query heard through room_for(seed, id) (noise, reverb, ...) instead of clean."""
+    room: each query heard through room_for(seed, id) (noise, reverb, ...) instead of clean.
+    pause_s: each query spoken in two halves with this pause between (spoken_with_pause).
+    hold_ms: the front end's VadConfig.incomplete_hold_ms (None: the default)."""
     from tristream_ros.data.tts_engines import check_engine_voices, engine_synthesize, engine_voices
     from tristream_ros.training.evaluate import build_frontend
     from tristream_ros.training.ship import load_shipped
@@ -124,18 +139,23 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
     check_engine_voices(engine, voices)
     t0 = time.perf_counter()
     model, speech = load_shipped(model_dir)
-    tok = build_frontend(speech, "hybrid", model_dir, tokens_from)
+    from tristream_ros.model.speech.vad import VadConfig
+    if not pause_s >= 0:
+        raise InputError(f"pause must be a number of seconds >= 0, got {pause_s}")
+    vad = VadConfig() if hold_ms is None else VadConfig(incomplete_hold_ms=hold_ms)
+    tok = build_frontend(speech, "hybrid", model_dir, tokens_from, vad)
     queries = tts_queries(n, seed)
     per_voice, all_rows, preds = {}, [], {}
     for v in voices:
         if progress:
             print(f"{engine} voice {v} ({len(queries)} queries)", flush=True)
-        rows = _run_voice(model, tok, queries, lambda text, v=v: engine_synthesize(engine, text, v), room, seed)
+        rows = _run_voice(model, tok, queries, lambda text, v=v: engine_synthesize(engine, text, v), room, seed, pause_s)
         per_voice[v] = _summary(rows)
         per_voice[v]["routes"] = {r: _summary([x for x in rows if x["route"] == r]) for r in ("speech", "speech_vision")}
         all_rows += rows
         preds[v] = rows
-    report = {"engine": engine, "model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from, "seed": seed,
+    report = {"engine": engine, "model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from,
+              "pause_s": pause_s, "incomplete_hold_ms": vad.incomplete_hold_ms, "seed": seed,
               "queries": len(queries), "phrasing": "heldout",
               "audio": "test-split room effects (training/evaluate_tts.room_for)" if room else "clean, 0.3 s silence either side", "voices": voices, "per_voice": per_voice,
               "overall": _summary(all_rows)}
@@ -148,7 +168,7 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
         rows = []
         for i, q in enumerate(queries):
             voice = sample_voice(np.random.default_rng([int(seed), 11, i]), "test")
-            rows += _run_voice(model, tok, [q], lambda text, voice=voice: synthesize(text, voice), room, seed)
+            rows += _run_voice(model, tok, [q], lambda text, voice=voice: synthesize(text, voice), room, seed, pause_s)
         report["espeak_reference"] = _summary(rows)
         report["espeak_reference"]["voices"] = "espeak-ng test-split voices (never trained on)"
         preds["espeak_reference"] = rows

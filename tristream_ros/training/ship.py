@@ -29,7 +29,11 @@ FRONTEND = {
             "scored by speech.safetensors' CTC when its per-frame log-likelihood and lead over the "
             "runner-up and over pocketsphinx's sentence clear the thresholds in ctc_grammar.json "
             "(training/calibrate_grammar.py)",
-    "speech_tokens": "speech.safetensors: streaming encoder + k=5 adapter",
+    "speech_tokens": "speech.safetensors: streaming encoder + k=5 adapter over the recognised sentence spoken "
+                     "by a training espeak-ng voice (model/speech/respoken.py; speech.tokens_from: respoken), "
+                     "or over the user's audio (tokens_from: audio)",
+    "endpointing": "silero VAD; the end is held up to VadConfig.incomplete_hold_ms while pocketsphinx's "
+                   "partial is only the beginning of a grammar sentence",
     "live_transcript": "pocketsphinx partials (CTC head of speech.safetensors in ctc_text)",
     "build": "tristream_ros.training.evaluate.build_frontend(speech_model, 'hybrid') "
              "(= speech_tokenizer_node defaults)",

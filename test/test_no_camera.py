@@ -1,0 +1,57 @@
+"""A query about the scene with no camera (Query.vision None: none attached, or the fusion
+node's frames are stale) is answered "i cannot see anything right now" with action none; the
+speech expert, which never learnt scene questions, used to make up motions for them
+("is there a cone" -> "backing up"). Speech commands are unaffected. Shipped model."""
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tristream_ros.errors import InputError
+
+MODEL = Path(__file__).resolve().parents[1] / "models" / "demo"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from tristream_ros.training.ship import load_shipped
+    return load_shipped(MODEL)
+
+
+def _ask(model, speech, text, camera=False):
+    from tristream_ros.model.speech.respoken import RespokenTokens
+    from tristream_ros.training.evaluate import run_query
+    return run_query(model, text, RespokenTokens(speech)(text), None, None, dense=False, camera=camera)
+
+
+@pytest.mark.parametrize("text", ["is there a cone", "go to the red ball", "what colour is the cup", "face it"])
+def test_scene_query_without_camera_is_declined(shipped, text):
+    model, speech = shipped
+    p = _ask(model, speech, text)
+    assert p["action"] == "none" and p["text"] == model.config.cascade.no_camera_reply
+    assert p["route"] in ("speech_vision", "trimodal") and p["vision_calls"] == 0
+
+
+@pytest.mark.parametrize("text,action", [("turn right", "turn_right"), ("halt", "stop"),
+                                         ("please back up a little", "backward")])
+def test_speech_commands_without_camera_still_act(shipped, text, action):
+    model, speech = shipped
+    p = _ask(model, speech, text)
+    assert p["action"] == action and p["route"] == "speech"
+
+
+def test_reply_off_restores_the_speech_expert(shipped):
+    model, speech = shipped
+    cascade = model.config.cascade
+    model.config.cascade = dataclasses.replace(cascade, no_camera_reply="")
+    try:
+        p = _ask(model, speech, "is there a cone")
+    finally:
+        model.config.cascade = cascade
+    assert p["route"] == "speech" and p["text"] != cascade.no_camera_reply
+
+
+def test_reply_must_be_text():
+    from tristream_ros.model.config import CascadeConfig
+    with pytest.raises(InputError, match="no_camera_reply"):
+        CascadeConfig(no_camera_reply=3)
