@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 import tempfile
 from pathlib import Path
 
@@ -33,6 +35,9 @@ def make_checkpoint(folder: str | Path, preset: str = "tiny", talkative: bool = 
     torch.manual_seed(seed)
     tok = TextTokenizer.build(all_sentences())
     cfg = TriStreamConfig.preset(preset, vocab_size=len(tok))
+    # an untrained router cannot tell scene queries from commands: no "i cannot see" reply for
+    # these stand-ins (they test the plumbing; the shipped model's reply is test_no_camera.py's)
+    cfg.cascade = dataclasses.replace(cfg.cascade, no_camera_reply="")
     model = TriStreamModel(cfg, tok).eval()
     if talkative:
         with torch.no_grad():

@@ -1,4 +1,5 @@
 """TriStreamModel: training pass, streaming answer events, fusion on demand, bad input."""
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -146,6 +147,7 @@ def test_spoken_query_with_transcript_only(model):
     assert probs[ROUTES.index("speech_vision")] > 0  # feasible because the query was spoken
     _, typed = model.route(Query("what colour is the ball", None, frames))
     assert typed[ROUTES.index("speech_vision")] < 1e-6
+    model.config.cascade = dataclasses.replace(model.config.cascade, no_camera_reply="")  # untrained router
     events = list(model.answer(Query("turn left", torch.zeros(0, 0), None, spoken=True)))
     assert events[0].route == "speech"
 
@@ -187,6 +189,7 @@ def test_article_agrees_with_the_word_the_decoder_picks_next():
     tok = TextTokenizer.build(CORPUS + ["an orange box", "a yellow box"])
     torch.manual_seed(0)
     m = TriStreamModel(TriStreamConfig.preset("tiny", vocab_size=len(tok)), tok).eval()
+    m.config.cascade = dataclasses.replace(m.config.cascade, no_camera_reply="")  # untrained router, no camera
     for script, want in ((["a", "orange", "box"], "an orange box"), (["an", "yellow", "box"], "a yellow box"),
                          (["the", "cup", "a"], "the cup a")):
         ids = iter([tok.token_to_id(w) for w in script] + [EOS_ID])
