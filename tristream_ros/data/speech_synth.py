@@ -204,11 +204,16 @@ def espeak_synthesize(text: str, voice: VoiceSpec) -> np.ndarray:
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
         raise InputError(f"espeak-ng failed for voice {voice.espeak_name!r}: {proc.stderr.decode(errors='replace')[:200]}")
-    pcm, rate = _parse_wav(proc.stdout)
+    return wav_to_trimmed_audio(proc.stdout)
+
+
+def wav_to_trimmed_audio(data: bytes) -> np.ndarray:
+    """A TTS engine's 16-bit WAV bytes -> float32 mono 16 kHz, silence trimmed at both ends."""
+    pcm, rate = _parse_wav(data)
     x = pcm.astype(np.float32) / 32768.0
     if rate != SAMPLE_RATE:
         g = np.gcd(rate, SAMPLE_RATE)
-        x = resample_poly(x, SAMPLE_RATE // g, rate // g).astype(np.float32)
+        x = resample_poly(x, SAMPLE_RATE // g, rate // g).astype(np.float32)  # e.g. espeak's 22.05 kHz
     return _trim(x)
 
 

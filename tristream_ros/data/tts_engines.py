@@ -19,10 +19,9 @@ import tempfile
 from typing import Sequence
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from ..errors import InputError
-from .speech_synth import SAMPLE_RATE, _parse_wav, _trim
+from .speech_synth import wav_to_trimmed_audio
 
 ENGINES: tuple[str, ...] = ("flite", "festival")
 
@@ -70,9 +69,4 @@ def run_to_audio(argv: Sequence[str], out_flag_value: str, what: str, stdin: str
             raise InputError(f"{what} failed: {proc.stderr.decode(errors='replace')[:200]}")
     finally:
         os.unlink(path)
-    pcm, rate = _parse_wav(data)
-    x = pcm.astype(np.float32) / 32768.0
-    if rate != SAMPLE_RATE:
-        g = np.gcd(rate, SAMPLE_RATE)
-        x = resample_poly(x, SAMPLE_RATE // g, rate // g).astype(np.float32)  # e.g. 32 kHz HTS, 8 kHz kal
-    return _trim(x)
+    return wav_to_trimmed_audio(data)  # e.g. 32 kHz HTS, 8 kHz kal -> 16 kHz

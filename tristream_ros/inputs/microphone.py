@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tristream_ros.errors import DeviceError, InputError
-from tristream_ros.signal.audio_format import AudioFormat, validate_format
+from tristream_ros.signal.audio_format import WAV_WIDTH_FORMATS, AudioFormat, validate_format
 
 DEFAULT_CHUNK_FRAMES = 320  # frames per chunk: 20 ms at 16 kHz
 
@@ -148,7 +148,6 @@ class PyAudioSource(AudioSource):
 
 # --- WAV file ------------------------------------------------------------------------
 
-_WAV_WIDTH_FORMATS = {1: "U8", 2: "S16LE", 4: "S32LE"}  # WAV PCM: 8-bit is unsigned
 
 
 class WavFileSource(AudioSource):
@@ -173,10 +172,10 @@ class WavFileSource(AudioSource):
         except (wave.Error, EOFError) as exc:
             raise InputError(f"{str(self.path)!r} is not a PCM WAV file: {exc}") from None
         width = wav.getsampwidth()
-        if width not in _WAV_WIDTH_FORMATS:
+        if width not in WAV_WIDTH_FORMATS:
             wav.close()
             raise InputError(f"WAV file {str(self.path)!r} has {8 * width}-bit samples; expected 8, 16 or 32")
-        self.format = AudioFormat(wav.getframerate(), wav.getnchannels(), _WAV_WIDTH_FORMATS[width])
+        self.format = AudioFormat(wav.getframerate(), wav.getnchannels(), WAV_WIDTH_FORMATS[width])
         self._wav, self._connected = wav, True
         self._t0, self._frames_out = 0.0, 0
 

@@ -17,17 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from tristream_ros.errors import InputError
-from tristream_ros.signal.audio_format import SAMPLE_RATE, decode_pcm, resample, to_mono
+from tristream_ros.signal.audio_format import SAMPLE_RATE, WAV_WIDTH_FORMATS, decode_pcm, resample, to_mono
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what `tristream eval --real` picks up in a folder
-_WAV_FORMATS = {1: "U8", 2: "S16LE", 4: "S32LE"}  # sample width in bytes -> PCM format
 
 
 def _read_pcm_wav(path: Path) -> tuple[np.ndarray, int] | None:
     """(samples (N, C), rate) of a PCM WAV the standard library reads, else None."""
     try:
         with wave.open(str(path), "rb") as w:
-            fmt = _WAV_FORMATS.get(w.getsampwidth())
+            fmt = WAV_WIDTH_FORMATS.get(w.getsampwidth())
             if fmt is None:
                 return None
             channels, rate = w.getnchannels(), w.getframerate()

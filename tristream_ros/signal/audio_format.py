@@ -27,6 +27,7 @@ SAMPLE_FORMATS: dict[str, tuple[str, int]] = {
     "F32LE": ("<f4", 4),
     "U8": ("u1", 1),
 }
+WAV_WIDTH_FORMATS: dict[int, str] = {1: "U8", 2: "S16LE", 4: "S32LE"}  # PCM WAV bytes per sample -> format (8-bit is unsigned)
 
 
 @dataclass(frozen=True)

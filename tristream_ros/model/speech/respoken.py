@@ -8,7 +8,7 @@ gets right ("please drive over to the blue ball", heard exactly, answered "movin
 ``RespokenTokens`` instead speaks the front end's final sentence with a training voice (espeak-ng
 en-us+m3 at 160 wpm, the generator's default VoiceSpec) and encodes that, so the decoder always
 sees tokens like the ones it was trained on, for exactly the sentence that was recognised.
-Measured in docs/training.md ("Respoken speech tokens"); the speech node's
+Measured in docs/training.md ("Respoken speech tokens, endpointing, no camera"); the speech node's
 ``speech.tokens_from`` picks ``respoken`` (default) or ``audio``.
 
     respoken = RespokenTokens(speech_model)
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from tristream_ros.model.speech.speech_model import SpeechModel
+from tristream_ros.signal.features import SAMPLE_RATE
 
 LEAD_S = 0.2  # s of silence before the sentence (the VAD's pre-roll gives live speech about as much)
 TRAIL_S = 0.2  # s of silence after it
@@ -54,8 +55,8 @@ class RespokenTokens:
             self._cache.move_to_end(text)
             return self._cache[text]
         speech = self._synthesize(text).astype(np.float32)
-        pcm = np.concatenate([np.zeros(int(LEAD_S * 16000), np.float32), speech,
-                              np.zeros(int(TRAIL_S * 16000), np.float32)])  # 16 kHz
+        pcm = np.concatenate([np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32), speech,
+                              np.zeros(int(TRAIL_S * SAMPLE_RATE), np.float32)])
         self._encoder.start()
         self._encoder.feed(pcm)
         _, tokens = self._encoder.end()  # (T'', llm_dim)
