@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tristream_ros.errors import InputError
-from tristream_ros.model.speech.pocketsphinx_frontend import (DomainVocabulary, PocketsphinxConfig,
+from tristream_ros.model.speech.pocketsphinx_frontend import (DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig,
                                                               PocketsphinxRecognizer, partial_stability,
                                                               sentence_words, word_error_rate)
 from tristream_ros.model.speech.tokenizer import EndOfUtterance, PartialTranscript, PocketsphinxSpeechTokenizer
@@ -86,6 +86,36 @@ def test_espeak_commands_recognized_exactly(grammar_tokenizer, voice, command):
     events = stream_through(grammar_tokenizer, x)
     ends = [e.utterance for e in events if isinstance(e, EndOfUtterance)]
     assert [u.text for u in ends] == [command]
+
+
+def test_domain_beam_keeps_the_path_the_default_beams_lose():
+    """A held-out test-split voice (espeak en+steph, 189 wpm, clean): with pocketsphinx's own
+    beams (beam=None) the grammar search pruned every path to the sentence end (empty result);
+    the default DOMAIN_BEAM finds the sentence said."""
+    from tristream_ros.data.language import all_queries
+    from tristream_ros.data.speech_synth import VoiceSpec, espeak_synthesize
+    said = "which object do you see on the right"
+    x = espeak_synthesize(said, VoiceSpec(language="en", variant="steph", speed_wpm=189, pitch=54, word_gap=2))
+    x = np.concatenate([np.zeros(6880, np.float32), x.astype(np.float32), np.zeros(4800, np.float32)])
+    vocab = DomainVocabulary(tuple(all_queries()), "grammar")
+    heard = {}
+    for beam in (None, DOMAIN_BEAM):
+        rec = PocketsphinxRecognizer(PocketsphinxConfig(vocab, beam=beam))
+        rec.start()
+        for i in range(0, x.size, 1600):
+            rec.feed(x[i:i + 1600])
+        heard[beam] = rec.end()
+        assert rec.decoder.config["beam"] == (beam or 1e-48)
+    assert heard == {None: "", DOMAIN_BEAM: said}
+    # the node's pocketsphinx.beam: unset -> DOMAIN_BEAM, 0 -> pocketsphinx's own
+    from tristream_ros.model.speech.frontend import configured_frontend
+    assert configured_frontend("pocketsphinx").recognizer.decoder.config["beam"] == DOMAIN_BEAM
+    assert configured_frontend("pocketsphinx", beam=0).recognizer.decoder.config["beam"] == 1e-48
+    # the general model keeps pocketsphinx's beams (its search is 134k words wide); bad beams fail early
+    assert PocketsphinxRecognizer(PocketsphinxConfig()).decoder.config["beam"] == 1e-48
+    for bad in (0.0, 1.5, -1e-80):
+        with pytest.raises(InputError, match="beam must be in"):
+            PocketsphinxConfig(vocab, beam=bad)
 
 
 def test_vocabulary_files_and_unknown_words():

@@ -27,6 +27,9 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
   pocketsphinx.vocabulary  queries (what users say to the assistant; 2.6x cheaper to decode than
                            domain) | domain (queries + answers) | none | PATH (one sentence a line)
   pocketsphinx.mode        grammar | lm
+  pocketsphinx.beam        search beam over the vocabulary (default 1e-80, wider than
+                           pocketsphinx's 1e-48, which lost every path for a quarter of the
+                           held-out voices' queries; 0: pocketsphinx's defaults)
   speech.ctc_grammar       hybrid only: sentences our encoder's CTC scores at end of utterance
                            (queries | domain | none | PATH); its best sentence replaces
                            pocketsphinx's text when it clears speech.ctc_grammar_min_score
@@ -77,6 +80,7 @@ from rclpy.node import Node
 
 from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.model.speech.ctc_grammar import GrammarThresholds, load_grammar_thresholds
+from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM
 from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
 from tristream_ros.ros.conversions import audio_chunk_to_numpy, ns_to_stamp, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
@@ -118,8 +122,9 @@ class StampMap:
 
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
                     ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None,
-                    tokens_from: str = "respoken"):
-    """-> (SpeechTokenizer, frontend actually used). ctc_grammar (hybrid only): the sentence set
+                    tokens_from: str = "respoken", beam: float | None = None):
+    """-> (SpeechTokenizer, frontend actually used). beam: pocketsphinx's search beam (None: the
+    default DOMAIN_BEAM, 0: pocketsphinx's own defaults). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | domain | none | PATH), with the
     override's `thresholds` (None: the module defaults); tokens_from (hybrid only): respoken | audio."""
     from tristream_ros.model.speech.frontend import configured_frontend
@@ -138,7 +143,8 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
     if frontend == "auto":
         frontend = "hybrid" if model is not None else "pocketsphinx"
     return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
-                               ctc_grammar=ctc_grammar, thresholds=thresholds, tokens_from=tokens_from), frontend
+                               ctc_grammar=ctc_grammar, thresholds=thresholds, tokens_from=tokens_from,
+                               beam=beam), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -151,6 +157,8 @@ class SpeechTokenizerNode(Node):
         weights = str(param(self, "speech.weights", SPEECH_WEIGHTS_FILE, "SpeechModel weights in model.path"))
         vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | domain | none | PATH"))
         mode = str(param(self, "pocketsphinx.mode", "grammar", "grammar | lm"))
+        beam = float(param(self, "pocketsphinx.beam", DOMAIN_BEAM,
+                           "search beam over the vocabulary (0: pocketsphinx's defaults)"))
         ctc_grammar = str(param(self, "speech.ctc_grammar", "queries", "queries | domain | none | PATH (hybrid)"))
         tokens_from = str(param(self, "speech.tokens_from", "respoken",
                                 "hybrid: speech tokens of the recognised sentence spoken by a training voice "
@@ -215,7 +223,7 @@ class SpeechTokenizerNode(Node):
                                                         ctc_grammar, GrammarThresholds(g_score, g_margin, g_lead,
                                                                                        g_unsure, g_unsure_lead,
                                                                                        **g_rescore, **g_reject),
-                                                        tokens_from)
+                                                        tokens_from, beam)
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood"):
             self.diag.count(key, 0)

@@ -24,11 +24,12 @@ TOKEN_SOURCES = ("respoken", "audio")
 def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = None, *,
                         vocabulary: str = "queries", mode: str = "grammar", vad=None,
                         ctc_grammar: str = "queries", thresholds: GrammarThresholds | None = None,
-                        tokens_from: str = "respoken") -> SpeechTokenizer:
+                        tokens_from: str = "respoken", beam: float | None = None) -> SpeechTokenizer:
     """The SpeechTokenizer named by the node's parameters (defaults: the node's defaults;
-    thresholds: the CTC-grammar override's, None = the module defaults)."""
+    thresholds: the CTC-grammar override's, None = the module defaults; beam: pocketsphinx's
+    search beam over the vocabulary, None = DOMAIN_BEAM, 0 = pocketsphinx's defaults)."""
     from tristream_ros.data.language import sentences_for
-    from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary, PocketsphinxConfig
+    from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig
 
     if frontend not in FRONTEND_NAMES:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTEND_NAMES}")
@@ -37,7 +38,8 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
     ps = None
     if frontend != "ctc":
         sentences = sentences_for(vocabulary)
-        ps = PocketsphinxConfig(DomainVocabulary(sentences, mode) if sentences else None)
+        beam = DOMAIN_BEAM if beam is None else (None if beam == 0 else float(beam))
+        ps = PocketsphinxConfig(DomainVocabulary(sentences, mode) if sentences else None, beam=beam)
     grammar = respoken = None
     if frontend == "hybrid" and tokens_from == "respoken" and model is not None:
         from tristream_ros.model.speech.respoken import RespokenTokens

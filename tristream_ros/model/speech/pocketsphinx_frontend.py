@@ -39,6 +39,18 @@ DOMAIN_LM_WEIGHT = 10.0
 # beams lost the only path of 79 of 150 candidate sentences on held-out espeak voices (no score);
 # with these none, at ~27 ms per sentence of ~2.4 s audio (2 cores, session 9).
 ALIGN_BEAMS = dict(beam=1e-250, wbeam=1e-250, pbeam=1e-250, lpbeam=1e-250, lponlybeam=1e-250, maxhmmpf=-1, maxwpf=-1)
+# Search beam of the live decoder over a domain vocabulary (beam = pbeam = DOMAIN_BEAM, wbeam =
+# DOMAIN_BEAM ** 0.75). pocketsphinx's defaults (1e-48 / 1e-48 / 7e-29) pruned every path to the
+# grammar's end for 52 of 207 spoken test-split queries (held-out espeak voices in noisy rooms:
+# empty result; 85 exact). Whole utterances fed in 0.1 s chunks, 2 cores (session 12):
+#   beam    exact  empty  ms per utterance
+#   1e-48      85     52    382
+#   1e-60      96     22    460
+#   1e-80     101      4    703
+#   1e-120    105      0   1354
+# 1e-80 keeps the real-time factor near 0.3; Festival / flite voices in rooms (tristream eval
+# --engine X --room): action 0.878 -> 0.933 / 0.887 -> 0.927 (docs/training.md, session 12).
+DOMAIN_BEAM = 1e-80
 
 
 def _decoder_class():
@@ -114,12 +126,26 @@ class DomainVocabulary:
 @dataclass(frozen=True)
 class PocketsphinxConfig:
     """vocabulary: optional DomainVocabulary; fwdflat/bestpath: pocketsphinx's slower second
-    passes (off: see the module docstring); extra: further pocketsphinx config keys."""
+    passes (off: see the module docstring); beam: the search beam with a vocabulary (DOMAIN_BEAM;
+    None: pocketsphinx's defaults; the general LM always uses the defaults: its search is 134k
+    words wide); extra: further pocketsphinx config keys (they win over `beam`)."""
 
     vocabulary: DomainVocabulary | None = None
     fwdflat: bool = False
     bestpath: bool = False
+    beam: float | None = DOMAIN_BEAM
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.beam is not None and not (0.0 < float(self.beam) < 1.0):
+            raise InputError(f"pocketsphinx beam must be in (0, 1) (e.g. 1e-80), got {self.beam!r}")
+
+    def search_beams(self) -> dict:
+        """Decoder keywords for `beam` (empty: pocketsphinx's defaults)."""
+        if self.vocabulary is None or self.beam is None:
+            return {}
+        b = float(self.beam)
+        return dict(beam=b, pbeam=b, wbeam=b ** 0.75)
 
 
 class PocketsphinxRecognizer:
@@ -143,6 +169,7 @@ class PocketsphinxRecognizer:
                                  "rephrase them or spell numbers out")
             if vocab.mode == "lm":
                 extra.setdefault("lw", DOMAIN_LM_WEIGHT)
+            extra = {**self.config.search_beams(), **extra}
             # A dictionary of only the domain's words: loading a search over the full 134k-word
             # dictionary took 30-40 s here; over the domain's words it takes ~30 ms.
             with tempfile.TemporaryDirectory(prefix="tristream_ps_") as tmp:
