@@ -310,8 +310,17 @@ class CopyConfig:
     # count read-out finds objects in view (model/heads/list_length.py; needs `count`; off:
     # configs written before it). Session 8: 39 of 59 list answers had the wrong length
     list_length_from_count: bool = False
+    # the yes / no of an existence answer ("is there a white cone" -> "yes ..." / "no ..."): when
+    # the decoder's first word is one of them and the user named a kind the probe can look for,
+    # it is "yes" iff the probe's best match of the object said is at least this (0: off, the
+    # mixture decides; configs written before it). Chosen on val by training/calibrate_existence.py:
+    # the mixture weighs P(yes) = best match against the LM, i.e. answers "yes" only above about
+    # 0.5, while objects of held-out colour/kind pairs are matched at 0.08-0.35 (session 12)
+    existence_min_match: float = 0.0
 
     def __post_init__(self) -> None:
+        _check(0.0 <= float(self.existence_min_match) <= 1.0, "CopyConfig", "existence_min_match",
+               self.existence_min_match, "must be in [0, 1] (0: off)")
         for name in ("colours", "kinds", "plurals", "regions", "region_prepositions", "numbers", "count_verbs",
                      "yes_no"):
             setattr(self, name, tuple(getattr(self, name)))

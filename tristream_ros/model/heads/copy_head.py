@@ -239,6 +239,14 @@ class AttributeCopyHead(nn.Module):
         match = self._said_match(attrs, mask, asked, _said(text_ids, text_mask, words.colours, attrs.dtype))
         return _said_object(match, has_kind)
 
+    def said_best_match(self, attrs: torch.Tensor, mask: torch.Tensor, words: "CopyWords", text_ids: torch.Tensor,
+                        text_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The existence read-out's evidence: (best (M,) the best match of the object said over
+        the vision tokens, P(kind said) x P(colour said); has_kind (M,) bool: a kind was said)."""
+        asked, has_kind = _asked(text_ids, text_mask, words, attrs.dtype)
+        match = self._said_match(attrs, mask, asked, _said(text_ids, text_mask, words.colours, attrs.dtype))
+        return match.amax(-1).clamp(0.0, 1.0), has_kind
+
     def kind_grid(self, attrs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """attrs (B, N, A), mask (B, N) -> the probe's kind probabilities on the token grid
         (B, K+1, gh, gw), zeros where no token is present."""

@@ -1,0 +1,76 @@
+"""Existence answers ("is there a white ball ...") take their yes / no from the attribute
+probe's best match of the object said, at the threshold calibrate_existence chose on val
+(copy.existence_min_match); the mixture alone said "no" to objects of held-out colour/kind
+pairs in plain view. Shipped model, a val scene (white ball: a pair never seen in training)."""
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tristream_ros.errors import InputError
+
+MODEL = Path(__file__).resolve().parents[1] / "models" / "demo"
+# val-000078 of `tristream generate dataset --val 2000 --seed 5`: a large white ball on the
+# right, a small red cone on the left; the probe matches "white ball" at 0.28
+SCENE = {"seed": 1579441757, "objects": [
+    {"kind": "ball", "colour": "white", "size": "large", "u0": 0.9082928746499177, "base_v": 0.9477461618123314,
+     "drift_px": -1.0854966730200462, "tint": [1.0254335459889248, 1.0254335459889248, 1.0254335459889248]},
+    {"kind": "cone", "colour": "red", "size": "small", "u0": 0.13512577814795418, "base_v": 0.7451066580755804,
+     "drift_px": -0.1785989431916484, "tint": [0.9047794340501335, 0.8888222276027823, 0.8925104713814906]}],
+    "horizon": 0.3602333616690056, "wall_style": "plain", "floor_style": "planks", "wall_rgb": [145, 145, 134],
+    "floor_rgb": [92, 92, 105], "light_dir": 5.156534993771422, "light_strength": 0.13802992553036414,
+    "noise_sigma": 4.54626076592251, "cam_dx": 0.07617254384369776, "cam_dy": 0.5890265100202534,
+    "num_frames": 4, "image_size": 256}
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from tristream_ros.data.scenes import render_scene, spec_from_dict
+    from tristream_ros.training.ship import load_shipped
+    model, speech = load_shipped(MODEL)
+    return model, speech, render_scene(spec_from_dict(SCENE)).frames
+
+
+def _ask(model, speech, frames, text):
+    from tristream_ros.model.speech.respoken import RespokenTokens
+    from tristream_ros.training.evaluate import run_query
+    return run_query(model, text, RespokenTokens(speech)(text), frames, None, dense=False)["text"]
+
+
+def _with_threshold(model, t):
+    model.config = dataclasses.replace(model.config, copy=dataclasses.replace(model.config.copy,
+                                                                              existence_min_match=t))
+
+
+def test_shipped_threshold_is_calibrated():
+    from tristream_ros.model.checkpoint import load_config
+    cfg = load_config(MODEL)
+    assert 0.0 < cfg.copy.existence_min_match < 0.5  # below the mixture's effective 0.5
+    assert (MODEL / "existence_calibration.json").is_file()
+
+
+def test_present_held_out_pair_is_seen(shipped):
+    model, speech, frames = shipped
+    q = "is there a white ball in front of you"
+    assert _ask(model, speech, frames, q) == "yes there is a white ball"
+    assert _ask(model, speech, frames, "is there a blue cup in front of you") == "no there is no blue cup"
+    saved = model.config
+    try:
+        _with_threshold(model, 0.0)  # off: the mixture decides, and misses the ball
+        assert _ask(model, speech, frames, q) == "no there is no white ball"
+        _with_threshold(model, 0.99)  # the yes / no follows the threshold, the rest of the answer follows it
+        assert _ask(model, speech, frames, q) == "no there is no white ball"
+        _with_threshold(model, 0.01)
+        assert _ask(model, speech, frames, "what colour is the ball").split()[0] != "yes"  # other answers untouched
+    finally:
+        model.config = saved
+
+
+def test_sweep_and_choice():
+    from tristream_ros.training.calibrate_existence import choose, sweep
+    rows = sweep([0.0, 0.01, 0.2, 0.9], [False, False, True, True], grid=(0.005, 0.05, 0.1, 0.5))
+    assert [r["accuracy"] for r in rows] == [0.75, 1.0, 1.0, 0.75]
+    assert choose(rows)["threshold"] == 0.05  # ties: the median (lower middle) of the tied values
+    with pytest.raises(InputError, match="existence_min_match"):
+        from tristream_ros.model.config import CopyConfig
+        CopyConfig(existence_min_match=1.5)
