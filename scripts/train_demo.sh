@@ -2,7 +2,7 @@
 # The exact recipe of the shipped demo checkpoint (models/demo), on 2 CPU cores:
 #   generate data (fixed seed) -> phase 1 (STVE contrastive) -> phase 2 (alignment)
 #   -> phase 3 (DPO + colour and count read-out re-fits) -> calibrate the speech front end
-#   (override thresholds + rescoring) and the STVE budget -> eval -> models/demo
+#   (override thresholds + rescoring), the STVE budget and the existence threshold -> eval -> models/demo
 #   (+ recipe.json with per-step wall-clock)
 # Usage: scripts/train_demo.sh [RUN_DIR] [MODEL_DIR]     (defaults: runs/demo, models/demo)
 # Resumable: RESUME=1 scripts/train_demo.sh keeps finished phases' state and caches.
@@ -50,6 +50,14 @@ if [ ! -f "$RUN/val_budget/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
 fi
 step calibrate_budget python -m tristream_ros.training.calibrate_budget --model "$RUN/out/phase3" \
      --data "$RUN/val_budget" --write --no-progress > /dev/null
+# the existence answers' yes/no threshold on the probe's best match, on the existence questions of
+# 2000 more val samples (seed 5) -> phase3/config.json copy.existence_min_match + existence_calibration.*
+if [ ! -f "$RUN/val_exist/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
+  step generate_val_exist tristream generate dataset --out "$RUN/val_exist" --train 0 --val 2000 --test 0 \
+       --seed 5 --frames render --no-progress
+fi
+step calibrate_existence python -m tristream_ros.training.calibrate_existence --model "$RUN/out/phase3" \
+     --data "$RUN/val_exist" --write --no-progress > /dev/null
 # ship (float16 copy of phase 3 + speech model), then evaluate exactly what is shipped
 python -m tristream_ros.training.ship --run "$RUN" --model "$MODEL" --seed "$SEED" > /dev/null
 step eval tristream eval --model "$MODEL" --data "$RUN/data" --json --out "$RUN/eval.json"
