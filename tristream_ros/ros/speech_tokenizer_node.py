@@ -224,6 +224,7 @@ class SpeechTokenizerNode(Node):
                                                                                        g_unsure, g_unsure_lead,
                                                                                        **g_rescore, **g_reject),
                                                         tokens_from, beam)
+        self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood"):
             self.diag.count(key, 0)
@@ -245,6 +246,21 @@ class SpeechTokenizerNode(Node):
         self._worker.start()
         self.diag.ok("listening")
         self.get_logger().info(f"speech front end: {self.frontend}; listening on {AUDIO_TOPIC}")
+
+    def _warm_up(self) -> None:
+        """One spoken command through the whole front end before listening: the first pass
+        allocates (encoder, VAD, pocketsphinx's aligner, espeak for respoken tokens) and was
+        ~0.9 s slower than the rest in `tristream demo` (session 12). Best effort: a failure is
+        logged, and the first real utterance pays instead."""
+        try:
+            from tristream_ros.data.speech_synth import VoiceSpec, espeak_synthesize
+            speech = espeak_synthesize("go to the red ball", VoiceSpec()).astype(np.float32)
+            pad = np.zeros(SAMPLE_RATE // 2, np.float32)  # 0.5 s of silence either side
+            self.tokenizer.transcribe(np.concatenate([pad, speech, pad]))
+        except Exception as exc:  # noqa: BLE001 - warm-up only
+            self.get_logger().warning(f"speech front end warm-up skipped: {exc}")
+        finally:
+            self.tokenizer.reset()
 
     # -- callback: queue only -------------------------------------------------------------------
     def _on_chunk(self, msg: AudioChunk) -> None:
