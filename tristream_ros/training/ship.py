@@ -26,7 +26,7 @@ OPTIONAL_FILES = ("ctc_grammar.json", "budget_calibration.json", "budget_calibra
 FRONTEND = {
     "speech_frontend": "hybrid",
     "text": "pocketsphinx (en-US acoustic model of real speech) with a JSGF grammar of "
-            "tristream_ros.data.language.all_queries(); replaced by the best of the same sentences "
+            "tristream_ros.data.language.all_queries() (search beam pocketsphinx.beam, 1e-80); replaced by the best of the same sentences "
             "scored by speech.safetensors' CTC when its per-frame log-likelihood and lead over the "
             "runner-up and over pocketsphinx's sentence clear the thresholds in ctc_grammar.json "
             "(training/calibrate_grammar.py)",
