@@ -38,10 +38,17 @@ def save_checkpoint(model, folder: str | Path, tokenizer: TextTokenizer | None =
     tmp = folder / (MODEL_FILE + ".tmp")
     save_file(state, str(tmp), metadata=meta)
     tmp.replace(folder / MODEL_FILE)  # atomic: a crash never leaves a half-written model file
-    (folder / CONFIG_FILE).write_text(json.dumps(model.config.to_dict(), indent=1) + "\n", encoding="utf-8")
+    save_config(folder, model.config)
     if tokenizer is not None:
         tokenizer.save(folder / VOCAB_FILE)
     return folder
+
+
+def save_config(folder: str | Path, config: TriStreamConfig) -> Path:
+    """Write `config` as FOLDER/config.json (e.g. after a calibration changed a setting)."""
+    path = Path(folder) / CONFIG_FILE
+    path.write_text(json.dumps(config.to_dict(), indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def load_config(folder: str | Path) -> TriStreamConfig:

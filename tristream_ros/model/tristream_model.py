@@ -780,14 +780,14 @@ class TriStreamModel(nn.Module):
         pending = None  # "a"/"an" held back until the next word fixes its form (article_for)
         n_decoded = 0
         lists = self._list_length(vis, said)
-        yes_no = self._existence_answer(vis, said)
+        yes_no = self.copy_words.yes_no if self.copy_words is not None and cfg.copy.existence_min_match else ()
         generated: list[int] = []
         for _ in range(limit):
             if lists is not None:
                 logits = lists.constrain(generated, logits)
             tok = int(logits.index_fill(-1, never, float("-inf")).argmax())
-            if not generated and yes_no is not None and tok in yes_no[1]:
-                tok = yes_no[0]  # an existence answer: its yes / no from the probe (copy.existence_min_match)
+            if not generated and tok in yes_no:  # an existence answer: its yes / no from the probe
+                tok = self._existence_word(vis, said, tok)
             generated.append(tok)
             if tok == EOS_ID:
                 break
@@ -834,22 +834,21 @@ class TriStreamModel(nn.Module):
         yield Done(latencies_ms={"route": total, "vision": 0.0, "prefill": 0.0, "total": total,
                                  "first_token": 1000 * (t_first - t0)}, text=" ".join(words))
 
-    def _existence_answer(self, vis: VisionContext | None, said: Sequence[int]) -> tuple[int, tuple[int, int]] | None:
-        """`copy.existence_min_match`: (the id of "yes" or "no" as the probe's best match of the
-        object said is at or above the threshold or not, (yes id, no id)); None when off, without
-        vision or when no kind was said."""
-        cc, head, w = self.config.copy, self.copy_head, self.copy_words
-        if not cc.existence_min_match or head is None or w is None or len(w.yes_no) != 2 or vis is None \
-                or vis.attributes is None or not said:
-            return None
+    def _existence_word(self, vis: VisionContext | None, said: Sequence[int], tok: int) -> int:
+        """`copy.existence_min_match`: the decoder began an answer with "yes" or "no" (`tok`):
+        "yes" iff the probe's best match of the object said is at or above the threshold; `tok`
+        unchanged without vision or when no kind was said."""
+        if vis is None or vis.attributes is None or not said:
+            return tok
+        w = self.copy_words
         ids = torch.tensor([list(said)], dtype=torch.long, device=self.device)
         with torch.no_grad():
-            best, has_kind = head.said_best_match(vis.attributes[:1], vis.mask[:1], w, ids,
-                                                  torch.ones_like(ids, dtype=torch.bool))
+            best, has_kind = self.copy_head.said_best_match(vis.attributes[:1], vis.mask[:1], w, ids,
+                                                            torch.ones_like(ids, dtype=torch.bool))
         if not bool(has_kind[0]):
-            return None
+            return tok
         yes, no = w.yes_no
-        return (yes if float(best[0]) >= cc.existence_min_match else no), (yes, no)
+        return yes if float(best[0]) >= self.config.copy.existence_min_match else no
 
     def _list_length(self, vis: VisionContext | None, said: Sequence[int]) -> ListLength | None:
         """The end-of-list control of `copy.list_length_from_count` for this answer (None: off,

@@ -135,15 +135,15 @@ def plot(result: dict, path: str | Path) -> Path:
 
 def write(model_dir: str | Path, result: dict) -> Path:
     """Store the chosen threshold in MODEL_DIR/config.json, the sweep beside it (JSON + PNG)."""
-    from tristream_ros.model.checkpoint import CONFIG_FILE, load_config
+    from tristream_ros.model.checkpoint import load_config, save_config
     folder = Path(model_dir)
     cfg = load_config(folder)
     cfg = dataclasses.replace(cfg, copy=dataclasses.replace(cfg.copy,
                                                             existence_min_match=float(result["chosen"]["threshold"])))
-    (folder / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=1) + "\n", encoding="utf-8")
+    path = save_config(folder, cfg)
     (folder / CALIBRATION_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     plot(result, folder / "existence_calibration.png")
-    return folder / CONFIG_FILE
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -189,6 +189,11 @@ def _said_object(match: torch.Tensor, has_kind: torch.Tensor) -> tuple[torch.Ten
     return w / w.sum(-1, keepdim=True).clamp_min(1e-9), found
 
 
+def _best_match(match: torch.Tensor) -> torch.Tensor:
+    """match (M, N) -> (M,) the best token's match, the existence read-out's P(yes)."""
+    return match.amax(-1).clamp(0.0, 1.0)
+
+
 class AttributeCopyHead(nn.Module):
     def __init__(self, hidden: int, vision_dim: int, n_colours: int, n_kinds: int,
                  grid_hw: tuple[int, int], pointer_dim: int = 64, kind_debias: bool = False,
@@ -235,17 +240,19 @@ class AttributeCopyHead(nn.Module):
         """Where the probe finds the object the user named: attrs (M, N, A), mask (M, N), the
         words said text_ids / text_mask (M, L) -> (weights (M, N) over that object's tokens,
         found (M,) bool) (the selection `pointer_from_said` puts the copy pointer on)."""
-        asked, has_kind = _asked(text_ids, text_mask, words, attrs.dtype)
-        match = self._said_match(attrs, mask, asked, _said(text_ids, text_mask, words.colours, attrs.dtype))
-        return _said_object(match, has_kind)
+        return _said_object(*self._match_of_said(attrs, mask, words, text_ids, text_mask))
 
     def said_best_match(self, attrs: torch.Tensor, mask: torch.Tensor, words: "CopyWords", text_ids: torch.Tensor,
                         text_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The existence read-out's evidence: (best (M,) the best match of the object said over
         the vision tokens, P(kind said) x P(colour said); has_kind (M,) bool: a kind was said)."""
+        match, has_kind = self._match_of_said(attrs, mask, words, text_ids, text_mask)
+        return _best_match(match), has_kind
+
+    def _match_of_said(self, attrs, mask, words: "CopyWords", text_ids, text_mask) -> tuple[torch.Tensor, torch.Tensor]:
+        """(_said_match (M, N) for the words said, has_kind (M,) bool)."""
         asked, has_kind = _asked(text_ids, text_mask, words, attrs.dtype)
-        match = self._said_match(attrs, mask, asked, _said(text_ids, text_mask, words.colours, attrs.dtype))
-        return match.amax(-1).clamp(0.0, 1.0), has_kind
+        return self._said_match(attrs, mask, asked, _said(text_ids, text_mask, words.colours, attrs.dtype)), has_kind
 
     def kind_grid(self, attrs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """attrs (B, N, A), mask (B, N) -> the probe's kind probabilities on the token grid
@@ -351,7 +358,7 @@ class AttributeCopyHead(nn.Module):
             avail[:, j + 1] = has_kind
             p_parts += [(j, words.kinds, asked), (j + 1, words.plurals, asked)]
         if said_words and self.exist_index is not None and words.yes_no:
-            best = match.amax(-1).clamp(0.0, 1.0)  # (M,) the best match of the object said
+            best = _best_match(match)  # (M,) the best match of the object said
             avail[:, self.exist_index] = ok
             p_parts.append((self.exist_index, words.yes_no, torch.stack([best, 1.0 - best], -1)))
         if self.count is not None and said_words and words.numbers:
