@@ -1,7 +1,10 @@
 """Existence answers ("is there a white ball ...") take their yes / no from the attribute
 probe's best match of the object said, at the threshold calibrate_existence chose on val
 (copy.existence_min_match); the mixture alone said "no" to objects of held-out colour/kind
-pairs in plain view. Shipped model, a val scene (white ball: a pair never seen in training)."""
+pairs in plain view. The same evidence at a second threshold (copy.absent_min_match) makes the
+model say "i can't see a ..." instead of driving to, pointing at or describing an object that is
+not there (the decoder never said it for held-out phrasings). Shipped model, a val scene (white
+ball: a pair never seen in training)."""
 import dataclasses
 from pathlib import Path
 
@@ -31,22 +34,48 @@ def shipped():
     return model, speech, render_scene(spec_from_dict(SCENE)).frames
 
 
-def _ask(model, speech, frames, text):
+def _run(model, speech, frames, text):
     from tristream_ros.model.speech.respoken import RespokenTokens
     from tristream_ros.training.evaluate import run_query
-    return run_query(model, text, RespokenTokens(speech)(text), frames, None, dense=False)["text"]
+    return run_query(model, text, RespokenTokens(speech)(text), frames, None, dense=False)
 
 
-def _with_threshold(model, t):
-    model.config = dataclasses.replace(model.config, copy=dataclasses.replace(model.config.copy,
-                                                                              existence_min_match=t))
+def _ask(model, speech, frames, text):
+    return _run(model, speech, frames, text)["text"]
+
+
+def _with_threshold(model, t, name="existence_min_match"):
+    model.config = dataclasses.replace(model.config, copy=dataclasses.replace(model.config.copy, **{name: t}))
 
 
 def test_shipped_threshold_is_calibrated():
     from tristream_ros.model.checkpoint import load_config
     cfg = load_config(MODEL)
     assert 0.0 < cfg.copy.existence_min_match < 0.5  # below the mixture's effective 0.5
+    assert 0.0 < cfg.copy.absent_min_match < cfg.copy.existence_min_match
     assert (MODEL / "existence_calibration.json").is_file()
+
+
+def test_absent_object_is_not_acted_on(shipped):
+    model, speech, frames = shipped
+    # matched at 1.2e-4 and 5.4e-4: below the threshold (0.001); "box" alone is matched at 0.10
+    # in this scene (the ball's and cone's tokens give it some probability) and would be answered
+    absent = _run(model, speech, frames, "please drive over to the yellow bottle")
+    assert (absent["text"], absent["action"], absent["target"]) == ("i can't see a yellow bottle", "none", None)
+    assert _ask(model, speech, frames, "where can you see the green box") == "i can't see a green box"
+    present = _run(model, speech, frames, "navigate over to the white ball")  # a held-out pair, matched at 0.28
+    assert (present["text"], present["action"]) == ("going to the white ball", "navigate_to")
+    assert present["target"][0] > 0.5  # the ball is on the right
+    assert _ask(model, speech, frames, "how many boxes are there") == "there are no boxes"  # counts untouched
+    saved = model.config
+    try:
+        _with_threshold(model, 0.0, "absent_min_match")  # off: the decoder's own answer, which acts on it
+        off = _run(model, speech, frames, "please drive over to the yellow bottle")
+        assert not off["text"].startswith("i can't see") and off["action"] == "navigate_to"
+        _with_threshold(model, 0.99, "absent_min_match")  # the white ball (0.28) is then "not seen" too
+        assert _ask(model, speech, frames, "navigate over to the white ball") == "i can't see a white ball"
+    finally:
+        model.config = saved
 
 
 def test_present_held_out_pair_is_seen(shipped):
@@ -74,3 +103,6 @@ def test_sweep_and_choice():
     with pytest.raises(InputError, match="existence_min_match"):
         from tristream_ros.model.config import CopyConfig
         CopyConfig(existence_min_match=1.5)
+    with pytest.raises(InputError, match="absent_min_match"):
+        from tristream_ros.model.config import CopyConfig
+        CopyConfig(absent_min_match=-0.1)

@@ -317,12 +317,22 @@ class CopyConfig:
     # the mixture weighs P(yes) = best match against the LM, i.e. answers "yes" only above about
     # 0.5, while objects of held-out colour/kind pairs are matched at 0.08-0.35 (session 12)
     existence_min_match: float = 0.0
+    # an object the user named that the probe cannot find: when the query itself (not the previous
+    # turn) names a kind, the probe's best match of the object said is below this, and the answer
+    # would act on or describe that object (an action with a target, or an answer beginning "the"),
+    # the reply is `not_seen` + the object said ("i can't see a red box") and the action is none
+    # (0: off; configs written before it). Chosen on val by training/calibrate_existence.py.
+    # Session 13: the decoder never said "i can't see" on the test splits (0 of 33 absent objects,
+    # held-out phrasings), it drove to or described objects that were not there
+    absent_min_match: float = 0.0
+    not_seen: tuple[str, ...] = ("i", "can't", "see")
 
     def __post_init__(self) -> None:
-        _check(0.0 <= float(self.existence_min_match) <= 1.0, "CopyConfig", "existence_min_match",
-               self.existence_min_match, "must be in [0, 1] (0: off)")
+        for name in ("existence_min_match", "absent_min_match"):
+            _check(0.0 <= float(getattr(self, name)) <= 1.0, "CopyConfig", name, getattr(self, name),
+                   "must be in [0, 1] (0: off)")
         for name in ("colours", "kinds", "plurals", "regions", "region_prepositions", "numbers", "count_verbs",
-                     "yes_no"):
+                     "yes_no", "not_seen"):
             setattr(self, name, tuple(getattr(self, name)))
         _check(len(self.plurals) == len(self.kinds), "CopyConfig", "plurals", self.plurals,
                f"needs one plural per kind ({len(self.kinds)})")

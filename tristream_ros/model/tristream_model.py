@@ -230,7 +230,7 @@ class TriStreamModel(nn.Module):
                 raise InputError("config.copy.enabled needs the model's TextTokenizer (TriStreamModel(config, tokenizer))")
             missing = [w for w in cc.colours + cc.kinds + cc.plurals + cc.regions + cc.region_prepositions
                        + ((cc.numbers + cc.count_verbs) if cc.count else ()) + (cc.yes_no if cc.existence else ())
-                       if w not in tokenizer]
+                       + (cc.not_seen if cc.absent_min_match else ()) if w not in tokenizer]
             if missing:
                 raise InputError(f"config.copy names words the tokenizer does not have: {missing}")
             self.copy_head = AttributeCopyHead(d, config.vision_dim, len(cc.colours), len(cc.kinds),
@@ -765,7 +765,14 @@ class TriStreamModel(nn.Module):
                     ptr = ptr.masked_fill(w <= 0, float("-inf"))  # (1, N)
             uv = decode_target(ptr, offs, rows, cols, cfg.vision_grid)[0]
             target = (float(uv[0]), float(uv[1]))
-        yield Action(name, float(probs[a_idx]), target)
+        target_u = target[0] if target is not None else None
+        logits = self.next_log_probs(h_last[None], vis, said, target_u)[0]
+        never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable
+        unseen = self._unseen_object(vis, q_ids, name, int(logits.index_fill(-1, never, float("-inf")).argmax()))
+        if unseen is not None:  # the user named an object the probe cannot find: say so, do not move
+            yield Action("none", 1.0 - unseen[1], None)  # confidence: 1 - the probe's best match
+        else:
+            yield Action(name, float(probs[a_idx]), target)
 
         # -- stream the answer with the KV cache ---------------------------------------------
         r = ROUTE_INDEX[trace.route]
@@ -774,14 +781,19 @@ class TriStreamModel(nn.Module):
                     cfg.fusion.max_position - prompt_lens[trace.route])
         words: list[str] = []
         t_first = None
-        target_u = target[0] if target is not None else None
-        logits = self.next_log_probs(h_last[None], vis, said, target_u)[0]
-        never = torch.tensor([PAD_ID, BOS_ID, UNK_ID, SEP_ID], device=self.device)  # not speakable
         pending = None  # "a"/"an" held back until the next word fixes its form (article_for)
         n_decoded = 0
         lists = self._list_length(vis, said)
         yes_no = self.copy_words.yes_no if self.copy_words is not None and cfg.copy.existence_min_match else ()
         generated: list[int] = []
+        if unseen is not None:
+            limit = 0  # the reply is fixed: the not-seen words and the object said, nothing decoded
+            for w in unseen[0]:
+                words.append(w)
+                if t_first is None:
+                    t_first = time.perf_counter()
+                yield TextDelta(w if len(words) == 1 else " " + w)
+            n_decoded = len(words)
         for _ in range(limit):
             if lists is not None:
                 logits = lists.constrain(generated, logits)
@@ -849,6 +861,29 @@ class TriStreamModel(nn.Module):
             return tok
         yes, no = w.yes_no
         return yes if float(best[0]) >= self.config.copy.existence_min_match else no
+
+    def _unseen_object(self, vis: VisionContext | None, q_ids: Sequence[int], action: str,
+                       first: int) -> tuple[list[str], float] | None:
+        """`copy.absent_min_match`: (the reply's words "i can't see a red box", the probe's best
+        match) when the query names a kind (with or without a colour), the probe's best match of
+        that object is below the threshold, and the answer would act on it or describe it (`action`
+        has a target, or the decoder's `first` word is "the"); None otherwise (off, no vision, no
+        kind said, the object found, or another kind of answer: counts, yes/no, lists)."""
+        cc, w = self.config.copy, self.copy_words
+        if not cc.absent_min_match or w is None or vis is None or vis.attributes is None or not q_ids:
+            return None
+        if action not in self.config.action.target_actions and first != self.tokenizer.token_to_id("the"):
+            return None
+        ids = torch.tensor([list(q_ids)], dtype=torch.long, device=self.device)
+        best, has_kind = self.copy_head.said_best_match(vis.attributes[:1], vis.mask[:1], w, ids,
+                                                        torch.ones_like(ids, dtype=torch.bool))
+        if not bool(has_kind[0]) or float(best[0]) >= cc.absent_min_match:
+            return None
+        kinds = [i for i in q_ids if i in w.kinds or i in w.plurals]
+        kind = kinds[0] if kinds[0] in w.kinds else w.kinds[w.plurals.index(kinds[0])]  # singular
+        colours = [i for i in q_ids if i in w.colours]
+        desc = [self.tokenizer.id_to_token(i) for i in colours[:1] + [kind]]
+        return list(cc.not_seen) + [article_for(desc[0])] + desc, float(best[0])
 
     def _list_length(self, vis: VisionContext | None, said: Sequence[int]) -> ListLength | None:
         """The end-of-list control of `copy.list_length_from_count` for this answer (None: off,

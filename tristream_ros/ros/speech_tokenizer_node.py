@@ -58,6 +58,10 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            training espeak-ng voice and encoded, model/speech/respoken.py; the
                            model answers unfamiliar voices in noisy rooms better, docs/training.md)
                            | audio (the user's own audio encoded)
+  speech.recognizer_weights  hybrid with respoken tokens: a second SpeechModel file in model.path
+                           (default recognizer.safetensors, used when present; '' = off) whose CTC
+                           does the recognising, while speech.weights encodes the respoken sentence
+                           (training/recognizer.py: the encoder fine-tuned on more voices)
   vad.threshold, vad.min_silence_ms, vad.min_speech_ms, vad.speech_pad_ms
   vad.incomplete_hold_ms   when the VAD's end comes while pocketsphinx's partial is only the start
                            of a grammar sentence ("go to the ..."), the utterance is held open this
@@ -81,6 +85,7 @@ from rclpy.node import Node
 from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.model.speech.ctc_grammar import GrammarThresholds, load_grammar_thresholds
 from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM
+from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE
 from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
 from tristream_ros.ros.conversions import audio_chunk_to_numpy, ns_to_stamp, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
@@ -122,11 +127,13 @@ class StampMap:
 
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
                     ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None,
-                    tokens_from: str = "respoken", beam: float | None = None):
+                    tokens_from: str = "respoken", beam: float | None = None, recognizer: str = ""):
     """-> (SpeechTokenizer, frontend actually used). beam: pocketsphinx's search beam (None: the
     default DOMAIN_BEAM, 0: pocketsphinx's own defaults). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | domain | none | PATH), with the
-    override's `thresholds` (None: the module defaults); tokens_from (hybrid only): respoken | audio."""
+    override's `thresholds` (None: the module defaults); tokens_from (hybrid only): respoken | audio;
+    recognizer (hybrid with respoken tokens): a second SpeechModel file in `folder` whose CTC
+    recognises (used when present; '' = none)."""
     from tristream_ros.model.speech.frontend import configured_frontend
 
     if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
@@ -142,9 +149,12 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
                 raise ModelFileError(f"speech.frontend {frontend!r} needs {folder / weights}, which does not exist")
     if frontend == "auto":
         frontend = "hybrid" if model is not None else "pocketsphinx"
+    rec = None
+    if recognizer and folder is not None and frontend == "hybrid" and tokens_from == "respoken":
+        rec = load_speech_model(folder, recognizer)  # None when the folder has no such file
     return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
                                ctc_grammar=ctc_grammar, thresholds=thresholds, tokens_from=tokens_from,
-                               beam=beam), frontend
+                               beam=beam, recognizer=rec), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -155,6 +165,9 @@ class SpeechTokenizerNode(Node):
         model_path = param(self, "model.path", DEFAULT_MODEL_PATH, "checkpoint folder")
         frontend = str(param(self, "speech.frontend", "auto", "auto | hybrid | ctc | pocketsphinx"))
         weights = str(param(self, "speech.weights", SPEECH_WEIGHTS_FILE, "SpeechModel weights in model.path"))
+        recognizer = str(param(self, "speech.recognizer_weights", RECOGNIZER_FILE,
+                               "hybrid with respoken tokens: the SpeechModel whose CTC recognises, when model.path "
+                               "has it ('' or absent: speech.weights recognises too)"))
         vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | domain | none | PATH"))
         mode = str(param(self, "pocketsphinx.mode", "grammar", "grammar | lm"))
         beam = float(param(self, "pocketsphinx.beam", DOMAIN_BEAM,
@@ -223,7 +236,7 @@ class SpeechTokenizerNode(Node):
                                                         ctc_grammar, GrammarThresholds(g_score, g_margin, g_lead,
                                                                                        g_unsure, g_unsure_lead,
                                                                                        **g_rescore, **g_reject),
-                                                        tokens_from, beam)
+                                                        tokens_from, beam, recognizer)
         self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood"):

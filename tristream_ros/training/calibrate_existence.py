@@ -1,4 +1,4 @@
-"""Choose the existence read-out's yes/no threshold (copy.existence_min_match) on validation data.
+"""Choose the probe-evidence thresholds (copy.existence_min_match, copy.absent_min_match) on val data.
 
 "is there a white cone" is answered "yes there is ..." or "no there is no ...". The copy head
 offers P(yes) = the attribute probe's best match of the object said (P(kind) x P(colour) over
@@ -18,6 +18,14 @@ text; spoken ones with respoken speech tokens, as the speech node gives them), s
 shows what the threshold changes. With --write, MODEL_DIR/config.json gets
 copy.existence_min_match and existence_calibration.json + .png record the sweep; training/ship.py
 ships both. Only val data is read: the test split stays unseen.
+
+The same evidence decides a second threshold, copy.absent_min_match: on the val split's
+questions and commands that name an object and act on it or describe it ("go to the red box",
+"which colour does the cup have", "where is the ball"), the generator names an absent object a
+tenth of the time and the answer is then "i can't see a red box" with no action. The decoder
+never learnt to say that for held-out phrasings (session 13: 0 of 33 on the test splits), so the
+model says it when the probe's best match of the object named is below the threshold; the sweep
+is the same ("present iff best >= t"), on those questions.
 """
 from __future__ import annotations
 
@@ -28,13 +36,27 @@ import sys
 import time
 from pathlib import Path
 
-GRID = (0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7)
+GRID = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7)
 CALIBRATION_FILE = "existence_calibration.json"
+
+
+# the generator's intents that name one object and act on it or describe it; their answer is
+# "i can't see a ..." when the object named is not there (data.language.make_turn)
+REFERRING_INTENTS = ("colour_of", "where_is", "go_to", "look_at")
 
 
 def is_existence(sample: dict) -> bool:
     """A val sample whose answer is a yes/no about an object (the generator's `exists` intent)."""
     return sample.get("intent") == "exists"
+
+
+def is_referring(sample: dict) -> bool:
+    """A val sample that names an object to act on or describe (answered "i can't see ..." when absent)."""
+    return sample.get("intent") in REFERRING_INTENTS
+
+
+def said_absent(answer: str) -> bool:
+    return answer.startswith("i can't see")
 
 
 def sweep(best: list[float], present: list[bool], grid=GRID) -> list[dict]:
@@ -65,7 +87,8 @@ def run(model_dir: str, data_dir: str, limit: int | None = None, progress: bool 
     model = load_checkpoint(model_dir)
     if model.copy_head is None or not model.config.copy.existence:
         raise InputError(f"{model_dir}: the model has no existence read-out (copy.existence)")
-    model.config = dataclasses.replace(model.config, copy=dataclasses.replace(model.config.copy, existence_min_match=0.0))
+    model.config = dataclasses.replace(model.config, copy=dataclasses.replace(
+        model.config.copy, existence_min_match=0.0, absent_min_match=0.0))  # the model as it was
     respoken = RespokenTokens(load_speech_model(model_dir, model.config))
     head, words, tok = model.copy_head, model.copy_words, model.tokenizer
     reader = DatasetReader(data_dir, "val")
@@ -73,12 +96,12 @@ def run(model_dir: str, data_dir: str, limit: int | None = None, progress: bool 
     items = range(n)
     if progress:
         from tqdm import tqdm
-        items = tqdm(items, desc="val existence questions", unit="sample", mininterval=2.0)
-    records = []
+        items = tqdm(items, desc="val questions naming an object", unit="sample", mininterval=2.0)
+    records, referring = [], []
     with torch.no_grad():
         for i in items:
             s = reader[i]
-            if not is_existence(s):
+            if not (is_existence(s) or is_referring(s)):
                 continue
             model.vision.reset()
             vt = model.encode_vision(s["frames"])  # the model's own sparse budget, as it answers
@@ -88,45 +111,65 @@ def run(model_dir: str, data_dir: str, limit: int | None = None, progress: bool 
             best, has_kind = head.said_best_match(attrs, mask, words, ids, torch.ones_like(ids, dtype=torch.bool))
             tokens = respoken(s["query"]) if s["audio"] is not None else None
             pred = run_query(model, s["query"], tokens, s["frames"], s.get("context"), dense=False)
-            records.append({"id": s["id"], "query": s["query"], "answer": s["answer"],
-                            "present": s["answer"].startswith("yes"), "best_match": round(float(best[0]), 5),
-                            "kind_said": bool(has_kind[0]), "model_answer": pred["text"]})
-    if not records:
-        raise InputError(f"{data_dir}: no existence questions in the val split (generate more with --val N)")
+            rec = {"id": s["id"], "query": s["query"], "answer": s["answer"], "best_match": round(float(best[0]), 5),
+                   "kind_said": bool(has_kind[0]), "model_answer": pred["text"], "model_action": pred["action"]}
+            if is_existence(s):
+                records.append({**rec, "present": s["answer"].startswith("yes")})
+            else:
+                referring.append({**rec, "present": not said_absent(s["answer"])})
+    if not records or not referring:
+        raise InputError(f"{data_dir}: the val split has {len(records)} existence questions and {len(referring)} "
+                         "questions naming an object; both are needed (generate more with --val N)")
     usable = [r for r in records if r["kind_said"]]
     rows = sweep([r["best_match"] for r in usable], [r["present"] for r in usable])
-    chosen = choose(rows)
     mixture = sum(r["model_answer"].split()[:1] == (["yes"] if r["present"] else ["no"]) for r in usable)
+    named = [r for r in referring if r["kind_said"]]
+    absent_rows = sweep([r["best_match"] for r in named], [r["present"] for r in named])
+    decoder = sum(said_absent(r["model_answer"]) != r["present"] for r in named)
+    absent = {"questions": len(referring), "with_a_kind_said": len(named),
+              "absent_objects": sum(not r["present"] for r in named),
+              "decoder_present_absent_accuracy": round(decoder / max(1, len(named)), 4),
+              "decoder_said_not_seen": sum(said_absent(r["model_answer"]) for r in named),
+              "sweep": absent_rows, "chosen": choose(absent_rows), "records": referring}
     return {"model": str(model_dir), "data": str(data_dir), "questions": len(records),
             "with_a_kind_said": len(usable),
             "mixture_yes_no_accuracy": round(mixture / max(1, len(usable)), 4),
-            "sweep": rows, "chosen": chosen, "seconds": round(time.perf_counter() - t0, 1), "records": records}
+            "sweep": rows, "chosen": choose(rows), "absent": absent,
+            "seconds": round(time.perf_counter() - t0, 1), "records": records}
 
 
 def plot(result: dict, path: str | Path) -> Path:
-    """Best match of each question (present / absent) and the accuracy of each threshold."""
+    """Per threshold: best match of each question (present / absent) and the accuracy of each
+    threshold; top row existence questions, bottom row questions naming an object to act on."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=80)
-    recs = [r for r in result["records"] if r["kind_said"]]
-    for present, colour, y in ((True, "tab:green", 1.0), (False, "tab:red", 0.0)):
-        xs = [max(r["best_match"], 1e-4) for r in recs if r["present"] == present]
-        a1.plot(xs, [y] * len(xs), "|", color=colour, markersize=18, label="present" if present else "absent")
-    a1.axvline(result["chosen"]["threshold"], color="k", linewidth=1, label="chosen")
-    a1.set_xscale("log")
-    a1.set_yticks([0, 1], ["absent", "present"])
-    a1.set_xlabel("probe's best match of the object said")
-    a1.legend(fontsize=7)
-    sw = result["sweep"]
-    a2.plot([r["threshold"] for r in sw], [r["accuracy"] for r in sw], "o-", label="yes iff match >= t")
-    a2.axhline(result["mixture_yes_no_accuracy"], color="k", linewidth=1, linestyle="--", label="mixture (off)")
-    a2.set_xscale("log")
-    a2.set_xlabel("threshold t")
-    a2.set_ylabel("yes/no right (val)")
-    a2.legend(fontsize=7)
-    fig.suptitle(f"existence read-out, {result['with_a_kind_said']} val questions")
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6.6), dpi=80)
+    ab = result["absent"]
+    panels = ((result, "mixture_yes_no_accuracy", "yes iff match >= t", "mixture (off)", "yes/no right (val)",
+               f"existence questions ({result['with_a_kind_said']} val)"),
+              (ab, "decoder_present_absent_accuracy", "present iff match >= t", "decoder (off)",
+               "present/absent right (val)", f"questions naming an object to act on ({ab['with_a_kind_said']} val)"))
+    for (a1, a2), (res, base, label, base_label, ylabel, title) in zip(axes, panels):
+        recs = [r for r in res["records"] if r["kind_said"]]
+        for present, colour, y in ((True, "tab:green", 1.0), (False, "tab:red", 0.0)):
+            xs = [max(r["best_match"], 1e-4) for r in recs if r["present"] == present]
+            a1.plot(xs, [y] * len(xs), "|", color=colour, markersize=18, label="present" if present else "absent")
+        a1.axvline(res["chosen"]["threshold"], color="k", linewidth=1, label="chosen")
+        a1.set_xscale("log")
+        a1.set_yticks([0, 1], ["absent", "present"])
+        a1.set_xlabel("probe's best match of the object said")
+        a1.set_title(title, fontsize=9)
+        a1.legend(fontsize=7)
+        sw = res["sweep"]
+        a2.plot([r["threshold"] for r in sw], [r["accuracy"] for r in sw], "o-", label=label)
+        a2.axhline(res[base], color="k", linewidth=1, linestyle="--", label=base_label)
+        a2.set_xscale("log")
+        a2.set_xlabel("threshold t")
+        a2.set_ylabel(ylabel)
+        a2.legend(fontsize=7)
+    fig.suptitle("is the object named there? the probe's best match, calibrated on val")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -134,12 +177,13 @@ def plot(result: dict, path: str | Path) -> Path:
 
 
 def write(model_dir: str | Path, result: dict) -> Path:
-    """Store the chosen threshold in MODEL_DIR/config.json, the sweep beside it (JSON + PNG)."""
+    """Store the chosen thresholds in MODEL_DIR/config.json, the sweeps beside it (JSON + PNG)."""
     from tristream_ros.model.checkpoint import load_config, save_config
     folder = Path(model_dir)
     cfg = load_config(folder)
-    cfg = dataclasses.replace(cfg, copy=dataclasses.replace(cfg.copy,
-                                                            existence_min_match=float(result["chosen"]["threshold"])))
+    cfg = dataclasses.replace(cfg, copy=dataclasses.replace(
+        cfg.copy, existence_min_match=float(result["chosen"]["threshold"]),
+        absent_min_match=float(result["absent"]["chosen"]["threshold"])))
     path = save_config(folder, cfg)
     (folder / CALIBRATION_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     plot(result, folder / "existence_calibration.png")
@@ -165,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
     if a.write:
         print(f"wrote {write(a.model, res)}", file=sys.stderr)
-    print(json.dumps({k: v for k, v in res.items() if k != "records"}, indent=1))
+    brief = {k: v for k, v in res.items() if k != "records"}
+    brief["absent"] = {k: v for k, v in res["absent"].items() if k != "records"}
+    print(json.dumps(brief, indent=1))
     return 0
 
 

@@ -222,7 +222,7 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     speech = load_speech_model(model_dir, load_config(model_dir))
-    tok = build_frontend(speech, "hybrid")
+    tok = build_frontend(speech, "hybrid", recognizer_dir=model_dir)  # its separate recogniser, if any
     tok.thresholds = NEVER_OVERRIDE  # record only
     reader = DatasetReader(data_dir, "val")
     val = []

@@ -47,7 +47,7 @@ from tristream_ros.data.scenes import render_scene, spec_from_dict
 from tristream_ros.errors import InputError
 from tristream_ros.model.checkpoint import load_checkpoint
 from tristream_ros.model.config import ACTIONS, ROUTES
-from tristream_ros.model.speech.speech_model import SpeechModel
+from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE, SpeechModel
 from tristream_ros.model.text_tokenizer import normalize
 from tristream_ros.model.tristream_model import Action, Done, Query, RouteChosen, TextDelta
 from tristream_ros.training.cache import char_error_rate, default_pocketsphinx_config
@@ -57,29 +57,40 @@ REAL_SPEECH_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "spe
 SCENE_ROUTES = ("speech_vision", "trimodal")
 
 
-def load_speech_model(model_dir: str | Path, config) -> SpeechModel:
+def load_speech_model(model_dir: str | Path, config, file: str = SPEECH_FILE) -> SpeechModel:
     speech = SpeechModel(config.speech)
-    speech.load_state_dict(load_file(str(Path(model_dir) / SPEECH_FILE)))
+    speech.load_state_dict(load_file(str(Path(model_dir) / file)))
     return speech.eval()
 
 
+def load_recognizer(model_dir: str | Path | None) -> SpeechModel | None:
+    """The front end's separate recogniser in `model_dir` (RECOGNIZER_FILE), None when it has none."""
+    if model_dir is None or not (Path(model_dir) / RECOGNIZER_FILE).is_file():
+        return None
+    from tristream_ros.model.checkpoint import load_config
+    return load_speech_model(model_dir, load_config(model_dir), RECOGNIZER_FILE)
+
+
 def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | Path | None = None,
-                   tokens_from: str = "respoken", vad=None):
+                   tokens_from: str = "respoken", vad=None, recognizer_dir: str | Path | None = None):
     """The speech_tokenizer_node's default front end (config/tristream.yaml), built by the same
     function the node uses: pocketsphinx with a grammar of the queries users say, and for
     `hybrid` our encoder's CTC scoring the same sentences with the override thresholds
     calibrated for the model in `model_dir` (model/speech/ctc_grammar.load_grammar_thresholds).
     kind `hybrid_lm`: the hybrid with pocketsphinx's bigram LM over queries + answers instead
     (no CTC grammar). tokens_from: the hybrid's speech tokens, respoken (default, as the node) | audio.
-    vad: a VadConfig (None: the defaults, as the node)."""
+    vad: a VadConfig (None: the defaults, as the node). The hybrid recognises with `model_dir`'s
+    separate recogniser when it has one (RECOGNIZER_FILE, respoken tokens only), as the node does
+    (`recognizer_dir`: look for it there instead, e.g. with the module's default thresholds)."""
     from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
     from tristream_ros.model.speech.frontend import configured_frontend
     thresholds = load_grammar_thresholds(model_dir)
+    recognizer = load_recognizer(recognizer_dir or model_dir) if kind in ("hybrid", "hybrid_lm") else None
     if kind == "hybrid_lm":
         return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none",
-                                   thresholds=thresholds, tokens_from=tokens_from, vad=vad)
+                                   thresholds=thresholds, tokens_from=tokens_from, vad=vad, recognizer=recognizer)
     return configured_frontend(kind, speech if kind != "pocketsphinx" else None, thresholds=thresholds,
-                               tokens_from=tokens_from, vad=vad)
+                               tokens_from=tokens_from, vad=vad, recognizer=recognizer)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:

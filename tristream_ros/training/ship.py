@@ -22,7 +22,8 @@ SHIP_FILES = ("model.safetensors", "config.json", "vocab.json", "speech.safetens
 # the hybrid's thresholds (calibrate_grammar --write) and the budget sweep (calibrate_budget --write)
 # when those ran on phase3/
 OPTIONAL_FILES = ("ctc_grammar.json", "budget_calibration.json", "budget_calibration.png",
-                  "existence_calibration.json", "existence_calibration.png")
+                  "existence_calibration.json", "existence_calibration.png", "recognizer.safetensors",
+                  "recognizer_loss.png")
 FRONTEND = {
     "speech_frontend": "hybrid",
     "text": "pocketsphinx (en-US acoustic model of real speech) with a JSGF grammar of "

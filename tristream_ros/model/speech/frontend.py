@@ -24,10 +24,13 @@ TOKEN_SOURCES = ("respoken", "audio")
 def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = None, *,
                         vocabulary: str = "queries", mode: str = "grammar", vad=None,
                         ctc_grammar: str = "queries", thresholds: GrammarThresholds | None = None,
-                        tokens_from: str = "respoken", beam: float | None = None) -> SpeechTokenizer:
+                        tokens_from: str = "respoken", beam: float | None = None,
+                        recognizer: SpeechModel | None = None) -> SpeechTokenizer:
     """The SpeechTokenizer named by the node's parameters (defaults: the node's defaults;
     thresholds: the CTC-grammar override's, None = the module defaults; beam: pocketsphinx's
-    search beam over the vocabulary, None = DOMAIN_BEAM, 0 = pocketsphinx's defaults)."""
+    search beam over the vocabulary, None = DOMAIN_BEAM, 0 = pocketsphinx's defaults;
+    recognizer: a SpeechModel whose CTC recognises while `model` encodes the respoken sentence,
+    used by the hybrid with respoken tokens only, else `model` does both)."""
     from tristream_ros.data.language import sentences_for
     from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig
 
@@ -48,4 +51,4 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
         g_sentences = sentences_for(ctc_grammar)
         grammar = CtcSentenceScorer(g_sentences) if g_sentences else None
     return build_speech_tokenizer(frontend, model, ps, vad, grammar=grammar, thresholds=thresholds,
-                                  respoken=respoken)
+                                  respoken=respoken, recognizer=recognizer if respoken is not None else None)

@@ -17,6 +17,11 @@ from tristream_ros.model.speech.ctc import CtcHead
 from tristream_ros.model.speech.streaming_encoder import SpeechEncoder
 
 
+# the front end's recogniser beside a checkpoint (optional): a SpeechModel fine-tuned for
+# recognition only (training/recognizer.py); speech.safetensors keeps encoding the speech tokens
+RECOGNIZER_FILE = "recognizer.safetensors"
+
+
 @dataclass
 class SpeechOutput:
     tokens: torch.Tensor  # (B, T'', llm_dim) speech tokens for the LLM

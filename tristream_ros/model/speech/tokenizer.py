@@ -421,15 +421,25 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
     When the override does not fire and `thresholds.rescore_top` > 0, the CTC's best sentences
     and pocketsphinx's are re-ranked by both models (ctc_grammar module doc; pocketsphinx aligns
     each candidate, ~27 ms per sentence at end of utterance).
-    `last_match` keeps the last decision's GrammarMatch for diagnostics."""
+    `last_match` keeps the last decision's GrammarMatch for diagnostics.
+
+    recognizer (optional, needs `respoken`): a second SpeechModel whose CTC does the recognising
+    (scores, ctc_text) while `model` only encodes the respoken sentence into the tokens the fusion
+    model was trained on (training/recognizer.py: the same encoder fine-tuned on more voices);
+    the user's own audio then never becomes tokens (empty tokens when nothing was recognised)."""
 
     frontend_name = "hybrid"
 
     def __init__(self, model: SpeechModel, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
                  grammar: CtcSentenceScorer | None = None, thresholds: GrammarThresholds | None = None,
-                 respoken=None):
-        self.encoder_frontend = _EncoderFrontend(model)
+                 respoken=None, recognizer: SpeechModel | None = None):
+        if recognizer is not None and respoken is None:
+            raise InputError("a separate speech recognizer needs respoken speech tokens (speech.tokens_from: "
+                             "respoken): its own tokens are not the ones the fusion model reads")
+        self.encoder_frontend = _EncoderFrontend(recognizer if recognizer is not None else model)
+        self.separate_recognizer = recognizer is not None
+        self._token_dim = model.cfg.llm_dim
         # respoken.RespokenTokens (or None: the tokens of the user's audio): the final sentence's
         # tokens spoken by a training voice instead
         self.respoken = respoken
@@ -501,7 +511,11 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         return super()._feed(pcm)
 
     def _tokens_for(self, text: str, audio_tokens: torch.Tensor) -> torch.Tensor:
-        return self.respoken(text) if self.respoken is not None and text else audio_tokens
+        if self.respoken is not None and text:
+            return self.respoken(text)
+        if self.separate_recognizer:  # the recogniser's tokens are not the fusion model's: none
+            return torch.zeros(0, self._token_dim)
+        return audio_tokens
 
     def _end(self):
         ctc_text, tokens = self.encoder_frontend.end()
@@ -520,8 +534,9 @@ FRONTENDS = ("ctc", "pocketsphinx", "hybrid")
 def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            pocketsphinx: PocketsphinxConfig | None = None,
                            vad: VadConfig | None = None, grammar: CtcSentenceScorer | None = None,
-                           thresholds: GrammarThresholds | None = None, respoken=None) -> SpeechTokenizer:
-    """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken: hybrid only)."""
+                           thresholds: GrammarThresholds | None = None, respoken=None,
+                           recognizer: SpeechModel | None = None) -> SpeechTokenizer:
+    """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken, recognizer: hybrid only)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
     if frontend in ("ctc", "hybrid") and model is None:
@@ -530,4 +545,5 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
         return CtcSpeechTokenizer(model, vad)
     if frontend == "pocketsphinx":
         return PocketsphinxSpeechTokenizer(pocketsphinx, vad)
-    return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds, respoken=respoken)
+    return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds, respoken=respoken,
+                                 recognizer=recognizer)
