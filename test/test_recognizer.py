@@ -65,3 +65,32 @@ def test_separate_recognizer_needs_respoken_tokens():
     speech = load_speech_model(MODEL, load_config(MODEL))
     with pytest.raises(InputError, match="respoken"):
         HybridSpeechTokenizer(speech, recognizer=speech)
+
+
+def test_shipped_front_end_recognises_a_child_like_voice_with_the_recogniser(tmp_path):
+    """espeak-ng's "zac" (formants x1.45, beyond every training voice; a held-out test voice): the
+    phase-2 CTC's front end mishears these two queries, the recogniser's hears them; the speech
+    tokens are still speech.safetensors' encoding of the sentence respoken by a training voice."""
+    import shutil
+
+    from tristream_ros.data import speech_synth as S
+    from tristream_ros.model.checkpoint import load_config
+    from tristream_ros.model.speech.respoken import RespokenTokens
+    from tristream_ros.training.evaluate import build_frontend, load_speech_model
+    speech = load_speech_model(MODEL, load_config(MODEL))
+    front = build_frontend(speech, "hybrid", MODEL)
+    assert front.separate_recognizer and front.encoder_frontend.model is not speech
+    bare = tmp_path / "model"
+    bare.mkdir()
+    for p in MODEL.iterdir():
+        if p.name != "recognizer.safetensors":
+            shutil.copy(p, bare / p.name)
+    old = build_frontend(speech, "hybrid", bare)  # the folder without a recogniser: speech.safetensors' CTC
+    assert not old.separate_recognizer
+    for text, voice in (("what can you help me do", S.VoiceSpec("en", "zac", speed_wpm=170)),
+                        ("which colour does the cup have", S.VoiceSpec("en-us", "zac"))):
+        audio = S.synthesize(text, voice, tmp_path / "tts")
+        assert old.transcribe(audio).text != text
+        heard = front.transcribe(audio)
+        assert heard.text == text
+        torch.testing.assert_close(heard.tokens, RespokenTokens(speech)(text))

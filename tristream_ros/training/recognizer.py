@@ -16,9 +16,11 @@ by a training voice. The front end uses the recogniser's CTC (override, rescorin
 when the model folder holds RECOGNIZER_FILE (training/evaluate.build_frontend, the speech node's
 `speech.recognizer_weights`):
 
-    python -m tristream_ros.training.recognizer --model RUN/out/phase3 --data RUN/data --run RUN/out/phase2
+    python -m tristream_ros.training.recognizer --model RUN/out/phase3 --data RUN/data --run RUN/out
 
-writes MODEL/recognizer.safetensors and recognizer_loss.png (resumable with --resume).
+reads the log-mel features and the speech pool phase 2 cached (RUN/out/cache, RUN/out/phase2;
+made when missing) and writes MODEL/recognizer.safetensors and recognizer_loss.png (loop state in
+RUN/out/recognizer, resumable with --resume).
 """
 from __future__ import annotations
 
@@ -119,8 +121,10 @@ def train_recognizer(speech, mel: dict[str, np.ndarray], text: dict[str, str], o
 
 def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: RecognizerOptions = RecognizerOptions(),
         out: str | Path | None = None, seed: int = 0, resume: bool = False, progress: bool = True) -> dict:
-    """Fine-tune MODEL/speech.safetensors on DATA's spoken training queries + the speech pool
-    (cached in RUN) and write the recogniser (default MODEL/RECOGNIZER_FILE) + its loss curve."""
+    """Fine-tune MODEL/speech.safetensors on DATA's spoken training queries + the speech pool and
+    write the recogniser (default MODEL/RECOGNIZER_FILE) + its loss curve. RUN is the training
+    output folder: features cached in RUN/cache and the pool in RUN/phase2 (phase 2's caches,
+    reused), the loop's state in RUN/recognizer."""
     import torch
     from safetensors.torch import save_file
 
@@ -141,11 +145,15 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
     mel = cache.mel("train", config.speech.n_mels, progress=progress)
     text = {r["id"]: r["query"] for r in cache.rows("train") if r["id"] in mel}
     if opts.speech_pool > 0:
-        pool_mel, pool_text = speech_pool(seed, opts.speech_pool, config.speech.n_mels, run_dir, progress=progress)
+        (run_dir / "phase2").mkdir(parents=True, exist_ok=True)
+        pool_mel, pool_text = speech_pool(seed, opts.speech_pool, config.speech.n_mels, run_dir / "phase2",
+                                          progress=progress)
         mel, text = {**mel, **pool_mel}, {**text, **pool_text}
-    summary = train_recognizer(speech, mel, text, run_dir, opts, seed=seed, resume=resume, progress=progress)
+    work = run_dir / RECOGNIZER_LOOP
+    work.mkdir(parents=True, exist_ok=True)
+    summary = train_recognizer(speech, mel, text, work, opts, seed=seed, resume=resume, progress=progress)
     save_file({k: v.detach().contiguous() for k, v in speech.state_dict().items()}, str(out))
-    curve = run_dir / f"{RECOGNIZER_LOOP}_loss.png"
+    curve = work / f"{RECOGNIZER_LOOP}_loss.png"
     if curve.is_file():
         (out.parent / "recognizer_loss.png").write_bytes(curve.read_bytes())
     return {"out": str(out), "utterances": len(mel), "options": dataclasses.asdict(opts), "summary": summary}
@@ -155,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="model folder (config.json, speech.safetensors)")
     p.add_argument("--data", required=True, help="generated dataset with the training split")
-    p.add_argument("--run", required=True, help="work folder (feature and speech-pool caches, resumable state)")
+    p.add_argument("--run", required=True, help="training output folder (RUN/out: phase 2's feature and speech-pool "
+                   "caches, the recogniser's resumable state)")
     p.add_argument("--out", default=None, help="recogniser file (default MODEL/recognizer.safetensors)")
     p.add_argument("--steps", type=int, default=RecognizerOptions.steps)
     p.add_argument("--seed", type=int, default=0)

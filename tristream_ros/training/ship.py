@@ -28,7 +28,8 @@ FRONTEND = {
     "speech_frontend": "hybrid",
     "text": "pocketsphinx (en-US acoustic model of real speech) with a JSGF grammar of "
             "tristream_ros.data.language.all_queries() (search beam pocketsphinx.beam, 1e-80); replaced by the best of the same sentences "
-            "scored by speech.safetensors' CTC when its per-frame log-likelihood and lead over the "
+            "scored by recognizer.safetensors' CTC (speech.safetensors' when the folder has no recogniser; "
+            "training/recognizer.py) when its per-frame log-likelihood and lead over the "
             "runner-up and over pocketsphinx's sentence clear the thresholds in ctc_grammar.json "
             "(training/calibrate_grammar.py)",
     "speech_tokens": "speech.safetensors: streaming encoder + k=5 adapter over the recognised sentence spoken "
@@ -36,8 +37,8 @@ FRONTEND = {
                      "or over the user's audio (tokens_from: audio)",
     "endpointing": "silero VAD; the end is held up to VadConfig.incomplete_hold_ms while pocketsphinx's "
                    "partial is only the beginning of a grammar sentence",
-    "live_transcript": "pocketsphinx partials (CTC head of speech.safetensors in ctc_text)",
-    "build": "tristream_ros.training.evaluate.build_frontend(speech_model, 'hybrid') "
+    "live_transcript": "pocketsphinx partials (the recogniser's CTC in ctc_text)",
+    "build": "tristream_ros.training.evaluate.build_frontend(speech_model, 'hybrid', model_dir) "
              "(= speech_tokenizer_node defaults)",
 }
 
@@ -80,7 +81,9 @@ def ship(run: Path, model: Path, seed: int, note: str = "") -> dict:
         else:
             shutil.copy(src / name, model / name)
     for name in OPTIONAL_FILES:
-        if (src / name).is_file():
+        if (src / name).is_file() and name.endswith(".safetensors"):
+            _half_copy(src / name, model / name)
+        elif (src / name).is_file():
             shutil.copy(src / name, model / name)
         elif (model / name).is_file():
             (model / name).unlink()  # calibrated for weights that are being replaced
