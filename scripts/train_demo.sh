@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact recipe of the shipped demo checkpoint (models/demo), on 2 CPU cores:
 #   generate data (fixed seed) -> phase 1 (STVE contrastive) -> phase 2 (alignment)
-#   -> phase 3 (DPO + colour and count read-out re-fits) -> the front end's recogniser -> calibrate the speech front end
+#   -> phase 3 (DPO + colour and count read-out re-fits) -> calibrate the speech front end
 #   (override thresholds + rescoring), the STVE budget and the existence threshold -> eval -> models/demo
 #   (+ recipe.json with per-step wall-clock)
 # Usage: scripts/train_demo.sh [RUN_DIR] [MODEL_DIR]     (defaults: runs/demo, models/demo)
@@ -34,10 +34,8 @@ fi
 step phase1 tristream train --phase 1 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase2 tristream train --phase 2 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
-# the front end's recogniser: the speech encoder + CTC fine-tuned with a vocal-tract-length
-# perturbation of the training speech (phase 2's caches) -> phase3/recognizer.safetensors
-step recognizer python -m tristream_ros.training.recognizer --model "$RUN/out/phase3" --data "$RUN/data" \
-     --run "$RUN/out" --seed "$SEED" --no-progress $RESUME_FLAG
+# (not in the recipe: training/recognizer.py, the front end's separate recogniser, measured in
+# session 13 and not shipped: it vouched for a real out-of-domain recording; docs/training.md)
 # the hybrid front end's CTC-override thresholds, chosen for this CTC on voices it was neither
 # trained nor tested on (val voices, seed 5) with flite voices as a guard -> phase3/ctc_grammar.json
 if [ ! -f "$RUN/val/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
