@@ -67,7 +67,6 @@ def test_separate_recognizer_needs_respoken_tokens():
         HybridSpeechTokenizer(speech, recognizer=speech)
 
 
-
 def test_a_folder_with_a_recogniser_recognises_with_it(tmp_path):
     """build_frontend (the node's defaults) takes recognizer.safetensors from the model folder when
     it has one: its CTC recognises, speech.safetensors encodes the respoken sentence."""

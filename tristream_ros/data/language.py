@@ -211,8 +211,14 @@ def list_phrase(items: Sequence[str]) -> str:
     return " ".join(items[:-1]) + " and " + items[-1]
 
 
+NOT_SEEN = "i can't see"  # the answer's start when the object named is not in view
+# intents that name one object to act on or describe: answered not_seen(desc) when it is absent
+# (make_turn; "exists" answers "no there is no ..." instead)
+ACT_ON_INTENTS = ("colour_of", "where_is", "go_to", "look_at")
+
+
 def not_seen(desc: str) -> str:
-    return f"i can't see {article(desc)}"
+    return f"{NOT_SEEN} {article(desc)}"
 
 
 def fill(template: str, *, desc: str = "", kind: str = "", where: str = "") -> str:

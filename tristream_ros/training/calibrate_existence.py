@@ -36,13 +36,10 @@ import sys
 import time
 from pathlib import Path
 
+from tristream_ros.data.language import ACT_ON_INTENTS, NOT_SEEN
+
 GRID = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7)
 CALIBRATION_FILE = "existence_calibration.json"
-
-
-# the generator's intents that name one object and act on it or describe it; their answer is
-# "i can't see a ..." when the object named is not there (data.language.make_turn)
-REFERRING_INTENTS = ("colour_of", "where_is", "go_to", "look_at")
 
 
 def is_existence(sample: dict) -> bool:
@@ -52,11 +49,11 @@ def is_existence(sample: dict) -> bool:
 
 def is_referring(sample: dict) -> bool:
     """A val sample that names an object to act on or describe (answered "i can't see ..." when absent)."""
-    return sample.get("intent") in REFERRING_INTENTS
+    return sample.get("intent") in ACT_ON_INTENTS
 
 
 def said_absent(answer: str) -> bool:
-    return answer.startswith("i can't see")
+    return answer.startswith(NOT_SEEN)
 
 
 def sweep(best: list[float], present: list[bool], grid=GRID) -> list[dict]:

@@ -37,7 +37,8 @@ FRONTEND = {
                      "or over the user's audio (tokens_from: audio)",
     "endpointing": "silero VAD; the end is held up to VadConfig.incomplete_hold_ms while pocketsphinx's "
                    "partial is only the beginning of a grammar sentence",
-    "live_transcript": "pocketsphinx partials (the recogniser's CTC in ctc_text)",
+    "live_transcript": "pocketsphinx partials (in ctc_text the CTC of recognizer.safetensors, or of "
+                       "speech.safetensors when the folder has no recogniser)",
     "build": "tristream_ros.training.evaluate.build_frontend(speech_model, 'hybrid', model_dir) "
              "(= speech_tokenizer_node defaults)",
 }
