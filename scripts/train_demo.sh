@@ -34,8 +34,10 @@ fi
 step phase1 tristream train --phase 1 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase2 tristream train --phase 2 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
-# (not in the recipe: training/recognizer.py, the front end's separate recogniser, measured in
-# session 13 and not shipped: it vouched for a real out-of-domain recording; docs/training.md)
+# the front end's separate recogniser (session 13, shipped since session 14): a copy of the speech
+# encoder + CTC fine-tuned with vocal-tract-length warping -> phase3/recognizer.safetensors
+step recognizer python -m tristream_ros.training.recognizer --model "$RUN/out/phase3" --data "$RUN/data" \
+     --run "$RUN/out" --seed "$SEED" $RESUME_FLAG --no-progress
 # the hybrid front end's CTC-override thresholds, chosen for this CTC on voices it was neither
 # trained nor tested on (val voices, seed 5) with flite voices as a guard -> phase3/ctc_grammar.json
 if [ ! -f "$RUN/val/info.json" ] || [ "${RESUME:-0}" != 1 ]; then

@@ -69,7 +69,8 @@ def test_separate_recognizer_needs_respoken_tokens():
 
 def test_a_folder_with_a_recogniser_recognises_with_it(tmp_path):
     """build_frontend (the node's defaults) takes recognizer.safetensors from the model folder when
-    it has one: its CTC recognises, speech.safetensors encodes the respoken sentence."""
+    it has one (the shipped folder does, since session 14): its CTC recognises, speech.safetensors
+    encodes the respoken sentence. A folder without one recognises with speech.safetensors."""
     import shutil
 
     from tristream_ros.data import speech_synth as S
@@ -78,11 +79,12 @@ def test_a_folder_with_a_recogniser_recognises_with_it(tmp_path):
     from tristream_ros.training.evaluate import build_frontend, load_speech_model
     folder = tmp_path / "model"
     shutil.copytree(MODEL, folder)
-    shutil.copy(folder / "speech.safetensors", folder / "recognizer.safetensors")  # a stand-in recogniser
-    speech = load_speech_model(folder, load_config(folder))
-    front = build_frontend(speech, "hybrid", folder)
+    (folder / "recognizer.safetensors").unlink()
+    speech = load_speech_model(MODEL, load_config(MODEL))
+    without = build_frontend(speech, "hybrid", folder)
+    assert not without.separate_recognizer and without.encoder_frontend.model is speech
+    front = build_frontend(speech, "hybrid", MODEL)
     assert front.separate_recognizer and front.encoder_frontend.model is not speech
-    assert not build_frontend(speech, "hybrid", MODEL).separate_recognizer  # the shipped folder has none
     text = "go to the red ball"
     heard = front.transcribe(S.synthesize(text, S.VoiceSpec("en-us", "m1"), tmp_path / "tts"))
     assert heard.text == text

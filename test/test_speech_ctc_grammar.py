@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tristream_ros.errors import InputError
+from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.model.speech.config import SpeechConfig
 from tristream_ros.model.speech.ctc_grammar import CtcSentenceScorer, GrammarThresholds
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -288,6 +288,35 @@ def test_out_of_domain_rule_needs_both_recognizers_to_fail():
     assert not not_understood(-9.0, -9.0, GrammarThresholds())  # off by default
 
 
+def test_weighted_sum_rule_lets_a_wide_gap_outweigh_a_low_score(tmp_path):
+    """Session 14's form: CTC score + weight x gap under the bound. A real command the CTC
+    scores as low as real chatter is kept by its small gap; chatter with a wide gap is rejected
+    though its CTC score is no lower (the numbers of goforward.wav / numbers.wav with the
+    separate recogniser)."""
+    import json
+    from tristream_ros.model.speech.ctc_grammar import THRESHOLDS_FILE, load_grammar_thresholds, not_understood
+    from tristream_ros.model.speech.ctc_grammar import save_grammar_thresholds
+    t = GrammarThresholds(-0.4, 0.0, 0.8, reject_gap_weight=500.0, reject_combined_below=-1.15)
+    assert t.rejects and t.rejects_combined and not t.rejects_box and t.may_reject(0.0)
+    assert not not_understood(-0.63, -4.1e-4, t)  # -0.835: kept
+    assert not_understood(-0.66, -1.06e-3, t)  # -1.19: rejected
+    assert not not_understood(-0.2, -1.5e-3, t)  # the CTC sure of its sentence: -0.95, kept
+    assert not t.without_rejection().rejects and t.without_rejection().min_lead == 0.8
+    box = GrammarThresholds(reject_ctc_below=-0.5, reject_gap_below=-3e-4)
+    assert box.may_reject(-0.6) and not box.may_reject(-0.4)  # the gap is only measured when it can matter
+    both = GrammarThresholds(reject_ctc_below=-0.5, reject_gap_below=-3e-4, reject_gap_weight=500.0,
+                             reject_combined_below=-1.15)
+    assert not_understood(-0.6, -4e-4, both) and not_understood(-0.45, -2e-3, both)  # either form rejects
+    save_grammar_thresholds(tmp_path, t)
+    body = json.loads((tmp_path / THRESHOLDS_FILE).read_text())
+    assert "reject_ctc_below" not in body and body["reject_gap_weight"] == 500.0  # only finite fields written
+    assert load_grammar_thresholds(tmp_path) == t
+    body["reject_gap_weight"] = -1.0
+    (tmp_path / THRESHOLDS_FILE).write_text(json.dumps(body))
+    with pytest.raises(ModelFileError):
+        load_grammar_thresholds(tmp_path)
+
+
 def test_rejection_settings_travel_with_the_model_folder(tmp_path):
     from tristream_ros.model.speech.ctc_grammar import THRESHOLDS_FILE, load_grammar_thresholds, save_grammar_thresholds
     t = GrammarThresholds(-0.4, 0.0, 0.8, 0.042, 0.1, rescore_top=3, rescore_weight=500.0, rescore_bonus=0.2,
@@ -300,7 +329,8 @@ def test_rejection_settings_travel_with_the_model_folder(tmp_path):
 
 
 def test_rejection_calibration_rejects_no_in_domain_utterance():
-    from tristream_ros.training.calibrate_grammar import kept, reject_search, rejected
+    from tristream_ros.training.calibrate_grammar import (rejection_candidates, kept, reject_search, rejected,
+                                                          rejection_fields)
 
     def rec(query, ctc, align, phone, ps="halt"):  # the override fires (min_score -9): chosen = ctc_best
         return {"query": query, "heard": ps, "pocketsphinx": ps, "ctc_best": query, "score": ctc,
@@ -314,17 +344,42 @@ def test_rejection_calibration_rejects_no_in_domain_utterance():
     for r in ood:
         r["query"] = "something else entirely"
     res = reject_search(val, guard, ood, th)
-    assert res["reject_ctc_below"] is not None and res["out_of_domain_rejected"] == pytest.approx(2 / 3)
-    t = (*th, res["reject_ctc_below"], res["reject_gap_below"])
+    t = (*th, *rejection_fields(res))
     assert kept(val, *t) == 1.0 and kept(guard, *t) == 1.0
-    assert [rejected(r, *t) for r in ood] == [True, True, False]
+    assert rejected(ood[0], *t) and rejected(ood[1], *t)
+    # the box form alone: the CTC vouches for the last one (score -0.2), never rejected by it
+    box = [(form, f) for form, f, _ in rejection_candidates() if form == "box"]
+    assert not any(rejected(ood[2], *th, *f) for _, f in box)
     # nothing to reject without breaking val: stays off
-    assert reject_search(val, guard, [rec("stop", -0.6, -2.5e-3, -2.4e-3)], th)["reject_ctc_below"] is None
+    assert reject_search(val, guard, [rec("stop", -0.6, -2.5e-3, -2.4e-3)], th)["reject_form"] is None
     # a misheard val utterance is in-domain too: never rejected either
     misheard = rec("turn left", -0.65, -3.5e-3, -2.6e-3)
     misheard["query"] = "turn right"
     res = reject_search(val + [misheard], guard, ood, th)
-    assert not rejected(misheard, *th, res["reject_ctc_below"], res["reject_gap_below"])
+    assert not rejected(misheard, *th, *rejection_fields(res))
+    # real out-of-domain speech counts half: no box takes both real recordings (one with a wide
+    # gap, one the CTC scores very low) without the real-like val utterance at CTC -0.62 / gap
+    # -6e-4; the weighted sum passes under it, and the search then prefers it
+    val2 = val + [rec("go forward", -0.62, -3.0e-3, -2.4e-3)]
+    real = [rec("stop", -0.55, -4.0e-3, -1.5e-3), rec("stop", -0.9, -2.9e-3, -2.4e-3)]  # gaps -2.5e-3, -5e-4
+    res = reject_search(val2, guard, ood, th, real)
+    t = (*th, *rejection_fields(res))
+    assert res["reject_form"] == "weighted_sum" and res["real_out_of_domain_rejected"] == 1.0
+    assert kept(val2, *t) == 1.0 and kept(guard, *t) == 1.0
+    without = (*th, *rejection_fields(reject_search(val2, guard, ood, th)))
+    assert not all(rejected(r, *without) for r in real)  # chosen on synthetic speech alone, a real one gets through
+
+
+def test_real_out_of_domain_recordings_are_split_for_calibration():
+    from tristream_ros.data.out_of_domain import real_utterances
+    cal, held = real_utterances("calibration"), real_utterances("heldout")
+    names = {u["source"] for u in cal}
+    assert names and not names & {u["source"] for u in held}
+    # the recordings the shipped front end is tested on below stay out of the calibration
+    assert {"numbers.wav", "something.wav", "tidigits_2934z.wav"} <= {u["source"] for u in held}
+    assert all(u["audio"].dtype == np.float32 and u["audio"].ndim == 1 for u in cal)
+    with pytest.raises(ValueError):
+        real_utterances("train")
 
 
 def test_out_of_domain_sentences_are_not_queries():

@@ -15,7 +15,7 @@ rejection had to decode a phone loop for (the CTC did not vouch for the sentence
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import math
 import statistics
 
 from tristream_ros.bench.common import add_common_arguments, emit, machine, set_threads
@@ -49,6 +49,7 @@ def _sets(n: int) -> dict[str, list]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from tristream_ros.model.speech.ctc_grammar import REJECT_FIELDS
     from tristream_ros.training.evaluate import build_frontend
     from tristream_ros.training.ship import load_shipped
 
@@ -61,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
               "(calibrate_grammar --write)")
         return 2
     off = build_frontend(speech, "hybrid", model_dir)
-    off.thresholds = dataclasses.replace(on.thresholds, reject_ctc_below=float("-inf"), reject_gap_below=float("-inf"))
+    off.thresholds = on.thresholds.without_rejection()
     result = {"benchmark": "rejection", "machine": machine(), "model": str(model_dir),
-              "thresholds": {"reject_ctc_below": on.thresholds.reject_ctc_below,
-                             "reject_gap_below": on.thresholds.reject_gap_below}, "sets": {}}
+              "thresholds": {k: getattr(on.thresholds, k) for k in REJECT_FIELDS
+                             if math.isfinite(getattr(on.thresholds, k))}, "sets": {}}
     for name, audios in _sets(args.queries).items():
         t_on, t_off, tested, rejected = [], [], 0, 0
         for _ in range(max(1, args.repeats)):

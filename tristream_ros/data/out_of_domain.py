@@ -7,6 +7,9 @@ sentences (even positions below) and reported on the *held-out* ones (odd positi
 spoken by an espeak voice of the split's voices and by a flite voice. None of them is a query
 the generator makes (checked by the tests): household chatter, questions a robot of this domain
 cannot answer, and commands it cannot carry out that sound like its own ("pick up the red cup").
+Real people's out-of-domain speech (session 14, `real_utterances`) is split the same way: the
+packaged recordings (data/recordings/manifest.json) marked rejection_calibration are calibrated
+on, the rest are held out (evaluate_domain, the tests).
 """
 from __future__ import annotations
 
@@ -60,3 +63,17 @@ def utterances(part: str, seed: int = 0) -> list[dict]:
             v = flite[i % len(flite)]
             out.append({"text": text, "audio": _pad(flite_synthesize(text, v)), "source": f"flite:{v}"})
     return out
+
+
+def real_utterances(part: str) -> list[dict]:
+    """The packaged real recordings (data/recordings) of the out-of-domain `part`: "calibration"
+    those the manifest marks rejection_calibration, "heldout" the other out-of-domain ones.
+    Dicts: text (the reference or None), audio (16 kHz float32), source (the file name)."""
+    from tristream_ros.signal.audio_file import load_audio
+    from tristream_ros.training.evaluate_domain import read_manifest
+
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+    want = part == "calibration"
+    return [{"text": it["transcript"], "audio": load_audio(it["path"]), "source": it["file"]}
+            for it in read_manifest() if not it["in_domain"] and bool(it.get("rejection_calibration")) == want]

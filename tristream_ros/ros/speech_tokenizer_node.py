@@ -48,7 +48,9 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
   speech.reject_out_of_domain  hybrid only (default true): an utterance neither model vouches for
                            (the CTC's best sentence under speech.ctc_grammar_reject_ctc_below per
                            frame AND pocketsphinx's alignment of the chosen sentence trailing its
-                           free phone loop by more than -speech.ctc_grammar_reject_gap_below) is
+                           free phone loop by more than -speech.ctc_grammar_reject_gap_below; or
+                           CTC score + speech.ctc_grammar_reject_gap_weight x that gap under
+                           speech.ctc_grammar_reject_combined_below) is
                            "not understood": its final transcript is published, but the speech
                            tokens go out empty with no transcript, so the fusion node answers
                            with an error and no action hint (the robot does not act on speech
@@ -211,12 +213,18 @@ class SpeechTokenizerNode(Node):
                                          "(and the gap test fails; -inf: off)")),
             reject_gap_below=float(param(self, "speech.ctc_grammar_reject_gap_below", calibrated.reject_gap_below,
                                          "... and pocketsphinx's alignment minus its phone loop per frame is under "
-                                         "this (-inf: off)")))
+                                         "this (-inf: off)")),
+            reject_gap_weight=float(param(self, "speech.ctc_grammar_reject_gap_weight", calibrated.reject_gap_weight,
+                                          "or out of domain when CTC score + this x the gap ...")),
+            reject_combined_below=float(param(self, "speech.ctc_grammar_reject_combined_below",
+                                              calibrated.reject_combined_below, "... is under this (-inf: off)")))
+        if any(v != v for v in g_reject.values()) or not 0.0 <= g_reject["reject_gap_weight"] < float("inf"):
+            raise InputError(f"speech.ctc_grammar_reject_* must be numbers (the gap weight finite and >= 0), "
+                             f"got {g_reject}")
         if not bool(param(self, "speech.reject_out_of_domain", True,
                           "mark speech neither model vouches for as not understood (no query is made of it)")):
-            g_reject = dict(reject_ctc_below=float("-inf"), reject_gap_below=float("-inf"))
-        if any(v != v for v in g_reject.values()):
-            raise InputError(f"speech.ctc_grammar_reject_* must be numbers, got {g_reject}")
+            g_reject = dict(reject_ctc_below=float("-inf"), reject_gap_below=float("-inf"), reject_gap_weight=0.0,
+                            reject_combined_below=float("-inf"))
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),

@@ -32,7 +32,12 @@ the calibration half of data/out_of_domain.py's sentences (espeak val voices and
 the thresholds that reject the most of them while rejecting none of the val and guard
 utterances (misheard ones included: a first version allowed rejecting misheard val utterances,
 and on the test voices it then also rejected 6 of 240 queries whose actions had been right);
-it stays off unless it rejects something. `--no-reject` skips it.
+it stays off unless it rejects something. `--no-reject` skips it. Session 14 adds real people's
+out-of-domain recordings to that stage (data/recordings entries marked rejection_calibration:
+cards read aloud and a sung phrase; the other real recordings stay held out for
+evaluate_domain and the tests) and a second form of the rule (a weighted sum of the CTC score
+and the gap); the form and thresholds that reject the most of the synthetic and the real
+out-of-domain speech (each set counting half) are chosen.
 """
 from __future__ import annotations
 
@@ -62,6 +67,8 @@ REJECT_CTCS = (-0.3, -0.35, -0.4, -0.45, -0.5, -0.55, -0.6, -0.7, -0.8)  # CTC b
 # at least as well as the free phone loop is always accepted (real voices saying a sentence of
 # the grammar score +1e-3 to +2.3e-3: LibriVox with its sentences added, flite)
 REJECT_GAPS = (-2e-3, -1.5e-3, -1.2e-3, -1e-3, -8e-4, -6e-4, -5e-4, -4e-4, -3e-4, -2e-4, -1e-4, 0.0)
+REJECT_GAP_WEIGHTS = (250.0, 500.0, 1000.0, 2000.0)  # weighted-sum form: CTC score per frame per unit of gap
+REJECT_COMBINEDS = tuple(round(-0.6 - 0.05 * i, 2) for i in range(49))  # -0.6 .. -3.0: CTC score + weight x gap
 RECORD_TOP = 8  # CTC candidates each record keeps (with pocketsphinx's alignment) for the rescoring grid
 
 
@@ -177,33 +184,82 @@ def rescore_search(val: list[dict], guard: list[dict], thresholds: tuple, base_g
             "val_exact_without_rescoring": without, "val_exact": exact(val, *best), "guard_exact": exact(guard, *best)}
 
 
-def reject_search(val: list[dict], guard: list[dict], ood: list[dict], thresholds: tuple) -> dict:
-    """Third stage, with the transcript thresholds fixed: the rejection thresholds that reject
-    the most out-of-domain records `ood` while rejecting no val or guard record (in-domain
-    speech, misheard or not). Off unless something is rejected; ties go to the lowest
-    thresholds (the most conservative)."""
-    best_key, best = None, None
+REJECT_OFF = (float("-inf"), float("-inf"), 0.0, float("-inf"))  # the four rejection fields, off
+
+
+def rejection_fields(res: dict) -> tuple:
+    """The four rejection fields (GrammarThresholds' last four, in order) of a reject_search result."""
+    return tuple(REJECT_OFF[i] if res.get(k) is None else res[k]
+                 for i, k in enumerate(("reject_ctc_below", "reject_gap_below", "reject_gap_weight",
+                                        "reject_combined_below")))
+
+
+def rejection_candidates():
+    """Both forms of the rule over their grids: (form, rejection fields, conservatism), the
+    conservatism higher for lower thresholds (fewer utterances can fall under them)."""
     for c, g in itertools.product(REJECT_CTCS, REJECT_GAPS):
-        t = (*thresholds, c, g)
-        if any(rejected(x, *t) for x in val) or any(rejected(x, *t) for x in guard):
+        yield "box", (c, g, 0.0, float("-inf")), (-c, -g)
+    for w, b in itertools.product(REJECT_GAP_WEIGHTS, REJECT_COMBINEDS):
+        yield "weighted_sum", (float("-inf"), float("-inf"), w, b), (-b, -w)
+
+
+def reject_search(val: list[dict], guard: list[dict], ood: list[dict], thresholds: tuple,
+                  real: list[dict] = ()) -> dict:
+    """Third stage, with the transcript thresholds fixed: the rejection (either form of
+    ctc_grammar.not_understood, over its grid) that rejects the most out-of-domain speech while
+    rejecting no val or guard record (in-domain speech, misheard or not). The out-of-domain
+    speech is `ood` (synthetic voices) and `real` (real people's recordings, session 14); with
+    both, each set counts half (a form that only fits synthetic voices lost real ones: the box
+    chosen for a separate recogniser leaned on a CTC score real voices reach whatever they say).
+    Off unless something is rejected; ties go to the box form, then the lowest thresholds (the
+    most conservative)."""
+    def points(records):  # (CTC score, gap of the chosen sentence) per testable record
+        out = []
+        for r in records:
+            if r["ctc_best"] is None or r.get("phone_loop") is None:
+                continue
+            text = chosen(r, *thresholds)
+            align = next((c[2] for c in r.get("candidates", ()) if c[0] == text), None)
+            if align is not None:  # not aligned when recorded: not testable, accepted
+                out.append((r["score"], align - r["phone_loop"]))
+        return out
+
+    inside = points(val) + points(guard)
+    p_ood, p_real = points(ood), points(real)
+    best_key, best = None, None
+    for form, fields, conservatism in rejection_candidates():
+        t = GrammarThresholds(*thresholds, *fields)
+        if any(not_understood(s, g, t) for s, g in inside):
             continue
-        r = float(np.mean([rejected(x, *t) for x in ood])) if ood else 0.0
+        fracs = [sum(not_understood(s, g, t) for s, g in p) / len(full)  # over all records of the set
+                 for p, full in ((p_ood, ood), (p_real, real)) if full]
+        r = float(np.mean(fracs)) if fracs else 0.0
         if r <= 0.0:
             continue
-        key = (r, -c, -g)
+        key = (r, form == "box", *conservatism)
         if best_key is None or key > best_key:
-            best_key, best = key, t
+            best_key, best = key, (form, fields)
     if best is None:
-        return {"reject_ctc_below": None, "reject_gap_below": None}
-    return {"reject_ctc_below": best[-2], "reject_gap_below": best[-1],
-            "out_of_domain_rejected": best_key[0],
-            "val_rejected": float(np.mean([rejected(x, *best) for x in val])),
-            "guard_rejected": float(np.mean([rejected(x, *best) for x in guard])) if guard else None,
-            "val_kept_exact": kept(val, *best), "guard_kept_exact": kept(guard, *best) if guard else None}
+        return {"reject_form": None, "reject_ctc_below": None, "reject_gap_below": None}
+    form, fields = best
+    t = (*thresholds, *fields)
+    out = {"reject_form": form}
+    if form == "box":
+        out.update(reject_ctc_below=fields[0], reject_gap_below=fields[1])
+    else:
+        out.update(reject_ctc_below=None, reject_gap_below=None, reject_gap_weight=fields[2],
+                   reject_combined_below=fields[3])
+    out.update({"out_of_domain_rejected": float(np.mean([rejected(x, *t) for x in ood])) if ood else None,
+                "real_out_of_domain_rejected": float(np.mean([rejected(x, *t) for x in real])) if real else None,
+                "val_rejected": float(np.mean([rejected(x, *t) for x in val])),
+                "guard_rejected": float(np.mean([rejected(x, *t) for x in guard])) if guard else None,
+                "val_kept_exact": kept(val, *t), "guard_kept_exact": kept(guard, *t) if guard else None})
+    return out
 
 
 def thresholds_of(c: dict) -> tuple:
-    """The GrammarThresholds fields (in order) of a `chosen` dict, without the rejection's."""
+    """The GrammarThresholds fields (in order) of a `chosen` dict, without the rejection's
+    (rejection_fields gives those)."""
     ub = float("-inf") if c["unsure_below"] is None else c["unsure_below"]
     ul = float("inf") if c["unsure_min_lead"] is None else c["unsure_min_lead"]
     return (c["score"], c["margin"], c["lead"], ub, ul, c.get("rescore_top", 0), c.get("rescore_weight", 0.0),
@@ -244,20 +300,21 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
                 from tqdm import tqdm
                 it = tqdm(queries, desc=f"flite {v}", unit="utt", mininterval=2.0)
             guard += [_record(tok, _pad(flite_synthesize(q["query"], v)), q["query"], f"flite:{v}") for q in it]
-    ood = []
+    ood, real = [], []
     if reject:
-        from tristream_ros.data.out_of_domain import utterances
+        from tristream_ros.data.out_of_domain import real_utterances, utterances
         it = utterances("calibration")
         if progress:
             from tqdm import tqdm
             it = tqdm(it, desc="out of domain", unit="utt", mininterval=2.0)
         ood = [_record(tok, u["audio"], u["text"], f"ood:{u['source']}") for u in it]
+        real = [_record(tok, u["audio"], u["text"] or "", f"real:{u['source']}") for u in real_utterances("calibration")]
     result = {"model": str(model_dir), "data": str(data_dir), "val_utterances": len(val),
               "flite_utterances": len(guard), "flite_seed": flite_seed, "out_of_domain_utterances": len(ood),
-              **grid_search(val, guard)}
-    if ood and "chosen" in result:
-        result["chosen"].update(reject_search(val, guard, ood, thresholds_of(result["chosen"])))
-    result.update(seconds=round(time.perf_counter() - t0, 1), records=val + guard + ood)
+              "real_out_of_domain_utterances": len(real), **grid_search(val, guard)}
+    if (ood or real) and "chosen" in result:
+        result["chosen"].update(reject_search(val, guard, ood, thresholds_of(result["chosen"]), real))
+    result.update(seconds=round(time.perf_counter() - t0, 1), records=val + guard + ood + real)
     return result
 
 
@@ -280,16 +337,17 @@ def main(argv: list[str] | None = None) -> int:
         if "chosen" not in res:
             print("no thresholds keep the guard set as exact as pocketsphinx alone: nothing written", file=sys.stderr)
             return 1
-        from tristream_ros.model.speech.ctc_grammar import GrammarThresholds, save_grammar_thresholds
+        from tristream_ros.model.speech.ctc_grammar import REJECT_FIELDS, save_grammar_thresholds
         c = res["chosen"]
         source = {"tool": "python -m tristream_ros.training.calibrate_grammar", "data": str(a.data),
                   "flite_n": a.flite_n, "flite_seed": a.flite_seed,
                   **{k: res[k] for k in ("val_utterances", "flite_utterances", "out_of_domain_utterances",
-                                         "pocketsphinx_only", "ctc_grammar_always", "chosen")}}
+                                         "real_out_of_domain_utterances", "pocketsphinx_only",
+                                         "ctc_grammar_always", "chosen")}}
         relax = {} if c["unsure_below"] is None else {"unsure_below": c["unsure_below"],
                                                        "unsure_min_lead": c["unsure_min_lead"]}
         rescore = {k: c[k] for k in ("rescore_top", "rescore_weight", "rescore_bonus", "rescore_length") if k in c}
-        reject = {k: c[k] for k in ("reject_ctc_below", "reject_gap_below") if c.get(k) is not None}
+        reject = {k: c[k] for k in REJECT_FIELDS if c.get(k) is not None}
         path = save_grammar_thresholds(a.model, GrammarThresholds(c["score"], c["margin"], c["lead"], **relax,
                                                                   **rescore, **reject), source)
         print(f"wrote {path}", file=sys.stderr)

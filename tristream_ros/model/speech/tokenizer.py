@@ -483,7 +483,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         rescoring when it aligned `text`, else made (~25 ms), and the phone loop decoded
         (~36 ms per second of speech)."""
         out = {"ctc_score": ctc_score, "gap": None, "not_understood": False}
-        if ctc_score >= self.thresholds.reject_ctc_below:
+        if not self.thresholds.may_reject(ctc_score):
             return out
         align = dict((t, a) for t, _, a in (self.last_rescored or ())).get(text)
         if align is None:
