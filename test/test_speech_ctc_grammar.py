@@ -296,20 +296,24 @@ def test_weighted_sum_rule_lets_a_wide_gap_outweigh_a_low_score(tmp_path):
     import json
     from tristream_ros.model.speech.ctc_grammar import THRESHOLDS_FILE, load_grammar_thresholds, not_understood
     from tristream_ros.model.speech.ctc_grammar import save_grammar_thresholds
-    t = GrammarThresholds(-0.4, 0.0, 0.8, reject_gap_weight=500.0, reject_combined_below=-1.15)
-    assert t.rejects and t.rejects_combined and not t.rejects_box and t.may_reject(0.0)
+    t = GrammarThresholds(-0.4, 0.0, 0.8, reject_ctc_below=-0.35, reject_gap_weight=500.0,
+                          reject_combined_below=-1.15)
+    assert t.rejects and t.rejects_combined and not t.rejects_box
+    assert t.may_reject(-0.5) and not t.may_reject(-0.2)  # the gap is only measured under the CTC gate
     assert not not_understood(-0.63, -4.1e-4, t)  # -0.835: kept
     assert not_understood(-0.66, -1.06e-3, t)  # -1.19: rejected
-    assert not not_understood(-0.2, -1.5e-3, t)  # the CTC sure of its sentence: -0.95, kept
+    assert not not_understood(-0.2, -3e-3, t)  # the CTC sure of its sentence: not tested (the sum: -1.7)
+    assert not GrammarThresholds(reject_gap_weight=500.0, reject_combined_below=-1.15).rejects  # no gate: off
     assert not t.without_rejection().rejects and t.without_rejection().min_lead == 0.8
     box = GrammarThresholds(reject_ctc_below=-0.5, reject_gap_below=-3e-4)
-    assert box.may_reject(-0.6) and not box.may_reject(-0.4)  # the gap is only measured when it can matter
+    assert box.may_reject(-0.6) and not box.may_reject(-0.4)
     both = GrammarThresholds(reject_ctc_below=-0.5, reject_gap_below=-3e-4, reject_gap_weight=500.0,
                              reject_combined_below=-1.15)
-    assert not_understood(-0.6, -4e-4, both) and not_understood(-0.45, -2e-3, both)  # either form rejects
+    assert not_understood(-0.6, -4e-4, both) and not_understood(-1.2, 0.0, both)  # the box; the sum alone
+    assert not not_understood(-0.9, -2e-4, both)
     save_grammar_thresholds(tmp_path, t)
     body = json.loads((tmp_path / THRESHOLDS_FILE).read_text())
-    assert "reject_ctc_below" not in body and body["reject_gap_weight"] == 500.0  # only finite fields written
+    assert "reject_gap_below" not in body and body["reject_gap_weight"] == 500.0  # only finite fields written
     assert load_grammar_thresholds(tmp_path) == t
     body["reject_gap_weight"] = -1.0
     (tmp_path / THRESHOLDS_FILE).write_text(json.dumps(body))
@@ -368,6 +372,45 @@ def test_rejection_calibration_rejects_no_in_domain_utterance():
     assert kept(val2, *t) == 1.0 and kept(guard, *t) == 1.0
     without = (*th, *rejection_fields(reject_search(val2, guard, ood, th)))
     assert not all(rejected(r, *without) for r in real)  # chosen on synthetic speech alone, a real one gets through
+    # the sum's CTC gate is as low as it can be without changing a decision on the records
+    assert res["reject_ctc_below"] == 0.0  # ood[2] (CTC -0.2) is rejected by the sum: no lower gate keeps it
+    assert all(rejected(r, *th, 0.0, *rejection_fields(res)[1:]) == rejected(r, *t) for r in val2 + guard + ood + real)
+
+
+def test_the_sums_gate_changes_no_decision():
+    from tristream_ros.training.calibrate_grammar import tightest_gate
+    th = (-9.0, 0.0, 0.0, float("-inf"), float("inf"), 0, 0.0, 0.0, 0.0)
+    fields = (0.0, float("-inf"), 500.0, -1.15)
+    # rejected at CTC -0.55 (sum -2.05), kept at -0.2 / gap 0 and at -0.9 / gap 0 (sum -0.9)
+    assert tightest_gate([(-0.55, -3e-3), (-0.2, 0.0), (-0.9, 0.0)], th, fields) == -0.5
+    assert tightest_gate([(-0.2, -3e-3)], th, fields) == 0.0  # a sure CTC, rejected by the sum: ungated
+
+
+def test_calibration_replays_recorded_utterances(tmp_path):
+    """--records re-chooses from a previous run's records (no recording): the same choice."""
+    import json
+    from tristream_ros.training.calibrate_grammar import choose, main, replay
+
+    def rec(source, query, ctc, align, phone):
+        return {"source": source, "query": query, "heard": query, "pocketsphinx": query, "ctc_best": query,
+                "score": ctc, "margin": 1.0, "lead": 1.0, "pocketsphinx_score": 1.0,
+                "candidates": [[query, ctc, align]], "phone_loop": phone}
+    val = [rec("val:m1", "turn left", -0.2, -3e-3, -3.2e-3), rec("val:f2", "stop", -0.6, -2.5e-3, -2.4e-3)]
+    guard = [rec("flite:kal", "go forward", -0.7, -2.0e-3, -2.1e-3)]
+    ood = [rec("ood:espeak:m3", "stop", -0.7, -4e-3, -2.5e-3), rec("ood:flite:awb", "turn left", -0.65, -3.5e-3, -2.6e-3)]
+    real = [rec("real:cards_005.wav", "stop", -0.75, -4e-3, -2.4e-3)]
+    f = tmp_path / "calib.json"
+    f.write_text(json.dumps({"model": "m", "data": "d", "flite_seed": 1, "records": val + guard + ood + real}))
+    res = replay(str(f))
+    assert res["real_out_of_domain_utterances"] == 1 and res["chosen"] == choose(val, guard, ood, real)["chosen"]
+    assert replay(str(f), reject=False)["chosen"].get("reject_form") is None
+    model = tmp_path / "model"
+    model.mkdir()
+    assert main(["--model", str(model), "--records", str(f), "--write", "--out", str(tmp_path / "o.json")]) == 0
+    written = json.loads((model / "ctc_grammar.json").read_text())
+    assert written["source"]["replayed_from"] == str(f) and written["source"]["data"] == "d"
+    with pytest.raises(SystemExit):
+        main(["--model", str(model)])  # neither --data nor --records
 
 
 def test_real_out_of_domain_recordings_are_split_for_calibration():

@@ -196,11 +196,28 @@ def rejection_fields(res: dict) -> tuple:
 
 def rejection_candidates():
     """Both forms of the rule over their grids: (form, rejection fields, conservatism), the
-    conservatism higher for lower thresholds (fewer utterances can fall under them)."""
+    conservatism higher for lower thresholds (fewer utterances can fall under them). The
+    weighted sum is searched ungated (its CTC gate at 0: every utterance tested); reject_search
+    then lowers the gate only as far as it changes no decision (`tightest_gate`)."""
     for c, g in itertools.product(REJECT_CTCS, REJECT_GAPS):
         yield "box", (c, g, 0.0, float("-inf")), (-c, -g)
     for w, b in itertools.product(REJECT_GAP_WEIGHTS, REJECT_COMBINEDS):
-        yield "weighted_sum", (float("-inf"), float("-inf"), w, b), (-b, -w)
+        yield "weighted_sum", (0.0, float("-inf"), w, b), (-b, -w)  # CTC gate 0.0: every utterance is tested
+
+
+def tightest_gate(points: list[tuple[float, float]], thresholds: tuple, fields: tuple) -> float:
+    """The lowest CTC gate (REJECT_CTCS, or 0.0) under which the weighted sum `fields` decides
+    every recorded (score, gap) point as it does ungated. The gate chooses nothing: it only
+    spares the phone-loop decode (~100 ms at the end of an utterance, `tristream bench
+    rejection`) for speech the CTC is too sure of for the sum to reject it on these records.
+    (Session 14 first searched the gate with the sum: it then chose -0.7, between a real
+    command and real digits by chance, as the box had.)"""
+    ungated = [not_understood(s, g, GrammarThresholds(*thresholds, *fields)) for s, g in points]
+    for c in sorted(REJECT_CTCS):
+        t = GrammarThresholds(*thresholds, c, *fields[1:])
+        if [not_understood(s, g, t) for s, g in points] == ungated:
+            return c
+    return 0.0
 
 
 def reject_search(val: list[dict], guard: list[dict], ood: list[dict], thresholds: tuple,
@@ -242,12 +259,14 @@ def reject_search(val: list[dict], guard: list[dict], ood: list[dict], threshold
     if best is None:
         return {"reject_form": None, "reject_ctc_below": None, "reject_gap_below": None}
     form, fields = best
+    if form == "weighted_sum":
+        fields = (tightest_gate(inside + p_ood + p_real, thresholds, fields), *fields[1:])
     t = (*thresholds, *fields)
     out = {"reject_form": form}
     if form == "box":
         out.update(reject_ctc_below=fields[0], reject_gap_below=fields[1])
     else:
-        out.update(reject_ctc_below=None, reject_gap_below=None, reject_gap_weight=fields[2],
+        out.update(reject_ctc_below=fields[0], reject_gap_below=None, reject_gap_weight=fields[2],
                    reject_combined_below=fields[3])
     out.update({"out_of_domain_rejected": float(np.mean([rejected(x, *t) for x in ood])) if ood else None,
                 "real_out_of_domain_rejected": float(np.mean([rejected(x, *t) for x in real])) if real else None,
@@ -264,6 +283,30 @@ def thresholds_of(c: dict) -> tuple:
     ul = float("inf") if c["unsure_min_lead"] is None else c["unsure_min_lead"]
     return (c["score"], c["margin"], c["lead"], ub, ul, c.get("rescore_top", 0), c.get("rescore_weight", 0.0),
             c.get("rescore_bonus", 0.0), c.get("rescore_length", 0.0))
+
+
+def choose(val: list[dict], guard: list[dict], ood: list[dict], real: list[dict]) -> dict:
+    """The three stages on recorded utterances (run's records, or a previous --out file's)."""
+    result = {"val_utterances": len(val), "flite_utterances": len(guard), "out_of_domain_utterances": len(ood),
+              "real_out_of_domain_utterances": len(real), **grid_search(val, guard)}
+    if (ood or real) and "chosen" in result:
+        result["chosen"].update(reject_search(val, guard, ood, thresholds_of(result["chosen"]), real))
+    return result
+
+
+def replay(records_file: str, reject: bool = True) -> dict:
+    """The stages re-run on the records of a previous run's --out JSON, without recording again
+    (seconds instead of minutes; only valid for the same speech model and recogniser)."""
+    prev = json.loads(Path(records_file).read_text())
+    if "records" not in prev:
+        raise ValueError(f"{records_file}: no 'records' (write one with --out)")
+    recs = prev["records"]
+    part = {p: [r for r in recs if r["source"].startswith(p + ":")] for p in ("val", "flite", "ood", "real")}
+    if not reject:
+        part["ood"], part["real"] = [], []
+    return {"model": prev.get("model"), "data": prev.get("data"), "flite_seed": prev.get("flite_seed"),
+            "replayed_from": str(records_file),
+            **choose(part["val"], part["flite"], part["ood"], part["real"]), "records": recs}
 
 
 def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: bool = True,
@@ -309,11 +352,8 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
             it = tqdm(it, desc="out of domain", unit="utt", mininterval=2.0)
         ood = [_record(tok, u["audio"], u["text"], f"ood:{u['source']}") for u in it]
         real = [_record(tok, u["audio"], u["text"] or "", f"real:{u['source']}") for u in real_utterances("calibration")]
-    result = {"model": str(model_dir), "data": str(data_dir), "val_utterances": len(val),
-              "flite_utterances": len(guard), "flite_seed": flite_seed, "out_of_domain_utterances": len(ood),
-              "real_out_of_domain_utterances": len(real), **grid_search(val, guard)}
-    if (ood or real) and "chosen" in result:
-        result["chosen"].update(reject_search(val, guard, ood, thresholds_of(result["chosen"]), real))
+    result = {"model": str(model_dir), "data": str(data_dir), "flite_seed": flite_seed,
+              **choose(val, guard, ood, real)}
     result.update(seconds=round(time.perf_counter() - t0, 1), records=val + guard + ood + real)
     return result
 
@@ -322,15 +362,25 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="model folder: config.json + speech.safetensors (the fusion "
                    "weights are not read)")
-    p.add_argument("--data", required=True, help="generated dataset with a val split")
+    p.add_argument("--data", default=None, help="generated dataset with a val split (required unless --records)")
     p.add_argument("--flite-n", type=int, default=24, help="flite queries per voice (0: no guard set)")
     p.add_argument("--flite-seed", type=int, default=1)
     p.add_argument("--out", default=None, help="write the full JSON (with per-utterance records) here")
     p.add_argument("--write", action="store_true", help="store the chosen thresholds in MODEL/ctc_grammar.json")
     p.add_argument("--no-reject", action="store_true", help="skip the out-of-domain rejection stage (off)")
+    p.add_argument("--records", default=None, help="re-choose from the records of a previous run's --out JSON "
+                   "(same model; nothing is recorded, --data / --flite-* are taken from it)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
-    res = run(a.model, a.data, a.flite_n, a.flite_seed, progress=not a.no_progress, reject=not a.no_reject)
+    if not a.records and not a.data:
+        p.error("--data is required unless --records is given")
+    if a.records:
+        res = replay(a.records, reject=not a.no_reject)
+        a.data, a.flite_seed = res["data"], res["flite_seed"]
+        a.flite_n = res["flite_utterances"] // max(1, len({r["source"] for r in res["records"]
+                                                             if r["source"].startswith("flite:")}))
+    else:
+        res = run(a.model, a.data, a.flite_n, a.flite_seed, progress=not a.no_progress, reject=not a.no_reject)
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
     if a.write:
@@ -341,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         c = res["chosen"]
         source = {"tool": "python -m tristream_ros.training.calibrate_grammar", "data": str(a.data),
                   "flite_n": a.flite_n, "flite_seed": a.flite_seed,
+                  **({"replayed_from": res["replayed_from"]} if "replayed_from" in res else {}),
                   **{k: res[k] for k in ("val_utterances", "flite_utterances", "out_of_domain_utterances",
                                          "real_out_of_domain_utterances", "pocketsphinx_only",
                                          "ctc_grammar_always", "chosen")}}

@@ -40,7 +40,8 @@ scores low AND pocketsphinx's alignment of the chosen sentence trails its free p
 (PocketsphinxRecognizer.phone_loop_score: the best phone sequence with no words imposed) by
 more than the threshold. The speech node then forwards no query, so the robot does not act.
 Session 14 adds a second form of the same test, a weighted sum (`reject_gap_weight`,
-`reject_combined_below`): "not understood" when
+`reject_combined_below`): "not understood" when the CTC's score is under `reject_ctc_below`
+(as in the box: a CTC sure of its sentence vouches, and the gap is not even measured) and
 
     ctc score + reject_gap_weight * gap < reject_combined_below
 
@@ -104,7 +105,8 @@ class GrammarThresholds:
     # chosen sentence trails its free phone loop by more than -reject_gap_below per frame
     reject_ctc_below: float = float("-inf")  # -inf: off
     reject_gap_below: float = float("-inf")  # ln units per frame (alignment - phone loop; ~1e-3 scale)
-    # ... OR when ctc score + reject_gap_weight * gap is under reject_combined_below (session 14)
+    # ... OR (CTC under reject_ctc_below too) when ctc score + reject_gap_weight * gap is under
+    # reject_combined_below (session 14)
     reject_gap_weight: float = 0.0  # CTC score per frame per unit of gap (~500: 1e-3 of gap counts 0.5)
     reject_combined_below: float = float("-inf")  # -inf: off
 
@@ -116,7 +118,7 @@ class GrammarThresholds:
     @property
     def rejects_combined(self) -> bool:
         """True when the weighted-sum form of the rejection is on."""
-        return self.reject_combined_below > float("-inf")
+        return self.reject_ctc_below > float("-inf") and self.reject_combined_below > float("-inf")
 
     @property
     def rejects(self) -> bool:
@@ -126,7 +128,7 @@ class GrammarThresholds:
     def may_reject(self, ctc_score: float) -> bool:
         """Whether an utterance whose CTC best sentence scores `ctc_score` can be rejected at all
         (the gap is only measured then: it costs a phone-loop decode)."""
-        return (self.rejects_box and ctc_score < self.reject_ctc_below) or self.rejects_combined
+        return self.rejects and ctc_score < self.reject_ctc_below
 
     def without_rejection(self) -> "GrammarThresholds":
         """The same thresholds with the out-of-domain rejection off."""
@@ -187,10 +189,12 @@ def not_understood(ctc_score: float, gap: float, t: GrammarThresholds) -> bool:
     real voices the CTC never heard. (Session 10 also tried letting the two recognizers'
     agreement vouch, as it does for 0.41 of in-domain val utterances and 0.06 of out-of-domain
     ones: on real out-of-domain recordings and the test voices it did worse; docs/training.md.)
-    The weighted-sum form (session 14) instead lets a wide gap reject speech the CTC half vouches
-    for, and a CTC score far below its usual range reject speech pocketsphinx half accepts."""
-    box = t.rejects_box and ctc_score < t.reject_ctc_below and gap < t.reject_gap_below
-    return box or (t.rejects_combined and ctc_score + t.reject_gap_weight * gap < t.reject_combined_below)
+    The weighted-sum form (session 14), under the same CTC gate, lets a wide gap reject speech
+    the CTC half vouches for, and a CTC score far below its usual range reject speech
+    pocketsphinx half accepts."""
+    if not t.rejects or ctc_score >= t.reject_ctc_below:
+        return False
+    return gap < t.reject_gap_below or ctc_score + t.reject_gap_weight * gap < t.reject_combined_below
 
 
 def rescored_sentence(candidates: Sequence[tuple[str, float]], align_scores: Sequence[float], heard: str,
