@@ -47,9 +47,10 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            for that model (model/speech/ctc_grammar.py's otherwise)
   speech.reject_out_of_domain  hybrid only (default true): an utterance neither model vouches for
                            (the CTC's best sentence under speech.ctc_grammar_reject_ctc_below per
-                           frame AND pocketsphinx's alignment of the chosen sentence trailing its
-                           free phone loop by more than -speech.ctc_grammar_reject_gap_below; or
-                           CTC score + speech.ctc_grammar_reject_gap_weight x that gap under
+                           frame AND either pocketsphinx's alignment of the chosen sentence
+                           trailing its free phone loop by more than
+                           -speech.ctc_grammar_reject_gap_below, or CTC score +
+                           speech.ctc_grammar_reject_gap_weight x that gap under
                            speech.ctc_grammar_reject_combined_below) is
                            "not understood": its final transcript is published, but the speech
                            tokens go out empty with no transcript, so the fusion node answers

@@ -37,7 +37,12 @@ out-of-domain recordings to that stage (data/recordings entries marked rejection
 cards read aloud and a sung phrase; the other real recordings stay held out for
 evaluate_domain and the tests) and a second form of the rule (a weighted sum of the CTC score
 and the gap); the form and thresholds that reject the most of the synthetic and the real
-out-of-domain speech (each set counting half) are chosen.
+out-of-domain speech (each set counting half) are chosen; the weighted sum's CTC gate is then
+lowered as far as it changes no decision (it only spares the phone-loop decode).
+
+    python -m tristream_ros.training.calibrate_grammar --model MODEL_DIR --records calib.json --write
+
+re-chooses from a previous run's --out records in seconds (same speech model and recogniser).
 """
 from __future__ import annotations
 
