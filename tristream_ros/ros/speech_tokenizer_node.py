@@ -86,7 +86,7 @@ import torch
 from rclpy.node import Node
 
 from tristream_ros.errors import InputError, ModelFileError
-from tristream_ros.model.speech.ctc_grammar import GrammarThresholds, load_grammar_thresholds
+from tristream_ros.model.speech.ctc_grammar import REJECT_OFF, GrammarThresholds, load_grammar_thresholds
 from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM
 from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE
 from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
@@ -224,8 +224,7 @@ class SpeechTokenizerNode(Node):
                              f"got {g_reject}")
         if not bool(param(self, "speech.reject_out_of_domain", True,
                           "mark speech neither model vouches for as not understood (no query is made of it)")):
-            g_reject = dict(reject_ctc_below=float("-inf"), reject_gap_below=float("-inf"), reject_gap_weight=0.0,
-                            reject_combined_below=float("-inf"))
+            g_reject = dict(REJECT_OFF)
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),

@@ -55,8 +55,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tristream_ros.model.speech.ctc_grammar import (NEVER_OVERRIDE, GrammarThresholds, grammar_overrides,
-                                                    not_understood, rescore_candidates, rescored_sentence)
+from tristream_ros.model.speech.ctc_grammar import (NEVER_OVERRIDE, REJECT_FIELDS, REJECT_OFF, GrammarThresholds,
+                                                    grammar_overrides, not_understood, rescore_candidates,
+                                                    rescored_sentence)
 
 SCORES = (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.8, -1.0)
 MARGINS = (0.0, 0.01, 0.02, 0.05, 0.1)
@@ -98,18 +99,25 @@ def _record(tok, audio: np.ndarray, query: str, source: str) -> dict:
             "phone_loop": float(tok.recognizer.phone_loop_score()) if m is not None else None}
 
 
-def rejected(r: dict, *thresholds: float) -> bool:
-    """Whether the hybrid marks record r "not understood" at these thresholds (GrammarThresholds'
-    fields in order, the last two the rejection's): the chosen sentence's recorded alignment
-    minus the recorded phone loop score, with the CTC's best score (ctc_grammar.not_understood)."""
-    t = GrammarThresholds(*thresholds)
-    if not t.rejects or r["ctc_best"] is None or r.get("phone_loop") is None:
-        return False
+def rejection_point(r: dict, *thresholds: float) -> tuple[float, float] | None:
+    """What the out-of-domain test reads of record r at these transcript thresholds: (the CTC's
+    best score, the chosen sentence's recorded alignment minus the recorded phone loop score);
+    None when it was not recorded (no CTC match, no phone loop, the sentence not aligned):
+    not testable, accepted."""
+    if r["ctc_best"] is None or r.get("phone_loop") is None:
+        return None
     text = chosen(r, *thresholds)
     align = next((c[2] for c in r.get("candidates", ()) if c[0] == text), None)
-    if align is None:  # not aligned when recorded: not testable, accepted
-        return False
-    return not_understood(r["score"], align - r["phone_loop"], t)
+    return None if align is None else (r["score"], align - r["phone_loop"])
+
+
+def rejected(r: dict, *thresholds: float) -> bool:
+    """Whether the hybrid marks record r "not understood" at these thresholds (GrammarThresholds'
+    fields in order, the last four the rejection's; ctc_grammar.not_understood of
+    rejection_point)."""
+    t = GrammarThresholds(*thresholds)
+    point = rejection_point(r, *thresholds) if t.rejects else None
+    return point is not None and not_understood(*point, t)
 
 
 def kept(records: list[dict], *thresholds) -> float:
@@ -189,14 +197,10 @@ def rescore_search(val: list[dict], guard: list[dict], thresholds: tuple, base_g
             "val_exact_without_rescoring": without, "val_exact": exact(val, *best), "guard_exact": exact(guard, *best)}
 
 
-REJECT_OFF = (float("-inf"), float("-inf"), 0.0, float("-inf"))  # the four rejection fields, off
-
-
 def rejection_fields(res: dict) -> tuple:
-    """The four rejection fields (GrammarThresholds' last four, in order) of a reject_search result."""
-    return tuple(REJECT_OFF[i] if res.get(k) is None else res[k]
-                 for i, k in enumerate(("reject_ctc_below", "reject_gap_below", "reject_gap_weight",
-                                        "reject_combined_below")))
+    """The four rejection fields (GrammarThresholds' last four, REJECT_FIELDS' order) of a
+    reject_search result, off where it has none."""
+    return tuple(REJECT_OFF[k] if res.get(k) is None else res[k] for k in REJECT_FIELDS)
 
 
 def rejection_candidates():
@@ -236,15 +240,7 @@ def reject_search(val: list[dict], guard: list[dict], ood: list[dict], threshold
     Off unless something is rejected; ties go to the box form, then the lowest thresholds (the
     most conservative)."""
     def points(records):  # (CTC score, gap of the chosen sentence) per testable record
-        out = []
-        for r in records:
-            if r["ctc_best"] is None or r.get("phone_loop") is None:
-                continue
-            text = chosen(r, *thresholds)
-            align = next((c[2] for c in r.get("candidates", ()) if c[0] == text), None)
-            if align is not None:  # not aligned when recorded: not testable, accepted
-                out.append((r["score"], align - r["phone_loop"]))
-        return out
+        return [p for p in (rejection_point(r, *thresholds) for r in records) if p is not None]
 
     inside = points(val) + points(guard)
     p_ood, p_real = points(ood), points(real)
@@ -392,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         if "chosen" not in res:
             print("no thresholds keep the guard set as exact as pocketsphinx alone: nothing written", file=sys.stderr)
             return 1
-        from tristream_ros.model.speech.ctc_grammar import REJECT_FIELDS, save_grammar_thresholds
+        from tristream_ros.model.speech.ctc_grammar import save_grammar_thresholds
         c = res["chosen"]
         source = {"tool": "python -m tristream_ros.training.calibrate_grammar", "data": str(a.data),
                   "flite_n": a.flite_n, "flite_seed": a.flite_seed,

@@ -132,10 +132,10 @@ class GrammarThresholds:
 
     def without_rejection(self) -> "GrammarThresholds":
         """The same thresholds with the out-of-domain rejection off."""
-        return replace(self, reject_ctc_below=float("-inf"), reject_gap_below=float("-inf"),
-                       reject_gap_weight=0.0, reject_combined_below=float("-inf"))
+        return replace(self, **REJECT_OFF)
 
 
+REJECT_OFF = {k: getattr(GrammarThresholds(), k) for k in REJECT_FIELDS}  # the rejection off (the defaults)
 NEVER_OVERRIDE = GrammarThresholds(float("inf"), float("inf"), float("inf"), float("-inf"), float("inf"))  # rescoring off
 
 
