@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The exact recipe of the shipped demo checkpoint (models/demo), on 2 CPU cores:
 #   generate data (fixed seed) -> phase 1 (STVE contrastive) -> phase 2 (alignment)
-#   -> phase 3 (DPO + colour and count read-out re-fits) -> calibrate the speech front end
+#   -> phase 3 (DPO + colour and count read-out re-fits) -> kind read-out on shape only (+ count
+#   re-fit) -> recogniser fine-tuning -> calibrate the speech front end
 #   (override thresholds + rescoring), the STVE budget and the existence threshold -> eval -> models/demo
 #   (+ recipe.json with per-step wall-clock)
 # Usage: scripts/train_demo.sh [RUN_DIR] [MODEL_DIR]     (defaults: runs/demo, models/demo)
@@ -36,6 +37,8 @@ step phase2 tristream train --phase 2 --config demo --data "$RUN/data" --out "$R
 step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 # the front end's separate recogniser (session 13, shipped since session 14): a copy of the speech
 # encoder + CTC fine-tuned with vocal-tract-length warping -> phase3/recognizer.safetensors
+step kind_readout python -m tristream_ros.training.kind_readout --model "$RUN/out/phase3" --run "$RUN/out/kind_readout" \
+     --seed "$SEED" $RESUME_FLAG --no-progress
 step recognizer python -m tristream_ros.training.recognizer --model "$RUN/out/phase3" --data "$RUN/data" \
      --run "$RUN/out" --seed "$SEED" $RESUME_FLAG --no-progress
 # the hybrid front end's CTC-override thresholds, chosen for this CTC on voices it was neither

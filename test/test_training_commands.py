@@ -43,3 +43,11 @@ def test_ship_halves_weights_and_carries_the_calibrated_thresholds(tmp_path):
     (src / "ctc_grammar.json").unlink()  # retrained without calibration: the old thresholds must go
     ship(tmp_path / "run", model, seed=3)
     assert not (model / "ctc_grammar.json").exists()
+    # loss curves: the kind read-out step's count re-fit replaces phase 3's curve of the same name
+    (src / "phase3_count_loss.png").write_bytes(b"phase 3")
+    kind = tmp_path / "run" / "out" / "kind_readout"
+    kind.mkdir()
+    (kind / "phase3_count_loss.png").write_bytes(b"kind step")
+    (kind / "phase3_kind_loss.png").write_bytes(b"kind step")
+    ship(tmp_path / "run", model, seed=3)
+    assert (model / "phase3_count_loss.png").read_bytes() == b"kind step" and (model / "phase3_kind_loss.png").is_file()

@@ -326,6 +326,12 @@ class CopyConfig:
     # held-out phrasings), it drove to or described objects that were not there
     absent_min_match: float = 0.0
     not_seen: tuple[str, ...] = ("i", "can't", "see")
+    # the probe's kind classifier reads shape only: each token through a projection that removes
+    # the vision colour branch's output subspace (set and the classifier re-fitted by
+    # training/kind_readout.py after phase 3; off: configs written before it). Session 15: every
+    # cone has a white band, so white pixels had come to mean "cone" and white balls (a held-out
+    # pair) were read as cones (kind right on 0.18 of their tokens on val)
+    kind_shape_only: bool = False
 
     def __post_init__(self) -> None:
         for name in ("existence_min_match", "absent_min_match"):
@@ -395,7 +401,7 @@ class TriStreamConfig:
                                    said_word_preference=0.3 if name == "demo" else 0.0,
                                    existence=name == "demo", said_kind=name == "demo",
                                    pointer_from_said=name == "demo", target_from_said=name == "demo",
-                                   list_length_from_count=name == "demo"))
+                                   list_length_from_count=name == "demo", kind_shape_only=name == "demo"))
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict:

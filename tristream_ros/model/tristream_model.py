@@ -236,7 +236,8 @@ class TriStreamModel(nn.Module):
             self.copy_head = AttributeCopyHead(d, config.vision_dim, len(cc.colours), len(cc.kinds),
                                                (gh, gw), cc.pointer_dim, kind_debias=cc.kind_debias,
                                                count=cc.count, existence=cc.existence, said_kind=cc.said_kind,
-                                               pointer_from_said=cc.pointer_from_said)
+                                               pointer_from_said=cc.pointer_from_said,
+                                               kind_shape_only=cc.kind_shape_only)
             ids = lambda ws: tuple(tokenizer.token_to_id(w) for w in ws)  # noqa: E731
             self.copy_words = CopyWords(ids(cc.colours), ids(cc.kinds), ids(cc.plurals), ids(cc.regions),
                                         ids(cc.region_prepositions), ids(cc.numbers) if cc.count else (),

@@ -24,6 +24,7 @@ SHIP_FILES = ("model.safetensors", "config.json", "vocab.json", "speech.safetens
 OPTIONAL_FILES = ("ctc_grammar.json", "budget_calibration.json", "budget_calibration.png",
                   "existence_calibration.json", "existence_calibration.png", "recognizer.safetensors",
                   "recognizer_loss.png")
+KIND_DIR = "kind_readout"  # RUN/out/KIND_DIR: training/kind_readout.py's --run in scripts/train_demo.sh
 FRONTEND = {
     "speech_frontend": "hybrid",
     "text": "pocketsphinx (en-US acoustic model of real speech) with a JSGF grammar of "
@@ -88,7 +89,8 @@ def ship(run: Path, model: Path, seed: int, note: str = "") -> dict:
             shutil.copy(src / name, model / name)
         elif (model / name).is_file():
             (model / name).unlink()  # calibrated for weights that are being replaced
-    for png in sorted((run / "out").glob("phase*/*_loss.png")):
+    # the phases' curves, then the kind read-out step's (its count re-fit replaces phase 3's)
+    for png in sorted((run / "out").glob("phase*/*_loss.png")) + sorted((run / "out" / KIND_DIR).glob("*_loss.png")):
         shutil.copy(png, model / png.name)
     if (run / "eval.json").is_file():
         shutil.copy(run / "eval.json", model / "eval.json")

@@ -101,7 +101,7 @@ class AttributeProbe(nn.Module):
     scenes): kind accuracy on object tokens 0.53 linear, 0.56 MLP, 0.67 with the 3x3 context."""
 
     def __init__(self, vision_dim: int, n_colours: int, n_kinds: int, grid_hw: tuple[int, int],
-                 context_dim: int = 128, kind_debias: bool = False):
+                 context_dim: int = 128, kind_debias: bool = False, kind_shape_only: bool = False):
         super().__init__()
         self.grid_hw = (int(grid_hw[0]), int(grid_hw[1]))
         self.colour = nn.Linear(vision_dim, n_colours + 1)
@@ -115,6 +115,12 @@ class AttributeProbe(nn.Module):
         if kind_debias:
             self.kind_bias = nn.Embedding(n_colours + 1, n_kinds + 1)
             nn.init.zeros_(self.kind_bias.weight)
+        # `kind_shape_only`: the kind classifier (and its 3x3 context) reads each token through
+        # this (Dv, Dv) projection, which training/kind_readout.py sets to remove the colour
+        # branch's output subspace (identity until then). Colour pixels then cannot stand in for
+        # shape: every cone has a white band, so "white pixels" had come to mean "cone" and a
+        # white ball (a held-out pair) was read as a cone on 0.6 of its tokens.
+        self.register_buffer("kind_projection", torch.eye(vision_dim) if kind_shape_only else None)
 
     def forward(self, feats: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,13 +128,16 @@ class AttributeProbe(nn.Module):
         present) -> colour logits (B, N, C+1), kind logits (B, N, K+1)."""
         B, N, D = feats.shape
         gh, gw = self.grid_hw
+        colour_logits = self.colour(feats)
+        if self.kind_projection is not None:
+            feats = feats @ self.kind_projection.to(feats.dtype)  # (B, N, Dv), colour subspace removed
         present = feats if mask is None else feats * mask.unsqueeze(-1).to(feats.dtype)
         cell = (rows.clamp(0, gh - 1) * gw + cols.clamp(0, gw - 1)).long()  # (B, N)
         grid = feats.new_zeros(B, gh * gw, D).scatter_add(1, cell.unsqueeze(-1).expand(B, N, D), present)
         ctx = F.gelu(self.context(grid.transpose(1, 2).reshape(B, D, gh, gw)))  # (B, Cc, gh, gw)
         ctx = ctx.flatten(2).transpose(1, 2)  # (B, gh*gw, Cc)
         ctx = ctx.gather(1, cell.unsqueeze(-1).expand(B, N, ctx.shape[-1]))  # (B, N, Cc) at each token's cell
-        return self.colour(feats), self.kind(torch.cat([feats, ctx], -1))
+        return colour_logits, self.kind(torch.cat([feats, ctx], -1))
 
     def loss(self, feats: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, mask: torch.Tensor | None,
              colour: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
@@ -198,7 +207,7 @@ class AttributeCopyHead(nn.Module):
     def __init__(self, hidden: int, vision_dim: int, n_colours: int, n_kinds: int,
                  grid_hw: tuple[int, int], pointer_dim: int = 64, kind_debias: bool = False,
                  count: bool = False, existence: bool = False, said_kind: bool = False,
-                 pointer_from_said: bool = False):
+                 pointer_from_said: bool = False, kind_shape_only: bool = False):
         super().__init__()
         self.n_colours, self.n_kinds = n_colours, n_kinds
         self.grid_hw = (int(grid_hw[0]), int(grid_hw[1]))
@@ -212,7 +221,8 @@ class AttributeCopyHead(nn.Module):
         if said_kind:
             self.said_kind_index, self.n_mix = self.n_mix, self.n_mix + 2
         self.count = CountProbe(n_kinds) if count else None
-        self.probe = AttributeProbe(vision_dim, n_colours, n_kinds, self.grid_hw, kind_debias=kind_debias)
+        self.probe = AttributeProbe(vision_dim, n_colours, n_kinds, self.grid_hw, kind_debias=kind_debias,
+                                    kind_shape_only=kind_shape_only)
         self.attr_dim = attribute_dim(n_colours, n_kinds, (gh, gw))
         self.key = nn.Linear(self.attr_dim, pointer_dim)
         self.query = nn.Linear(hidden, pointer_dim)

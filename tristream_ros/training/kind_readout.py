@@ -1,0 +1,282 @@
+"""Re-fit the attribute probe's kind read-out on shape only (after phase 3; session 15).
+
+The copy head finds "the ball" the user named, answers "is there a white ball" and counts cups
+from the attribute probe's per-token kind classifier (`model/heads/copy_head.AttributeProbe`).
+An STVE token is the sum of the luminance backbone (shape, shading) and the per-pixel colour
+branch (`model/vision/colour_branch.py`: which colours the token's cell holds). Every cone the
+renderer draws has a white band, so in training "white pixels in the cell" comes with cones of
+every colour, and the kind classifier learnt it as a cue for "cone": the colour -> kind bias
+table it trains with (`kind_debias`) is indexed by the object's *label* colour (a red cone is
+"red"), so it cannot absorb the band. On held-out pairs the cue is wrong: measured on 500 val
+scenes of the shipped model, a white ball's tokens were read as "ball" 0.18 of the time (mostly
+"cone"), against 0.93 on training pairs.
+
+The fix removes the cue instead of out-weighing it:
+
+    projection  P = I - Q Q^T, Q an orthonormal basis of the colour branch's output space (the
+                columns of its last 1x1 convolution and its bias: (Dv, 2w + 1)). The colour
+                branch is added to the backbone's tokens and temporal pooling is linear, so
+                P f keeps the backbone's part of a token and drops all of the colour branch's.
+                Stored in the probe (`kind_projection`, config `copy.kind_shape_only`).
+    data        dense STVE tokens of scene-pool scenes (training colour/kind pairs only,
+                `data.dataset.extra_scene_spec`) with per-token (colour, kind) labels, plus
+                scenes whose objects all take colours no query names (`unnamed_colour_scene_spec`:
+                pink, grey, black, ...: every kind in every such colour), labelled for kind only
+    model       the kind classifier and its 3x3 context convolution (started from their phase-3
+                weights) read P f; a training-only colour -> kind bias table (one more row for
+                the unnamed colours) as before; everything else frozen
+    check       `holdout` scenes of the pool are kept out and scored before and after (kind
+                accuracy on object tokens, background right); the held-out pairs are measured by
+                `tristream eval` (`vision_attribute_readout`) and on val (docs/training.md)
+
+The count read-out reads the probe's kind grid, so it is re-fitted after this
+(training/count_readout.py) on the same pool scenes. The existence and absent-object thresholds
+read the probe too: run `calibrate_existence` after this step (scripts/train_demo.sh does).
+
+    python -m tristream_ros.training.kind_readout --model RUN/out/phase3 --run RUN/out/kind_readout
+
+rewrites the model folder's model.safetensors and config.json in place; the loss curves
+(phase3_kind_loss.png, phase3_count_loss.png) and kind_readout.json go to --run.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from tristream_ros.errors import InputError
+from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
+
+
+@dataclasses.dataclass(frozen=True)
+class KindFitOptions:
+    steps: int = 2000
+    batch: int = 32  # scenes per step from each of the two pools (all their labelled tokens)
+    lr: float = 3e-3
+    holdout: int = 300  # pool scenes kept out of the fit and scored before / after
+    pool_scenes: int = 3000  # scene-pool scenes (training pairs)
+    unnamed_scenes: int = 1000  # unnamed-colour scenes (kind labels only)
+
+
+def shape_projection(colour_out: nn.Conv2d) -> torch.Tensor:
+    """The colour branch's last 1x1 convolution (Dv, 2w, 1, 1) + bias -> P (Dv, Dv) = I - Q Q^T,
+    Q an orthonormal basis of its columns and bias: P removes every output the branch can add."""
+    w = colour_out.weight.detach().float()[:, :, 0, 0]  # (Dv, 2w)
+    cols = torch.cat([w, colour_out.bias.detach().float()[:, None]], 1) if colour_out.bias is not None else w
+    q, _ = torch.linalg.qr(cols)  # (Dv, 2w + 1)
+    if cols.shape[1] >= cols.shape[0]:
+        raise InputError(f"kind_readout: the colour branch's output spans {cols.shape[1]} of {cols.shape[0]} "
+                         "token dimensions; nothing would be left for shape")
+    return torch.eye(w.shape[0]) - q @ q.T
+
+
+class ColourKindPrior(nn.Module):
+    """Training-only logits over the kind classes given the token's true colour: (C+2) x (K+1);
+    row 0 background, 1..C the named colours, the last row the colours no query names."""
+
+    def __init__(self, n_colours: int, n_kinds: int):
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros(n_colours + 2, n_kinds + 1))
+
+    def forward(self, colour: torch.Tensor) -> torch.Tensor:
+        """colour (...,) long: 0..C, or < 0 for an unnamed colour -> (..., K+1)."""
+        unnamed = torch.full_like(colour, self.table.shape[0] - 1)
+        return self.table[torch.where(colour < 0, unnamed, colour)]
+
+
+def _grid_index(grid_hw: tuple[int, int], n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    idx = torch.arange(grid_hw[0] * grid_hw[1])
+    return (idx // grid_hw[1]).expand(n, -1), (idx % grid_hw[1]).expand(n, -1)
+
+
+def kind_accuracy(probe: nn.Module, features: torch.Tensor, kind: torch.Tensor, grid_hw: tuple[int, int]) -> dict:
+    """features (n, N, Dv) full grids, kind (n, N) labels (0 background, -100 unlabelled) ->
+    accuracy of the probe's most likely kind on object tokens and on background tokens."""
+    with torch.no_grad():
+        _, logits = probe(features.float(), *_grid_index(grid_hw, features.shape[0]))
+    pred = logits.argmax(-1)
+    obj, bg = kind > 0, kind == 0
+    right = pred == kind
+    return {"object_tokens": round(float(right[obj].float().mean()), 4) if bool(obj.any()) else None,
+            "background_tokens": round(float(right[bg].float().mean()), 4) if bool(bg.any()) else None,
+            "n_object_tokens": int(obj.sum()), "n_background_tokens": int(bg.sum())}
+
+
+def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                     unnamed: tuple[torch.Tensor, torch.Tensor] | None, out_dir: str | Path,
+                     opts: KindFitOptions = KindFitOptions(), seed: int = 0, resume: bool = True,
+                     progress: bool = True) -> dict:
+    """Set the probe's shape projection from the model's colour branch and re-fit its kind
+    classifier in place (module docstring). pool: (features (n, N, Dv), colour (n, N), kind
+    (n, N)) long labels in the copy vocabulary's order + 1 (0 background, -100 unlabelled, colour
+    < 0 an unnamed colour); unnamed: (features, kind) of the unnamed-colour scenes or None.
+    Returns the loop summary with the held-out accuracies before and after."""
+    head = getattr(model, "copy_head", None)
+    if head is None:
+        raise InputError("fit_kind_readout: the model has no copy head (copy.enabled is off)")
+    probe = head.probe
+    if probe.kind_projection is None:
+        raise InputError("fit_kind_readout: the probe has no kind projection (config copy.kind_shape_only is off)")
+    colour_branch = getattr(model.vision, "colour", None)
+    if colour_branch is None:
+        raise InputError("fit_kind_readout: the vision encoder has no colour branch (vision.colour_features 0)")
+    feats, colour, kind = (torch.as_tensor(t) for t in pool)
+    feats = feats.float()
+    if colour.shape != feats.shape[:2] or kind.shape != colour.shape:
+        raise InputError(f"fit_kind_readout: labels {tuple(colour.shape)} / {tuple(kind.shape)} do not match "
+                         f"features {tuple(feats.shape)}")
+    n = feats.shape[0]
+    if n <= opts.holdout:
+        raise InputError(f"fit_kind_readout: {n} pool scenes, need more than holdout={opts.holdout}")
+    grid_hw = probe.grid_hw
+    n_fit = n - opts.holdout  # the last `holdout` scenes are only scored
+    held = slice(n_fit, n)
+    before = kind_accuracy(probe, feats[held], kind[held], grid_hw)
+    with torch.no_grad():
+        probe.kind_projection.copy_(shape_projection(colour_branch.out))
+
+    prior = ColourKindPrior(probe.colour.out_features - 1, probe.kind.out_features - 1)
+    params = list(probe.context.parameters()) + list(probe.kind.parameters())
+    loop = TrainLoop(params + list(prior.parameters()),
+                     LoopConfig(steps=opts.steps, lr=opts.lr, warmup=100, save_every=1000, log_every=50),
+                     out_dir, "phase3_kind", progress=progress)
+    modules = {"context": probe.context, "kind": probe.kind, "colour_kind_prior": prior}
+    loop.start(modules, resume)
+    if unnamed is not None:
+        u_feats, u_kind = torch.as_tensor(unnamed[0]).float(), torch.as_tensor(unnamed[1])
+        u_colour = torch.where(u_kind > 0, torch.full_like(u_kind, -1), torch.zeros_like(u_kind))
+    for step in loop:
+        rng = random.Random(seed * 7919 + step)
+        idx = [rng.randrange(n_fit) for _ in range(opts.batch)]
+        f, c, k = feats[idx], colour[idx], kind[idx]
+        if unnamed is not None:
+            uidx = [rng.randrange(u_feats.shape[0]) for _ in range(opts.batch)]
+            f, c, k = torch.cat([f, u_feats[uidx]]), torch.cat([c, u_colour[uidx]]), torch.cat([k, u_kind[uidx]])
+        _, logits = probe(f, *_grid_index(grid_hw, f.shape[0]))  # (B, N, K+1)
+        logits = logits + prior(c.masked_fill(c == -100, 0))
+        loop.update({"total": F.cross_entropy(logits.flatten(0, 1), k.flatten(), ignore_index=-100)})
+    summary = loop.finish(modules)
+    summary.update(scenes_fit=n_fit, scenes_held_out=opts.holdout, options=dataclasses.asdict(opts),
+                   unnamed_scenes=0 if unnamed is None else int(unnamed[0].shape[0]),
+                   heldout_before=before, heldout_after=kind_accuracy(probe, feats[held], kind[held], grid_hw))
+    return summary
+
+
+# -- scenes -> tokens -------------------------------------------------------------------------------
+def _scene_job(args):
+    """Pool worker: (dense features (N, Dv) f16, sparse mask (N,), objects) per scene of a slice of
+    the scene pool ("extra") or of the unnamed-colour pool."""
+    stve_state, vcfg, seed, pool, indices = args
+    torch.set_num_threads(1)
+    from tristream_ros.data.dataset import extra_scene_spec, unnamed_colour_scene_spec
+    from tristream_ros.data.scenes import render_scene
+    from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
+    stve = SparseTemporalVisionEncoder(vcfg)
+    stve.load_state_dict(stve_state)
+    stve.eval()
+    spec_of = extra_scene_spec if pool == "extra" else unnamed_colour_scene_spec
+    out = []
+    for i in indices:
+        rendered = render_scene(spec_of(seed, i, vcfg.image_size))
+        stve.reset()
+        sparse = stve.encode(rendered.frames)
+        dense = stve.last_dense()
+        mask = np.zeros(dense.features.shape[0], bool)
+        mask[sparse.flat_index.numpy()] = True
+        out.append((dense.features.numpy().astype(np.float16), mask, [o.to_dict() for o in rendered.objects]))
+    return out
+
+
+def pool_tokens(model, pool: str, n: int, seed: int = 0, processes: int = 2,
+                progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Dense STVE tokens (n, N, Dv) f16, sparse-budget masks (n, N) and scene rows ({"objects"})
+    of the first n scenes of a scene pool: "extra" (training pairs) or "unnamed"."""
+    from tristream_ros.training.cache import parallel_map
+    if pool not in ("extra", "unnamed"):
+        raise InputError(f"pool_tokens: pool {pool!r}; expected 'extra' or 'unnamed'")
+    state = {k: v.detach().clone() for k, v in model.vision.state_dict().items()}
+    jobs = [(state, model.config.vision, seed, pool, list(range(a, min(n, a + 50)))) for a in range(0, n, 50)]
+    res = [r for part in parallel_map(_scene_job, jobs, processes, progress, f"STVE tokens {pool}", "x50")
+           for r in part]
+    return (np.stack([r[0] for r in res]), np.stack([r[1] for r in res]), [{"objects": r[2]} for r in res])
+
+
+def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = KindFitOptions(),
+          count_steps: int | None = None, seed: int = 0, processes: int = 2, resume: bool = True,
+          progress: bool = True) -> dict:
+    """The whole step: tokens of the two pools, the kind re-fit, the count re-fit on the new kind
+    grid, the folder's model.safetensors + config.json rewritten. Returns the summary (also
+    written to RUN/kind_readout.json)."""
+    from tristream_ros.model.checkpoint import load_checkpoint, save_checkpoint
+    from tristream_ros.training.count_readout import CountFitOptions, fit_count_readout
+    from tristream_ros.training.phase2_alignment import attribute_labels, count_labels
+    seed_everything(seed)
+    t0 = time.perf_counter()
+    model_dir, run_dir = Path(model_dir), Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = load_checkpoint(model_dir)
+    model.eval()
+    cfg = model.config
+    if not cfg.copy.enabled:
+        raise InputError(f"kind_readout: {model_dir} has no copy head (config copy.enabled is off)")
+    if not cfg.copy.kind_shape_only:  # a model trained before the option: give its probe the projection
+        cfg.copy.kind_shape_only = True
+        model.copy_head.probe.register_buffer("kind_projection", torch.eye(cfg.vision_dim))
+    feats, masks, scenes = pool_tokens(model, "extra", opts.pool_scenes, seed, processes, progress)
+    colour, kind = attribute_labels(cfg, scenes, list(range(len(scenes))), feats.shape[:2])
+    unnamed = None
+    if opts.unnamed_scenes > 0:
+        u_feats, _, u_scenes = pool_tokens(model, "unnamed", opts.unnamed_scenes, seed, processes, progress)
+        _, u_kind = attribute_labels(cfg, u_scenes, list(range(len(u_scenes))), u_feats.shape[:2])
+        unnamed = (torch.from_numpy(u_feats.astype(np.float32)), u_kind)
+    feats_t = torch.from_numpy(feats.astype(np.float32))
+    summary = {"kind_readout": fit_kind_readout(model, (feats_t, colour, kind), unnamed, run_dir, opts, seed,
+                                                resume, progress)}
+    if cfg.copy.count:
+        copts = CountFitOptions() if count_steps is None else dataclasses.replace(CountFitOptions(), steps=count_steps)
+        if copts.steps > 0:
+            summary["count_readout"] = fit_count_readout(
+                model, feats_t, masks, count_labels(cfg, scenes, list(range(len(scenes))), len(scenes)), run_dir,
+                copts, seed=seed, resume=resume, progress=progress)
+    save_checkpoint(model, model_dir, model.tokenizer, metadata={"phase": "3", "kind_readout": "shape_only"})
+    summary.update(seconds_total=round(time.perf_counter() - t0, 1), seed=seed, model=str(model_dir))
+    (run_dir / "kind_readout.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tristream_ros.training.kind_readout", description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True, help="phase-3 checkpoint folder (rewritten in place)")
+    ap.add_argument("--run", required=True, help="folder for loss curves, loop state and kind_readout.json")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=KindFitOptions.steps)
+    ap.add_argument("--pool-scenes", type=int, default=KindFitOptions.pool_scenes)
+    ap.add_argument("--unnamed-scenes", type=int, default=KindFitOptions.unnamed_scenes)
+    ap.add_argument("--count-steps", type=int, default=None, help="count re-fit steps (default: its own; 0: off)")
+    ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--resume", action="store_true", help="continue an interrupted fit from --run")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    if a.steps < 1 or a.pool_scenes < 1 or a.unnamed_scenes < 0 or a.processes < 1:
+        ap.error("--steps, --pool-scenes and --processes must be >= 1, --unnamed-scenes >= 0")
+    opts = dataclasses.replace(KindFitOptions(), steps=a.steps, pool_scenes=a.pool_scenes,
+                               unnamed_scenes=a.unnamed_scenes,
+                               holdout=min(KindFitOptions.holdout, max(1, a.pool_scenes // 5)))
+    summary = refit(a.model, a.run, opts, a.count_steps, a.seed, a.processes, a.resume, not a.no_progress)
+    k = summary["kind_readout"]
+    print(json.dumps({"kind_heldout_before": k["heldout_before"], "kind_heldout_after": k["heldout_after"],
+                      "seconds_total": summary["seconds_total"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
