@@ -107,14 +107,16 @@ def test_shape_only_fit_names_the_held_out_pair(tmp_path):
         _, k0 = probe(test_f[:5], rows.expand(5, -1), cols.expand(5, -1))
         _, k1 = probe(test_f[:5] + extra, rows.expand(5, -1), cols.expand(5, -1))
     assert torch.allclose(k0, k1, atol=1e-4)
-    assert summary["heldout_after"]["object_tokens"] > 0.9 and summary["scenes_fit"] == 800
+    assert summary["heldout_after"]["dense"]["object_tokens"] > 0.9 and summary["scenes_fit"] == 800
     assert (tmp_path / "phase3_kind_loss.png").is_file()
     # unnamed-colour scenes (kind labels only) are taken too
     u_f, _, u_k = _tokens(model, 50, [(1, BALL), (2, CONE)], seed=2)
     again = _Model()
+    budget = torch.rand(feats.shape[:2], generator=torch.Generator().manual_seed(4)) < 0.3  # a sparse budget
     s2 = fit_kind_readout(again, (feats, colour, kind), (u_f, u_k), tmp_path / "u",
-                          KindFitOptions(steps=50, holdout=100), progress=False)
-    assert s2["unnamed_scenes"] == 50
+                          KindFitOptions(steps=50, holdout=100), progress=False, masks=(budget, None))
+    assert s2["unnamed_scenes"] == 50 and s2["heldout_after"]["sparse"]["n_object_tokens"] < \
+        s2["heldout_after"]["dense"]["n_object_tokens"]
 
 
 def test_bad_inputs(tmp_path):

@@ -24,7 +24,11 @@ The fix removes the cue instead of out-weighing it:
                 pink, grey, black, ...: every kind in every such colour), labelled for kind only
     model       the kind classifier and its 3x3 context convolution (started from their phase-3
                 weights) read P f; a training-only colour -> kind bias table (one more row for
-                the unnamed colours) as before; everything else frozen
+                the unnamed colours) as before; everything else frozen. Half the examples offer
+                only the sparse budget's tokens (the context sees zeros where tokens were
+                dropped, as when the model answers): a first fit on all tokens only read the
+                budget's tokens worse (test split typed questions 0.879 exact with the budget,
+                0.970 with all tokens; docs/training.md, session 15)
     check       `holdout` scenes of the pool are kept out and scored before and after (kind
                 accuracy on object tokens, background right); the held-out pairs are measured by
                 `tristream eval` (`vision_attribute_readout`) and on val (docs/training.md)
@@ -63,6 +67,8 @@ class KindFitOptions:
     batch: int = 32  # scenes per step from each of the two pools (all their labelled tokens)
     lr: float = 3e-3
     holdout: int = 300  # pool scenes kept out of the fit and scored before / after
+    sparse_rate: float = 0.5  # share of examples read from the sparse budget's tokens only (the
+    # 3x3 context then sees zeros where tokens were dropped, as when the model answers)
     pool_scenes: int = 3000  # scene-pool scenes (training pairs)
     unnamed_scenes: int = 1000  # unnamed-colour scenes (kind labels only)
 
@@ -98,13 +104,16 @@ def _grid_index(grid_hw: tuple[int, int], n: int) -> tuple[torch.Tensor, torch.T
     return (idx // grid_hw[1]).expand(n, -1), (idx % grid_hw[1]).expand(n, -1)
 
 
-def kind_accuracy(probe: nn.Module, features: torch.Tensor, kind: torch.Tensor, grid_hw: tuple[int, int]) -> dict:
-    """features (n, N, Dv) full grids, kind (n, N) labels (0 background, -100 unlabelled) ->
-    accuracy of the probe's most likely kind on object tokens and on background tokens."""
+def kind_accuracy(probe: nn.Module, features: torch.Tensor, kind: torch.Tensor, grid_hw: tuple[int, int],
+                  mask: torch.Tensor | None = None) -> dict:
+    """features (n, N, Dv) full grids, kind (n, N) labels (0 background, -100 unlabelled), mask
+    (n, N) bool the tokens offered (None: all) -> accuracy of the probe's most likely kind on the
+    offered object tokens and background tokens."""
     with torch.no_grad():
-        _, logits = probe(features.float(), *_grid_index(grid_hw, features.shape[0]))
+        _, logits = probe(features.float(), *_grid_index(grid_hw, features.shape[0]), mask)
     pred = logits.argmax(-1)
-    obj, bg = kind > 0, kind == 0
+    offered = torch.ones_like(kind, dtype=torch.bool) if mask is None else mask
+    obj, bg = (kind > 0) & offered, (kind == 0) & offered
     right = pred == kind
     return {"object_tokens": round(float(right[obj].float().mean()), 4) if bool(obj.any()) else None,
             "background_tokens": round(float(right[bg].float().mean()), 4) if bool(bg.any()) else None,
@@ -114,12 +123,13 @@ def kind_accuracy(probe: nn.Module, features: torch.Tensor, kind: torch.Tensor, 
 def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
                      unnamed: tuple[torch.Tensor, torch.Tensor] | None, out_dir: str | Path,
                      opts: KindFitOptions = KindFitOptions(), seed: int = 0, resume: bool = True,
-                     progress: bool = True) -> dict:
+                     progress: bool = True, masks: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> dict:
     """Set the probe's shape projection from the model's colour branch and re-fit its kind
     classifier in place (module docstring). pool: (features (n, N, Dv), colour (n, N), kind
     (n, N)) long labels in the copy vocabulary's order + 1 (0 background, -100 unlabelled, colour
-    < 0 an unnamed colour); unnamed: (features, kind) of the unnamed-colour scenes or None.
-    Returns the loop summary with the held-out accuracies before and after."""
+    < 0 an unnamed colour); unnamed: (features, kind) of the unnamed-colour scenes or None;
+    masks: the sparse budget's token masks (n, N) bool of the pool and of the unnamed scenes (or
+    None), read on `sparse_rate` of the examples. Returns the loop summary with the held-out accuracies before and after."""
     head = getattr(model, "copy_head", None)
     if head is None:
         raise InputError("fit_kind_readout: the model has no copy head (copy.enabled is off)")
@@ -140,7 +150,16 @@ def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor
     grid_hw = probe.grid_hw
     n_fit = n - opts.holdout  # the last `holdout` scenes are only scored
     held = slice(n_fit, n)
-    before = kind_accuracy(probe, feats[held], kind[held], grid_hw)
+    pool_mask = None if masks is None else torch.as_tensor(masks[0], dtype=torch.bool)
+    u_mask = None if masks is None or masks[1] is None else torch.as_tensor(masks[1], dtype=torch.bool)
+
+    def scores() -> dict:
+        out = {"dense": kind_accuracy(probe, feats[held], kind[held], grid_hw)}
+        if pool_mask is not None:
+            out["sparse"] = kind_accuracy(probe, feats[held], kind[held], grid_hw, pool_mask[held])
+        return out
+
+    before = scores()
     with torch.no_grad():
         probe.kind_projection.copy_(shape_projection(colour_branch.out))
 
@@ -158,16 +177,21 @@ def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor
         rng = random.Random(seed * 7919 + step)
         idx = [rng.randrange(n_fit) for _ in range(opts.batch)]
         f, c, k = feats[idx], colour[idx], kind[idx]
+        m = pool_mask[idx] if pool_mask is not None else torch.ones_like(k, dtype=torch.bool)
         if unnamed is not None:
             uidx = [rng.randrange(u_feats.shape[0]) for _ in range(opts.batch)]
             f, c, k = torch.cat([f, u_feats[uidx]]), torch.cat([c, u_colour[uidx]]), torch.cat([k, u_kind[uidx]])
-        _, logits = probe(f, *_grid_index(grid_hw, f.shape[0]))  # (B, N, K+1)
+            m = torch.cat([m, u_mask[uidx] if u_mask is not None else torch.ones_like(u_kind[uidx], dtype=torch.bool)])
+        sparse = torch.tensor([rng.random() < opts.sparse_rate for _ in range(f.shape[0])])[:, None]
+        m = m | ~sparse  # (B, N): the budget's tokens on sparse examples, all tokens on the others
+        _, logits = probe(f, *_grid_index(grid_hw, f.shape[0]), m)  # (B, N, K+1)
         logits = logits + prior(c.masked_fill(c == -100, 0))
+        k = k.masked_fill(~m, -100)  # dropped tokens are not read
         loop.update({"total": F.cross_entropy(logits.flatten(0, 1), k.flatten(), ignore_index=-100)})
     summary = loop.finish(modules)
     summary.update(scenes_fit=n_fit, scenes_held_out=opts.holdout, options=dataclasses.asdict(opts),
                    unnamed_scenes=0 if unnamed is None else int(unnamed[0].shape[0]),
-                   heldout_before=before, heldout_after=kind_accuracy(probe, feats[held], kind[held], grid_hw))
+                   heldout_before=before, heldout_after=scores())
     return summary
 
 
@@ -235,12 +259,13 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = Kin
     colour, kind = attribute_labels(cfg, scenes, list(range(len(scenes))), feats.shape[:2])
     unnamed = None
     if opts.unnamed_scenes > 0:
-        u_feats, _, u_scenes = pool_tokens(model, "unnamed", opts.unnamed_scenes, seed, processes, progress)
+        u_feats, u_masks, u_scenes = pool_tokens(model, "unnamed", opts.unnamed_scenes, seed, processes, progress)
         _, u_kind = attribute_labels(cfg, u_scenes, list(range(len(u_scenes))), u_feats.shape[:2])
         unnamed = (torch.from_numpy(u_feats.astype(np.float32)), u_kind)
     feats_t = torch.from_numpy(feats.astype(np.float32))
-    summary = {"kind_readout": fit_kind_readout(model, (feats_t, colour, kind), unnamed, run_dir, opts, seed,
-                                                resume, progress)}
+    summary = {"kind_readout": fit_kind_readout(
+        model, (feats_t, colour, kind), unnamed, run_dir, opts, seed, resume, progress,
+        masks=(torch.from_numpy(masks), torch.from_numpy(u_masks) if unnamed is not None else None))}
     if cfg.copy.count:
         copts = CountFitOptions() if count_steps is None else dataclasses.replace(CountFitOptions(), steps=count_steps)
         if copts.steps > 0:
