@@ -150,3 +150,11 @@ def test_shipped_model_reads_kind_through_its_own_colour_branch():
     with pytest.raises(InputError, match="pool"):
         pool_tokens(model, "test", 2)
     assert np.isfinite(feats.astype(np.float32)).all()
+
+
+def test_command_line_errors(tmp_path, capsys):
+    from tristream_ros.training.kind_readout import main
+    assert main(["--model", str(tmp_path / "nomodel"), "--run", str(tmp_path / "run")]) == 2
+    assert "nomodel" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--model", "m", "--run", "r", "--steps", "0"])

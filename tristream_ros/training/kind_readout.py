@@ -129,7 +129,8 @@ def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor
     (n, N)) long labels in the copy vocabulary's order + 1 (0 background, -100 unlabelled, colour
     < 0 an unnamed colour); unnamed: (features, kind) of the unnamed-colour scenes or None;
     masks: the sparse budget's token masks (n, N) bool of the pool and of the unnamed scenes (or
-    None), read on `sparse_rate` of the examples. Returns the loop summary with the held-out accuracies before and after."""
+    None), read on `sparse_rate` of the examples. Returns the loop summary with the held-out
+    accuracies (all tokens, and the budget's tokens when masks are given) before and after."""
     head = getattr(model, "copy_head", None)
     if head is None:
         raise InputError("fit_kind_readout: the model has no copy head (copy.enabled is off)")
@@ -279,7 +280,8 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = Kin
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tristream_ros.training.kind_readout", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tristream_ros.training.kind_readout",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="phase-3 checkpoint folder (rewritten in place)")
     ap.add_argument("--run", required=True, help="folder for loss curves, loop state and kind_readout.json")
     ap.add_argument("--seed", type=int, default=0)
@@ -296,7 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     opts = dataclasses.replace(KindFitOptions(), steps=a.steps, pool_scenes=a.pool_scenes,
                                unnamed_scenes=a.unnamed_scenes,
                                holdout=min(KindFitOptions.holdout, max(1, a.pool_scenes // 5)))
-    summary = refit(a.model, a.run, opts, a.count_steps, a.seed, a.processes, a.resume, not a.no_progress)
+    from tristream_ros.errors import ModelFileError
+    try:
+        summary = refit(a.model, a.run, opts, a.count_steps, a.seed, a.processes, a.resume, not a.no_progress)
+    except (InputError, ModelFileError, FileNotFoundError) as exc:
+        print(f"kind_readout: {exc}", file=sys.stderr)
+        return 2
     k = summary["kind_readout"]
     print(json.dumps({"kind_heldout_before": k["heldout_before"], "kind_heldout_after": k["heldout_after"],
                       "seconds_total": summary["seconds_total"]}, indent=1))
