@@ -35,10 +35,13 @@ fi
 step phase1 tristream train --phase 1 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase2 tristream train --phase 2 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
-# the front end's separate recogniser (session 13, shipped since session 14): a copy of the speech
-# encoder + CTC fine-tuned with vocal-tract-length warping -> phase3/recognizer.safetensors
+# the probe's kind read-out on shape only (session 15): the colour branch projected out of the
+# tokens it reads, re-fitted on scene-pool + unnamed-colour scenes, then the count read-out;
+# rewrites phase3/model.safetensors + config.json (curves in out/kind_readout)
 step kind_readout python -m tristream_ros.training.kind_readout --model "$RUN/out/phase3" --run "$RUN/out/kind_readout" \
      --seed "$SEED" $RESUME_FLAG --no-progress
+# the front end's separate recogniser (session 13, shipped since session 14): a copy of the speech
+# encoder + CTC fine-tuned with vocal-tract-length warping -> phase3/recognizer.safetensors
 step recognizer python -m tristream_ros.training.recognizer --model "$RUN/out/phase3" --data "$RUN/data" \
      --run "$RUN/out" --seed "$SEED" $RESUME_FLAG --no-progress
 # the hybrid front end's CTC-override thresholds, chosen for this CTC on voices it was neither
