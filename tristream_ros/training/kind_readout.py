@@ -78,10 +78,10 @@ def shape_projection(colour_out: nn.Conv2d) -> torch.Tensor:
     Q an orthonormal basis of its columns and bias: P removes every output the branch can add."""
     w = colour_out.weight.detach().float()[:, :, 0, 0]  # (Dv, 2w)
     cols = torch.cat([w, colour_out.bias.detach().float()[:, None]], 1) if colour_out.bias is not None else w
-    q, _ = torch.linalg.qr(cols)  # (Dv, 2w + 1)
     if cols.shape[1] >= cols.shape[0]:
         raise InputError(f"kind_readout: the colour branch's output spans {cols.shape[1]} of {cols.shape[0]} "
                          "token dimensions; nothing would be left for shape")
+    q, _ = torch.linalg.qr(cols)  # (Dv, 2w + 1)
     return torch.eye(w.shape[0]) - q @ q.T
 
 
@@ -197,42 +197,25 @@ def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor
 
 
 # -- scenes -> tokens -------------------------------------------------------------------------------
-def _scene_job(args):
-    """Pool worker: (dense features (N, Dv) f16, sparse mask (N,), objects) per scene of a slice of
-    the scene pool ("extra") or of the unnamed-colour pool."""
-    stve_state, vcfg, seed, pool, indices = args
-    torch.set_num_threads(1)
-    from tristream_ros.data.dataset import extra_scene_spec, unnamed_colour_scene_spec
-    from tristream_ros.data.scenes import render_scene
-    from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
-    stve = SparseTemporalVisionEncoder(vcfg)
-    stve.load_state_dict(stve_state)
-    stve.eval()
-    spec_of = extra_scene_spec if pool == "extra" else unnamed_colour_scene_spec
-    out = []
-    for i in indices:
-        rendered = render_scene(spec_of(seed, i, vcfg.image_size))
-        stve.reset()
-        sparse = stve.encode(rendered.frames)
-        dense = stve.last_dense()
-        mask = np.zeros(dense.features.shape[0], bool)
-        mask[sparse.flat_index.numpy()] = True
-        out.append((dense.features.numpy().astype(np.float16), mask, [o.to_dict() for o in rendered.objects]))
-    return out
-
-
 def pool_tokens(model, pool: str, n: int, seed: int = 0, processes: int = 2,
                 progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Dense STVE tokens (n, N, Dv) f16, sparse-budget masks (n, N) and scene rows ({"objects"})
-    of the first n scenes of a scene pool: "extra" (training pairs) or "unnamed"."""
+    of the first n scenes of a scene pool: "extra" (training pairs) or "unnamed", encoded by
+    phase 2's vision worker (an int scene is an extra-pool index, a dict a scene spec)."""
+    from tristream_ros.data.dataset import unnamed_colour_scene_spec
+    from tristream_ros.data.scenes import spec_to_dict
     from tristream_ros.training.cache import parallel_map
+    from tristream_ros.training.phase2_alignment import _vision_job
     if pool not in ("extra", "unnamed"):
         raise InputError(f"pool_tokens: pool {pool!r}; expected 'extra' or 'unnamed'")
+    vcfg = model.config.vision
+    scenes = [(f"{pool}-{i:06d}", i) for i in range(n)] if pool == "extra" else \
+        [(f"{pool}-{i:06d}", spec_to_dict(unnamed_colour_scene_spec(seed, i, vcfg.image_size))) for i in range(n)]
     state = {k: v.detach().clone() for k, v in model.vision.state_dict().items()}
-    jobs = [(state, model.config.vision, seed, pool, list(range(a, min(n, a + 50)))) for a in range(0, n, 50)]
-    res = [r for part in parallel_map(_scene_job, jobs, processes, progress, f"STVE tokens {pool}", "x50")
-           for r in part]
-    return (np.stack([r[0] for r in res]), np.stack([r[1] for r in res]), [{"objects": r[2]} for r in res])
+    jobs = [(state, vcfg, seed, scenes[a:a + 50]) for a in range(0, n, 50)]
+    res = [r for part in parallel_map(_vision_job, jobs, processes, progress, f"STVE tokens {pool}", "x50")
+           for r in part]  # (id, features, importance, mask, objects) per scene
+    return (np.stack([r[1] for r in res]), np.stack([r[3] for r in res]), [{"objects": r[4]} for r in res])
 
 
 def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = KindFitOptions(),
