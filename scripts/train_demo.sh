@@ -36,7 +36,8 @@ step phase1 tristream train --phase 1 --config demo --data "$RUN/data" --out "$R
 step phase2 tristream train --phase 2 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$RUN/out" --seed "$SEED" $RESUME_FLAG
 # the probe's kind read-out on shape only (session 15): the colour branch projected out of the
-# tokens it reads, re-fitted on scene-pool + unnamed-colour scenes, then the count read-out;
+# tokens it reads, re-fitted on scene-pool, unnamed-colour and over-bright scenes (a quarter of
+# the examples on the sparse budget's tokens, session 16), then the count read-out;
 # rewrites phase3/model.safetensors + config.json (curves in out/kind_readout)
 step kind_readout python -m tristream_ros.training.kind_readout --model "$RUN/out/phase3" --run "$RUN/out/kind_readout" \
      --seed "$SEED" $RESUME_FLAG --no-progress

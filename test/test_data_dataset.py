@@ -1,4 +1,5 @@
 """Dataset: deterministic samples, held-out splits, writer/reader round trip."""
+import dataclasses
 import json
 
 import numpy as np
@@ -7,7 +8,8 @@ import pytest
 from tristream_ros.data import dataset as D
 from tristream_ros.data import language as L
 from tristream_ros.data import speech_synth as S
-from tristream_ros.data.scenes import sample_scene
+from tristream_ros.data.scenes import UNNAMED_COLOURS, sample_scene
+from tristream_ros.errors import InputError
 
 pytestmark = pytest.mark.skipif(S.shutil.which(S.ESPEAK) is None, reason="espeak-ng not installed")
 
@@ -97,9 +99,9 @@ def test_split_rules_over_many_draws():
 
 
 def test_bad_split_and_missing_folder(tmp_path):
-    with pytest.raises(D.InputError, match="'dev'"):
+    with pytest.raises(InputError, match="'dev'"):
         D.sample_rng(0, "dev", 0)
-    with pytest.raises(D.InputError, match="tristream generate dataset"):
+    with pytest.raises(InputError, match="tristream generate dataset"):
         D.DatasetReader(tmp_path, "train")
 
 
@@ -112,3 +114,29 @@ def test_generate_command(tmp_path, cache, capsys):
     assert "wrote 3 samples" in capsys.readouterr().out
     assert len(D.DatasetReader(tmp_path / "d", "train")) == 2 and len(D.DatasetReader(tmp_path / "d", "test")) == 1
     assert main(["generate", "dataset", "--out", str(tmp_path / "e"), "--train", "-1", "--no-progress"]) == 2
+
+
+def test_bright_pool_lifts_the_palette_but_never_shows_a_held_out_pair():
+    from tristream_ros.data.scenes import render_scene
+    a = [D.bright_scene_spec(0, i) for i in range(40)]
+    assert a == [D.bright_scene_spec(0, i) for i in range(40)]  # deterministic from (seed, index)
+    pairs = {(o.colour, o.kind) for s in a for o in s.objects}
+    assert not pairs & set(D.HELDOUT_COMBOS) and pairs <= set(D.TRAIN_COMBOS) | set(D.UNNAMED_COMBOS)
+    assert any(c in UNNAMED_COLOURS for c, _ in pairs) and any(c == "yellow" for c, _ in pairs)
+    # the gain is the pool's own: a tint of the usual range (0.86..1.06) times 1.1..1.6
+    tints = np.array([t for s in a for o in s.objects for t in o.tint])
+    assert tints.min() >= 0.86 * 0.95 * D.BRIGHT_GAIN[0] and tints.max() <= 1.06 * 1.05 * D.BRIGHT_GAIN[1]
+    assert tints.mean() > 1.2
+    # what it is for: a yellow ball as bright in luminance as the palette's white one
+    def ball_luma(colour, gain):
+        spec = sample_scene(7, num_objects=1, allowed_combos=[(colour, "ball")])
+        o = spec.objects[0]
+        spec = dataclasses.replace(spec, objects=(dataclasses.replace(o, tint=tuple(t * gain / np.mean(o.tint) for t in o.tint)),))
+        f = render_scene(spec).frames[-1].astype(np.float32)
+        x0, y0, x1, y1 = render_scene(spec).objects[0].bbox
+        patch = f[y0 + (y1 - y0) // 3: y1 - (y1 - y0) // 3, x0 + (x1 - x0) // 3: x1 - (x1 - x0) // 3]
+        return float((patch @ np.float32([0.299, 0.587, 0.114])).mean())
+    assert ball_luma("yellow", 1.0) < 0.9 * ball_luma("white", 1.0) < ball_luma("yellow", 1.5)
+    with pytest.raises(InputError, match="gain"):
+        D.bright_scene_spec(0, 0, gain=(1.5, 1.1))
+

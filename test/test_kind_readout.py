@@ -114,7 +114,8 @@ def test_shape_only_fit_names_the_held_out_pair(tmp_path):
     again = _Model()
     budget = torch.rand(feats.shape[:2], generator=torch.Generator().manual_seed(4)) < 0.3  # a sparse budget
     s2 = fit_kind_readout(again, (feats, colour, kind), (u_f, u_k), tmp_path / "u",
-                          KindFitOptions(steps=50, holdout=100), progress=False, masks=(budget, None))
+                          KindFitOptions(steps=50, holdout=100, sparse_rate=0.5), progress=False,
+                          masks=(budget, None))
     assert s2["unnamed_scenes"] == 50 and s2["heldout_after"]["sparse"]["n_object_tokens"] < \
         s2["heldout_after"]["dense"]["n_object_tokens"]
 
@@ -136,6 +137,7 @@ def test_bad_inputs(tmp_path):
 
 
 def test_shipped_model_reads_kind_through_its_own_colour_branch():
+    from tristream_ros.data.dataset import bright_scene_spec
     from tristream_ros.model.checkpoint import load_checkpoint
     model = load_checkpoint("models/demo")
     assert model.config.copy.kind_shape_only
@@ -147,6 +149,9 @@ def test_shipped_model_reads_kind_through_its_own_colour_branch():
     n_tokens = model.config.vision_grid[0] * model.config.vision_grid[1]
     assert feats.shape == (2, n_tokens, model.config.vision_dim) and masks.shape == (2, n_tokens)
     assert 0 < masks.sum() < masks.size and all(s["objects"] for s in scenes)
+    b_feats, _, b_scenes = pool_tokens(model, "bright", 2, seed=0, processes=1, progress=False)
+    assert b_feats.shape == feats.shape and sorted(o["kind"] for o in b_scenes[0]["objects"]) == \
+        sorted(o.kind for o in bright_scene_spec(0, 0, model.config.vision.image_size).objects)
     with pytest.raises(InputError, match="pool"):
         pool_tokens(model, "test", 2)
     assert np.isfinite(feats.astype(np.float32)).all()
@@ -158,3 +163,23 @@ def test_command_line_errors(tmp_path, capsys):
     assert "nomodel" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--model", "m", "--run", "r", "--steps", "0"])
+    with pytest.raises(SystemExit):
+        main(["--model", "m", "--run", "r", "--sparse-rate", "1.5"])
+    assert "--sparse-rate" in capsys.readouterr().err
+
+
+def test_refit_on_a_copy_of_the_shipped_model(tmp_path):
+    """The whole step, tiny: pool tokens of the three pools, the fit, the folder rewritten."""
+    import shutil
+    from tristream_ros.model.checkpoint import load_checkpoint
+    from tristream_ros.training.kind_readout import refit
+    model_dir = tmp_path / "m"
+    shutil.copytree("models/demo", model_dir)
+    opts = KindFitOptions(steps=3, holdout=4, pool_scenes=12, unnamed_scenes=3, bright_scenes=4)
+    summary = refit(model_dir, tmp_path / "run", opts, count_steps=0, processes=1, progress=False)
+    k = summary["kind_readout"]
+    assert k["unnamed_scenes"] == 7 and k["scenes_fit"] == 8 and k["options"]["bright_scenes"] == 4
+    assert (tmp_path / "run" / "kind_readout.json").is_file() and "count_readout" not in summary
+    before = load_checkpoint("models/demo").copy_head.probe.kind.weight
+    after = load_checkpoint(model_dir).copy_head.probe.kind.weight
+    assert after.shape == before.shape and not torch.equal(after, before)

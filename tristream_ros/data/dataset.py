@@ -24,14 +24,15 @@ by itself and generation parallelises over a process pool.
 Training pools (not written to DIR, drawn by the training phases) take seed streams of their
 own, tagged after the seed so they never share a random stream with a split (splits use tags
 0-2): the scene pool (``extra_scene_spec``, tag 11), phase 1's unnamed-colour pool
-(``unnamed_colour_scene_spec``, 12) and the CTC's speech pool (``speech_pool_sample``, 13).
+(``unnamed_colour_scene_spec``, 12), the CTC's speech pool (``speech_pool_sample``, 13) and
+the kind read-out's over-bright pool (``bright_scene_spec``, 14).
 """
 from __future__ import annotations
 
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Iterator
@@ -86,7 +87,8 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), SPLIT_INDEX[split], int(index)]))
 
 
-SCENE_POOL_TAG, UNNAMED_POOL_TAG, SPEECH_POOL_TAG = 11, 12, 13  # seed-stream tags of the training pools
+SCENE_POOL_TAG, UNNAMED_POOL_TAG, SPEECH_POOL_TAG, BRIGHT_POOL_TAG = 11, 12, 13, 14  # seed-stream tags
+# of the training pools
 
 
 def pool_rng(seed: int, tag: int, index: int) -> np.random.Generator:
@@ -113,6 +115,29 @@ def unnamed_colour_scene_spec(seed: int, index: int, image_size: int = scenes.IM
     own: kind without colour as a shortcut. Held-out pairs are never drawn."""
     scene_seed = int(pool_rng(seed, UNNAMED_POOL_TAG, index).integers(2**31))
     return sample_scene(scene_seed, allowed_combos=UNNAMED_COMBOS, image_size=image_size)
+
+
+BRIGHT_GAIN = (1.1, 1.6)  # range of the albedo gain of the over-bright pool's objects (x the usual tint)
+
+
+def bright_scene_spec(seed: int, index: int, image_size: int = scenes.IMAGE_SIZE,
+                      gain: tuple[float, float] = BRIGHT_GAIN):
+    """Scene `index` of the over-bright pool (the kind read-out's re-fit, training/kind_readout.py):
+    training pairs and unnamed colours whose objects' albedo is scaled by a gain drawn from
+    `gain` per object (the renderer clips each channel at 1), as paint brighter than the palette
+    or an over-exposed camera would show them. A yellow ball at x1.5 is (255, 255, 50): as bright
+    in luminance as the palette's white, which no training ball reaches otherwise (yellow, the
+    brightest, reaches 194 of 255), so shape cannot be read off brightness. Colour labels do not
+    hold under the gain (it moves hue towards white); the pool is labelled for kind only.
+    Held-out pairs are never drawn."""
+    if not 0 < gain[0] <= gain[1]:
+        raise InputError(f"bright_scene_spec: gain range {gain}; expected 0 < low <= high")
+    rng = pool_rng(seed, BRIGHT_POOL_TAG, index)
+    spec = sample_scene(int(rng.integers(2**31)), allowed_combos=TRAIN_COMBOS + UNNAMED_COMBOS,
+                        image_size=image_size)
+    gains = rng.uniform(gain[0], gain[1], size=len(spec.objects))
+    return replace(spec, objects=tuple(replace(o, tint=tuple(float(t * g) for t in o.tint))
+                                       for o, g in zip(spec.objects, gains)))
 
 
 def generate_sample(split: str, index: int, config: GeneratorConfig = GeneratorConfig(),

@@ -52,6 +52,7 @@ from tristream_ros.model.tristream_model import IGNORE, TriStreamModel
 from tristream_ros.training.cache import RunCache, build_tokenizer, char_error_rate, parallel_map, word_noise
 from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
 from tristream_ros.training.phase1_contrastive import STVE_FILE
+from tristream_ros.training.scene_tokens import encode_scenes_job
 
 SPEECH_FILE = "speech.safetensors"
 
@@ -229,33 +230,6 @@ def speech_tokens(speech: SpeechModel, cache: RunCache, split: str, n_mels: int,
 
 
 # -- vision tokens ----------------------------------------------------------------------------------
-def _vision_job(args):
-    """Pool worker: STVE tokens for a slice of scenes (dense features, importance, sparse mask).
-    A scene is ("id", dataset scene dict) or ("id", extra pool index); the objects of pool
-    scenes come back too (their rows are made here)."""
-    stve_state, vcfg, seed, scenes = args
-    torch.set_num_threads(1)
-    from tristream_ros.data.dataset import extra_scene_spec
-    from tristream_ros.data.scenes import render_scene, spec_from_dict
-    from tristream_ros.model.vision.stve import SparseTemporalVisionEncoder
-    stve = SparseTemporalVisionEncoder(vcfg)
-    stve.load_state_dict(stve_state)
-    stve.eval()
-    out = []
-    for sid, scene in scenes:
-        spec = extra_scene_spec(seed, scene, vcfg.image_size) if isinstance(scene, int) else spec_from_dict(scene)
-        rendered = render_scene(spec)
-        frames = rendered.frames
-        stve.reset()
-        sparse = stve.encode(frames)
-        dense = stve.last_dense()
-        mask = np.zeros(dense.features.shape[0], bool)
-        mask[sparse.flat_index.numpy()] = True
-        out.append((sid, dense.features.numpy().astype(np.float16),
-                    dense.importance.numpy().astype(np.float16), mask, [o.to_dict() for o in rendered.objects]))
-    return out
-
-
 def vision_tokens(stve_state: dict, config: TriStreamConfig, cache: RunCache | None, split: str, root: Path,
                   processes: int = 2, progress: bool = True, seed: int = 0, extra: int = 0) -> dict[str, np.ndarray]:
     """{"ids", "features" (n, N, D) f16, "importance" (n, N) f16, "sparse_mask" (n, N) bool} (cached)
@@ -271,7 +245,7 @@ def vision_tokens(stve_state: dict, config: TriStreamConfig, cache: RunCache | N
         scenes = [(r["id"], r["scene"]) for r in cache.rows(split)]
     parts = [scenes[a:a + 40] for a in range(0, len(scenes), 40)]
     jobs = [(stve_state, config.vision, seed, p) for p in parts]
-    res = [r for part in parallel_map(_vision_job, jobs, processes, progress, f"STVE tokens {split}", "x40")
+    res = [r for part in parallel_map(encode_scenes_job, jobs, processes, progress, f"STVE tokens {split}", "x40")
            for r in part]
     data = {"ids": np.array([r[0] for r in res]), "features": np.stack([r[1] for r in res]),
             "importance": np.stack([r[2] for r in res]), "sparse_mask": np.stack([r[3] for r in res])}
