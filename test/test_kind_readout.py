@@ -134,6 +134,10 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="holdout"):
         fit_kind_readout(model, (feats, colour, kind), None, tmp_path, KindFitOptions(steps=5, holdout=20),
                          progress=False)
+    with pytest.raises(InputError, match="sparse_rate"):
+        fit_kind_readout(model, (feats, colour, kind), None, tmp_path, KindFitOptions(steps=5, holdout=5,
+                                                                                      sparse_rate=-0.1),
+                         progress=False)
 
 
 def test_shipped_model_reads_kind_through_its_own_colour_branch():

@@ -137,8 +137,9 @@ def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor
     """Set the probe's shape projection from the model's colour branch and re-fit its kind
     classifier in place (module docstring). pool: (features (n, N, Dv), colour (n, N), kind
     (n, N)) long labels in the copy vocabulary's order + 1 (0 background, -100 unlabelled, colour
-    < 0 an unnamed colour); unnamed: (features, kind) of the unnamed-colour scenes or None;
-    masks: the sparse budget's token masks (n, N) bool of the pool and of the unnamed scenes (or
+    < 0 an unnamed colour); unnamed: (features, kind) of the scenes labelled for kind only (the
+    unnamed-colour and over-bright pools, stacked) or None;
+    masks: the sparse budget's token masks (n, N) bool of the pool and of the kind-only scenes (or
     None), read on `sparse_rate` of the examples. Returns the loop summary with the held-out
     accuracies (all tokens, and the budget's tokens when masks are given) before and after."""
     head = getattr(model, "copy_head", None)
@@ -158,6 +159,8 @@ def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor
     n = feats.shape[0]
     if n <= opts.holdout:
         raise InputError(f"fit_kind_readout: {n} pool scenes, need more than holdout={opts.holdout}")
+    if not 0.0 <= opts.sparse_rate <= 1.0:
+        raise InputError(f"fit_kind_readout: sparse_rate {opts.sparse_rate}; expected 0..1")
     grid_hw = probe.grid_hw
     n_fit = n - opts.holdout  # the last `holdout` scenes are only scored
     held = slice(n_fit, n)
@@ -210,7 +213,8 @@ def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor
 def pool_tokens(model, pool: str, n: int, seed: int = 0, processes: int = 2,
                 progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Dense STVE tokens (n, N, Dv) f16, sparse-budget masks (n, N) and scene rows ({"objects"})
-    of the first n scenes of a scene pool: "extra" (training pairs) or "unnamed", encoded by
+    of the first n scenes of a scene pool: "extra" (training pairs), "unnamed" (unnamed colours)
+    or "bright" (over-bright training pairs and unnamed colours), encoded by
     the scene worker shared with phase 2 (`scene_tokens.encode_scenes_job`)."""
     from tristream_ros.data.dataset import bright_scene_spec, unnamed_colour_scene_spec
     from tristream_ros.data.scenes import spec_to_dict
