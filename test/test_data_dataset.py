@@ -132,8 +132,9 @@ def test_bright_pool_lifts_the_palette_but_never_shows_a_held_out_pair():
         spec = sample_scene(7, num_objects=1, allowed_combos=[(colour, "ball")])
         o = spec.objects[0]
         spec = dataclasses.replace(spec, objects=(dataclasses.replace(o, tint=tuple(t * gain / np.mean(o.tint) for t in o.tint)),))
-        f = render_scene(spec).frames[-1].astype(np.float32)
-        x0, y0, x1, y1 = render_scene(spec).objects[0].bbox
+        rendered = render_scene(spec)
+        f = rendered.frames[-1].astype(np.float32)
+        x0, y0, x1, y1 = rendered.objects[0].bbox
         patch = f[y0 + (y1 - y0) // 3: y1 - (y1 - y0) // 3, x0 + (x1 - x0) // 3: x1 - (x1 - x0) // 3]
         return float((patch @ np.float32([0.299, 0.587, 0.114])).mean())
     assert ball_luma("yellow", 1.0) < 0.9 * ball_luma("white", 1.0) < ball_luma("yellow", 1.5)
