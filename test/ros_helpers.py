@@ -2,14 +2,17 @@
 
 - ``DOMAIN_ID``: the ROS_DOMAIN_ID exported by scripts/test.sh, or one derived from the pid
   (10..99) when a test file runs alone; set in os.environ so child processes inherit it.
-- ``NodeProcess``: ``python -m <module> --ros-args ...`` with its output in a log file,
+- ``NodeProcess``: ``python -m <module> --ros-args ...`` with its output in a log file (in a
+  per-process temp folder removed at exit unless TRISTREAM_KEEP_TEST_LOGS=1),
   stopped with SIGINT (then SIGKILL) so nodes shut down cleanly.
 - ``Probe``: an rclpy node inside the test process (its own Context) that publishes and
   records messages, with ``wait_until`` to spin until a condition holds.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,13 +29,20 @@ if not os.environ.get("ROS_DOMAIN_ID"):
     os.environ["ROS_DOMAIN_ID"] = str(10 + os.getpid() % 90)
 DOMAIN_ID = int(os.environ["ROS_DOMAIN_ID"])
 
+# Node logs go in one folder per test process, removed when it exits (a failing test's
+# assertion message carries the output it needs); TRISTREAM_KEEP_TEST_LOGS=1 keeps them.
+_LOG_DIR = Path(tempfile.mkdtemp(prefix="tristream_test_logs_"))
+if os.environ.get("TRISTREAM_KEEP_TEST_LOGS") != "1":
+    atexit.register(shutil.rmtree, _LOG_DIR, ignore_errors=True)
+
 
 class NodeProcess:
     """A child process running one node (or any ``python -m`` module)."""
 
     def __init__(self, module: str, *args: str, ros_args: list[str] | None = None, cwd: str | Path | None = None,
                  env: dict | None = None):
-        self.log_path = Path(tempfile.mkstemp(prefix=module.rsplit(".", 1)[-1] + "_", suffix=".log")[1])
+        self.log_path = Path(tempfile.mkstemp(prefix=module.rsplit(".", 1)[-1] + "_", suffix=".log",
+                                                  dir=_LOG_DIR)[1])
         cmd = [sys.executable, "-u", "-m", module, *args]
         if ros_args:
             cmd += ["--ros-args", *ros_args]

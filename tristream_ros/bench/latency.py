@@ -297,7 +297,8 @@ def run(args: argparse.Namespace) -> int:
     bags = bags_for(args.utterances, Path(args.cache).expanduser(), log)
     result: dict = {"benchmark": "latency", "model": str(model), "machine": machine()}
     session = GraphSession(model_path=str(model), overrides={"speaker_node": {"sink": "wav",
-                                                                              "wav.path": "/dev/null"}})
+                                                                              "wav.path": "/dev/null"}},
+                           log_path=Path(args.cache).expanduser() / "graph.log")
     obs = Observer(name="bench_latency").start_spinning()
     try:
         session.start()

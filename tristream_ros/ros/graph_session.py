@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -62,7 +63,11 @@ def write_params(out: Path, nodes: tuple[str, ...], model_path: str | None = Non
 
 
 class GraphSession:
-    """The graph as child processes (one per node) via ``tristream_ros.ros.launcher``."""
+    """The graph as child processes (one per node) via ``tristream_ros.ros.launcher``.
+
+    Its parameters file (and its log, unless ``log_path`` puts it elsewhere) live in a temp
+    folder that ``stop`` removes; pass ``log_path`` to keep the log.
+    """
 
     def __init__(self, nodes: tuple[str, ...] = GRAPH, model_path: str | None = None,
                  overrides: dict[str, dict] | None = None, namespace: str = "", log_path: str | Path | None = None):
@@ -81,23 +86,24 @@ class GraphSession:
         return {n: p.poll() is None for n, p in self.launcher.procs.items()}
 
     def log(self) -> str:
+        """The launcher's and nodes' output so far ("" once ``stop`` removed a temp-folder log)."""
         if not self._log.closed:
             self._log.flush()
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
+        """Stop every node, close the log and remove the temp folder."""
         try:
             self.launcher.stop()
         finally:
-            if not self._log.closed:
-                self._log.flush()
+            self._log.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> "GraphSession":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
-        self._log.close()
 
 
 @dataclass
