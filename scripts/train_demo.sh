@@ -2,7 +2,7 @@
 # The exact recipe of the shipped demo checkpoint (models/demo), on 2 CPU cores:
 #   generate data (fixed seed) -> phase 1 (STVE contrastive) -> phase 2 (alignment)
 #   -> phase 3 (DPO + colour and count read-out re-fits) -> kind read-out on shape only (+ count
-#   re-fit) -> recogniser fine-tuning -> calibrate the speech front end
+#   re-fit) -> colour read-out with two-tone scenes -> recogniser fine-tuning -> calibrate the speech front end
 #   (override thresholds + rescoring), the STVE budget and the existence threshold -> eval -> models/demo
 #   (+ recipe.json with per-step wall-clock)
 # Usage: scripts/train_demo.sh [RUN_DIR] [MODEL_DIR]     (defaults: runs/demo, models/demo)
@@ -41,6 +41,11 @@ step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$R
 # rewrites phase3/model.safetensors + config.json (curves in out/kind_readout)
 step kind_readout python -m tristream_ros.training.kind_readout --model "$RUN/out/phase3" --run "$RUN/out/kind_readout" \
      --seed "$SEED" $RESUME_FLAG --no-progress
+# the probe's colour read-out again (session 17): scene-pool scenes plus a tenth of each batch of
+# two-tone scenes (every kind but the cone with the cone's white band, labelled with the body
+# colour), so a green cone's band is not read as its colour; rewrites phase3/model.safetensors
+step colour_readout python -m tristream_ros.training.colour_readout --model "$RUN/out/phase3" \
+     --run "$RUN/out/colour_readout" --seed "$SEED" $RESUME_FLAG --no-progress
 # the front end's separate recogniser (session 13, shipped since session 14): a copy of the speech
 # encoder + CTC fine-tuned with vocal-tract-length warping -> phase3/recognizer.safetensors
 step recognizer python -m tristream_ros.training.recognizer --model "$RUN/out/phase3" --data "$RUN/data" \

@@ -132,3 +132,72 @@ def test_phase3_colour_data_labels_the_cached_tokens(tmp_path):
     assert colour[0, 0] == cfg.copy.colours.index("white") + 1 and kind[0, 0] == cfg.copy.kinds.index("ball") + 1
     assert colour[0, 7] == -100 and kind[0, 7] == cfg.copy.kinds.index("cup") + 1  # unnamed colour: unlabelled
     assert int((colour[0] == 0).sum()) == n - 2
+
+
+def _banded(feats, colour, kind, band_kinds, g, strength=0.9):
+    """Add a 'white band' to the objects of `band_kinds`: strength on the last colour's dim (the
+    white of these toy tokens), as the cone's band adds white pixels to its tokens."""
+    out = feats.clone()
+    hit = torch.zeros_like(kind, dtype=torch.bool)
+    for k in band_kinds:
+        hit |= kind == k
+    out[..., N_COLOURS - 1] += strength * hit.float() * (0.7 + 0.6 * torch.rand(kind.shape, generator=g))
+    return out
+
+
+def test_the_two_tone_pool_teaches_a_band_is_not_the_colour(tmp_path):
+    """Toy version of the green cone (session 17): kind 2 always carries a white band (colour 3 is
+    white) and is never colour 1 in training; the held-out pair (1, 2) is read "white". A fitted
+    share of two-tone scenes (kind 1 objects with the band, labelled with their body colour)
+    makes the band's white count for less."""
+    g = torch.Generator().manual_seed(5)
+    pairs = [(1, 1), (2, 1), (3, 1), (2, 2), (3, 2)]  # colour 1 ("green") never on kind 2 ("cone")
+    feats, colour, kind = _scenes(1200, pairs, seed=0)
+    feats = _banded(feats, colour, kind, [2], g)
+    b_feats, b_colour, b_kind = _scenes(400, [(1, 1), (2, 1)], seed=2)
+    b_feats = _banded(b_feats, b_colour, b_kind, [1], g)
+    test_f, test_c, test_k = _scenes(400, [(1, 2)], seed=3)
+    test_f = _banded(test_f, test_c, test_k, [2], g)
+    scores, train_pairs = {}, {}
+    for name, banded in (("plain", None), ("two_tone", (b_feats, b_colour, b_kind))):
+        model = _Model(6)
+        torch.manual_seed(0)
+        summary = fit_colour_readout(model, feats, colour, kind, tmp_path / name,
+                                     ColourFitOptions(steps=1500, holdout=200, banded_share=0.25), progress=False,
+                                     banded=banded)
+        scores[name] = colour_accuracy(model.copy_head.probe.colour, test_f, test_c, test_k)["object_tokens"]
+        assert summary["banded_scenes"] == (0 if banded is None else 400)
+        train_pairs[name] = summary["heldout_after"]["object_tokens"]
+    print("held-out banded pair, colour accuracy:", scores, "training pairs:", train_pairs)
+    assert scores["two_tone"] > scores["plain"] + 0.1
+    assert train_pairs["two_tone"] > train_pairs["plain"] - 0.03  # the training pairs stay as readable
+
+
+def test_two_tone_inputs_are_checked(tmp_path):
+    feats, colour, kind = _scenes(40, TRAIN_PAIRS, seed=0)
+    with pytest.raises(InputError, match="banded_share"):
+        fit_colour_readout(_Model(6), feats, colour, kind, tmp_path, ColourFitOptions(steps=5, holdout=10,
+                                                                                   banded_share=1.0), progress=False)
+    with pytest.raises(InputError, match="two-tone"):
+        fit_colour_readout(_Model(6), feats, colour, kind, tmp_path, ColourFitOptions(steps=5, holdout=10),
+                           progress=False, banded=(feats, colour[:, :3], kind))
+
+
+def test_refit_on_a_copy_of_the_shipped_model(tmp_path):
+    """The whole step, tiny: scene-pool and two-tone tokens, the fit, the folder rewritten."""
+    import json
+    import shutil
+    from tristream_ros.model.checkpoint import load_checkpoint
+    from tristream_ros.training.colour_readout import main, refit
+    model_dir = tmp_path / "m"
+    shutil.copytree("models/demo", model_dir)
+    opts = ColourFitOptions(steps=3, holdout=4, pool_scenes=12, banded_scenes=4)
+    summary = refit(model_dir, tmp_path / "run", opts, processes=1, progress=False)
+    c = summary["colour_readout"]
+    assert c["banded_scenes"] == 4 and c["scenes_fit"] == 8 and c["options"]["banded_share"] == 0.1
+    assert json.loads((tmp_path / "run" / "colour_readout.json").read_text())["colour_readout"]["scenes_fit"] == 8
+    before = load_checkpoint("models/demo").copy_head.probe.colour.weight
+    after = load_checkpoint(model_dir).copy_head.probe.colour.weight
+    assert after.shape == before.shape and not torch.equal(after, before)
+    with pytest.raises(SystemExit):  # the CLI refuses a share that leaves no scene-pool example
+        main(["--model", str(model_dir), "--run", str(tmp_path / "run2"), "--banded-share", "1"])

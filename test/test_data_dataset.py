@@ -141,3 +141,30 @@ def test_bright_pool_lifts_the_palette_but_never_shows_a_held_out_pair():
     with pytest.raises(InputError, match="gain"):
         D.bright_scene_spec(0, 0, gain=(1.5, 1.1))
 
+
+
+def test_banded_pool_paints_the_cone_band_on_other_kinds_without_held_out_pairs():
+    from tristream_ros.data.scenes import render_scene, spec_from_dict, spec_to_dict
+    a = [D.banded_scene_spec(0, i) for i in range(40)]
+    assert a == [D.banded_scene_spec(0, i) for i in range(40)]  # deterministic from (seed, index)
+    pairs = {(o.colour, o.kind) for s in a for o in s.objects}
+    assert pairs <= set(D.TRAIN_COMBOS) and not any(k == "cone" for _, k in pairs)
+    assert any(c == "green" for c, _ in pairs)  # the colour the cone's band hid
+    assert all(o.band for s in a for o in s.objects)
+    assert spec_from_dict(json.loads(json.dumps(spec_to_dict(a[0])))) == a[0]  # the band survives JSON
+    # specs without a band serialize as before the field existed (written datasets read back the same)
+    plain = sample_scene(3)
+    assert all("band" not in o for o in spec_to_dict(plain)["objects"])
+
+    # the band is drawn: the middle rows of a green ball turn near-white, the rest stays green
+    spec = sample_scene(7, num_objects=1, allowed_combos=[("green", "ball")])
+    def rows(banded):
+        s = dataclasses.replace(spec, objects=(dataclasses.replace(spec.objects[0], band=banded),))
+        r = render_scene(s)
+        x0, y0, x1, y1 = r.objects[0].bbox
+        f = r.frames[-1].astype(np.float32)[:, x0 + (x1 - x0) // 3: x1 - (x1 - x0) // 3]
+        h = y1 - y0
+        return f[y0 + int(h * 0.45): y0 + int(h * 0.55)].mean((0, 1)), f[y0 + int(h * 0.7): y0 + int(h * 0.8)].mean((0, 1))
+    (mid0, low0), (mid1, low1) = rows(False), rows(True)
+    assert mid0[1] > mid0[0] + 40 and mid1.min() > 150 and abs(mid1[0] - mid1[1]) < 30  # green -> white band
+    assert np.allclose(low0, low1, atol=4)  # below the band: the same green

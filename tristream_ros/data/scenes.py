@@ -86,6 +86,8 @@ class ObjectSpec:
     base_v: float  # where it touches the floor (bottom of the object), normalized
     drift_px: float  # own horizontal motion per frame, px (balls roll, others mostly stay)
     tint: tuple[float, float, float]  # per-object albedo jitter, multiplicative
+    band: bool = False  # a white band across the middle, as every cone has (the two-tone pool of
+    # training/colour_readout.py draws it on other kinds; cones have it whatever this says)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -441,6 +443,10 @@ def _draw_object(img: np.ndarray, obj: ObjectSpec, cx: float, base_y: float, spe
         patch *= (1.0 - alpha)[..., None]
         patch += alpha[..., None] * rgb
         coverage = np.maximum(coverage, alpha)
+    if obj.band and k != "cone":  # the cone's white band (same rows of the height, same paint) on the body
+        band = ((py > top + h * 0.42) & (py < top + h * 0.58)).astype(np.float32) * coverage * 0.85
+        patch *= (1.0 - band)[..., None]
+        patch += band[..., None] * np.float32([0.92, 0.92, 0.9])
     ys, xs = np.nonzero(coverage >= 0.5)
     if len(xs) == 0:
         return (0, 0, 0, 0)
@@ -458,7 +464,8 @@ def object_counts(objects: Sequence[ObjectTruth]) -> dict[str, int]:
 def spec_to_dict(spec: SceneSpec) -> dict:
     """JSON-ready form of a SceneSpec (``spec_from_dict`` inverts it exactly)."""
     d = asdict(spec)
-    d["objects"] = [asdict(o) for o in spec.objects]
+    d["objects"] = [{k: v for k, v in asdict(o).items() if k != "band" or v} for o in spec.objects]  # band only
+    # when set: specs written before it existed read back the same
     return d
 
 

@@ -213,16 +213,17 @@ def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor
 def pool_tokens(model, pool: str, n: int, seed: int = 0, processes: int = 2,
                 progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Dense STVE tokens (n, N, Dv) f16, sparse-budget masks (n, N) and scene rows ({"objects"})
-    of the first n scenes of a scene pool: "extra" (training pairs), "unnamed" (unnamed colours)
-    or "bright" (over-bright training pairs and unnamed colours), encoded by
+    of the first n scenes of a scene pool: "extra" (training pairs), "unnamed" (unnamed colours),
+    "bright" (over-bright training pairs and unnamed colours) or "banded" (training pairs of
+    every kind but the cone with a cone's white band, `data.dataset.banded_scene_spec`), encoded by
     the scene worker shared with phase 2 (`scene_tokens.encode_scenes_job`)."""
-    from tristream_ros.data.dataset import bright_scene_spec, unnamed_colour_scene_spec
+    from tristream_ros.data.dataset import banded_scene_spec, bright_scene_spec, unnamed_colour_scene_spec
     from tristream_ros.data.scenes import spec_to_dict
     from tristream_ros.training.cache import parallel_map
     from tristream_ros.training.scene_tokens import encode_scenes_job
-    specs = {"unnamed": unnamed_colour_scene_spec, "bright": bright_scene_spec}
+    specs = {"unnamed": unnamed_colour_scene_spec, "bright": bright_scene_spec, "banded": banded_scene_spec}
     if pool != "extra" and pool not in specs:
-        raise InputError(f"pool_tokens: pool {pool!r}; expected 'extra', 'unnamed' or 'bright'")
+        raise InputError(f"pool_tokens: pool {pool!r}; expected 'extra', 'unnamed', 'bright' or 'banded'")
     vcfg = model.config.vision
     scenes = [(f"{pool}-{i:06d}", i) for i in range(n)] if pool == "extra" else \
         [(f"{pool}-{i:06d}", spec_to_dict(specs[pool](seed, i, vcfg.image_size))) for i in range(n)]

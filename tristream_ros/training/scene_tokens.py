@@ -1,9 +1,9 @@
 """Scenes -> STVE tokens, the worker shared by the training steps that encode rendered scenes.
 
-Phase 2 (`phase2_alignment.vision_tokens`: dataset splits and the scene-only pool) and the kind
-read-out re-fit (`kind_readout.pool_tokens`: the scene pool, the unnamed-colour and the
-over-bright pools) both render scenes and run the frozen STVE on them in worker processes
-(`cache.parallel_map`); this is that worker. No ROS.
+Phase 2 (`phase2_alignment.vision_tokens`: dataset splits and the scene-only pool) and the
+read-out re-fits (`kind_readout.pool_tokens`: the scene pool, the unnamed-colour and over-bright
+pools of the kind read-out, the two-tone pool of the colour read-out) all render scenes and run
+the frozen STVE on them in worker processes (`cache.parallel_map`); this is that worker. No ROS.
 """
 from __future__ import annotations
 
