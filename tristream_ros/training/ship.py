@@ -25,6 +25,7 @@ OPTIONAL_FILES = ("ctc_grammar.json", "budget_calibration.json", "budget_calibra
                   "existence_calibration.json", "existence_calibration.png", "recognizer.safetensors",
                   "recognizer_loss.png")
 KIND_DIR = "kind_readout"  # RUN/out/KIND_DIR: training/kind_readout.py's --run in scripts/train_demo.sh
+COLOUR_DIR = "colour_readout"  # RUN/out/COLOUR_DIR: training/colour_readout.py's --run (session 17)
 FRONTEND = {
     "speech_frontend": "hybrid",
     "text": "pocketsphinx (en-US acoustic model of real speech) with a JSGF grammar of "
@@ -89,8 +90,10 @@ def ship(run: Path, model: Path, seed: int, note: str = "") -> dict:
             shutil.copy(src / name, model / name)
         elif (model / name).is_file():
             (model / name).unlink()  # calibrated for weights that are being replaced
-    # the phases' curves, then the kind read-out step's (its count re-fit replaces phase 3's)
-    for png in sorted((run / "out").glob("phase*/*_loss.png")) + sorted((run / "out" / KIND_DIR).glob("*_loss.png")):
+    # the phases' curves, then the kind read-out step's (its count re-fit replaces phase 3's) and
+    # the colour read-out step's (its fit replaces phase 3's colour re-fit)
+    for png in sorted((run / "out").glob("phase*/*_loss.png")) + sorted((run / "out" / KIND_DIR).glob("*_loss.png")) \
+            + sorted((run / "out" / COLOUR_DIR).glob("*_loss.png")):
         shutil.copy(png, model / png.name)
     if (run / "eval.json").is_file():
         shutil.copy(run / "eval.json", model / "eval.json")
