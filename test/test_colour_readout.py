@@ -201,3 +201,6 @@ def test_refit_on_a_copy_of_the_shipped_model(tmp_path):
     assert after.shape == before.shape and not torch.equal(after, before)
     with pytest.raises(SystemExit):  # the CLI refuses a share that leaves no scene-pool example
         main(["--model", str(model_dir), "--run", str(tmp_path / "run2"), "--banded-share", "1"])
+    # a missing model folder: the reason and exit 2, nothing written
+    assert main(["--model", str(tmp_path / "none"), "--run", str(tmp_path / "run3")]) == 2
+    assert not (tmp_path / "run3" / "colour_readout.json").exists()

@@ -14,7 +14,8 @@ from torch.nn import functional as F
 from tristream_ros.errors import InputError
 from tristream_ros.model.heads.copy_head import AttributeProbe
 from tristream_ros.training.kind_readout import (ColourKindPrior, KindFitOptions, fit_kind_readout, kind_accuracy,
-                                                 pool_tokens, shape_projection)
+                                                 shape_projection)
+from tristream_ros.training.scene_tokens import pool_tokens
 
 DIM, CODE, GRID = 24, 4, (4, 4)  # token dim, colour-branch pooled features (2w), token grid
 N_COLOURS, N_KINDS = 3, 2  # colours 1, 2, 3 = white; kinds 1 = cone, 2 = ball

@@ -76,8 +76,11 @@ def test_every_encoding_across_processes_and_bad_input(probe):
     probe.subscribe_diagnostics()
     pub = probe.publisher(Image, "camera/image")
     cpub = probe.publisher(CompressedImage, "camera/image/compressed")
+    # output depth above the 11 images sent: the probe spins only while it waits, and a reliable
+    # keep-last(10) writer may overwrite the first image before a loaded test process acks it
     with NodeProcess("tristream_ros.ros.image_probe_node",
-                     ros_args=["-p", "qos.camera:=reliable", "-p", "qos.camera_depth:=50"]) as node:
+                     ros_args=["-p", "qos.camera:=reliable", "-p", "qos.camera_depth:=50",
+                               "-p", "qos.output_depth:=50"]) as node:
         assert probe.wait_for_subscribers(pub, 1, 15) and probe.wait_for_subscribers(cpub, 1, 15), node.output
         assert probe.wait_until(lambda: probe.node.count_subscribers("camera/image_rgb") == 1
                                 and len(probe.node.get_publishers_info_by_topic("/camera/image_rgb")) == 1, 10)

@@ -47,7 +47,6 @@ rewrites the folder's model.safetensors in place; run `calibrate_existence` afte
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import random
@@ -169,8 +168,8 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: ColourFitOptions = C
     pool, the re-fit, the folder's model.safetensors rewritten. Returns the summary (also written
     to RUN/colour_readout.json)."""
     from tristream_ros.model.checkpoint import load_checkpoint, save_checkpoint
-    from tristream_ros.training.kind_readout import pool_tokens
     from tristream_ros.training.phase2_alignment import attribute_labels
+    from tristream_ros.training.scene_tokens import pool_tokens
     seed_everything(seed)
     t0 = time.perf_counter()
     model_dir, run_dir = Path(model_dir), Path(run_dir)
@@ -195,21 +194,14 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: ColourFitOptions = C
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tristream_ros.training.colour_readout",
-                                 description="Re-fit the attribute probe's colour read-out on scene-pool and two-tone "
-                                             "scenes (after the kind read-out); rewrites --model in place.")
-    ap.add_argument("--model", required=True, help="phase-3 checkpoint folder (rewritten in place)")
-    ap.add_argument("--run", required=True, help="folder for the loss curve, loop state and colour_readout.json")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=ColourFitOptions.steps)
-    ap.add_argument("--pool-scenes", type=int, default=ColourFitOptions.pool_scenes)
+    from tristream_ros.training.readout_step import run_step, step_parser
+    ap = step_parser("colour_readout", "Re-fit the attribute probe's colour read-out on scene-pool and two-tone "
+                     "scenes (after the kind read-out); rewrites --model in place.",
+                     ColourFitOptions.steps, ColourFitOptions.pool_scenes)
     ap.add_argument("--banded-scenes", type=int, default=ColourFitOptions.banded_scenes,
                     help="two-tone scenes (0: none)")
     ap.add_argument("--banded-share", type=float, default=ColourFitOptions.banded_share,
                     help="share of each batch from the two-tone pool (0 <= share < 1)")
-    ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--resume", action="store_true", help="continue an interrupted fit from --run")
-    ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     if a.steps < 1 or a.pool_scenes < 2 or a.banded_scenes < 0 or a.processes < 1:
         ap.error("--steps and --processes must be >= 1, --pool-scenes >= 2, --banded-scenes >= 0")
@@ -218,16 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = dataclasses.replace(ColourFitOptions(), steps=a.steps, pool_scenes=a.pool_scenes,
                                banded_scenes=a.banded_scenes, banded_share=a.banded_share,
                                holdout=min(ColourFitOptions.holdout, max(1, a.pool_scenes // 5)))
-    from tristream_ros.errors import ModelFileError
-    try:
-        summary = refit(a.model, a.run, opts, a.seed, a.processes, a.resume, not a.no_progress)
-    except (InputError, ModelFileError, FileNotFoundError) as exc:
-        print(f"colour_readout: {exc}", file=sys.stderr)
-        return 2
-    c = summary["colour_readout"]
-    print(json.dumps({"colour_heldout_before": c["heldout_before"], "colour_heldout_after": c["heldout_after"],
-                      "seconds_total": summary["seconds_total"]}, indent=1))
-    return 0
+    return run_step("colour_readout", "colour_readout",
+                    lambda: refit(a.model, a.run, opts, a.seed, a.processes, a.resume, not a.no_progress))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,6 @@ rewrites the model folder's model.safetensors and config.json in place; the loss
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import random
@@ -209,31 +208,6 @@ def fit_kind_readout(model, pool: tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return summary
 
 
-# -- scenes -> tokens -------------------------------------------------------------------------------
-def pool_tokens(model, pool: str, n: int, seed: int = 0, processes: int = 2,
-                progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[dict]]:
-    """Dense STVE tokens (n, N, Dv) f16, sparse-budget masks (n, N) and scene rows ({"objects"})
-    of the first n scenes of a scene pool: "extra" (training pairs), "unnamed" (unnamed colours),
-    "bright" (over-bright training pairs and unnamed colours) or "banded" (training pairs of
-    every kind but the cone with a cone's white band, `data.dataset.banded_scene_spec`), encoded by
-    the scene worker shared with phase 2 (`scene_tokens.encode_scenes_job`)."""
-    from tristream_ros.data.dataset import banded_scene_spec, bright_scene_spec, unnamed_colour_scene_spec
-    from tristream_ros.data.scenes import spec_to_dict
-    from tristream_ros.training.cache import parallel_map
-    from tristream_ros.training.scene_tokens import encode_scenes_job
-    specs = {"unnamed": unnamed_colour_scene_spec, "bright": bright_scene_spec, "banded": banded_scene_spec}
-    if pool != "extra" and pool not in specs:
-        raise InputError(f"pool_tokens: pool {pool!r}; expected 'extra', 'unnamed', 'bright' or 'banded'")
-    vcfg = model.config.vision
-    scenes = [(f"{pool}-{i:06d}", i) for i in range(n)] if pool == "extra" else \
-        [(f"{pool}-{i:06d}", spec_to_dict(specs[pool](seed, i, vcfg.image_size))) for i in range(n)]
-    state = {k: v.detach().clone() for k, v in model.vision.state_dict().items()}
-    jobs = [(state, vcfg, seed, scenes[a:a + 50]) for a in range(0, n, 50)]
-    res = [r for part in parallel_map(encode_scenes_job, jobs, processes, progress, f"STVE tokens {pool}", "x50")
-           for r in part]  # (id, features, importance, mask, objects) per scene
-    return (np.stack([r[1] for r in res]), np.stack([r[3] for r in res]), [{"objects": r[4]} for r in res])
-
-
 def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = KindFitOptions(),
           count_steps: int | None = None, seed: int = 0, processes: int = 2, resume: bool = True,
           progress: bool = True) -> dict:
@@ -243,6 +217,7 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = Kin
     from tristream_ros.model.checkpoint import load_checkpoint, save_checkpoint
     from tristream_ros.training.count_readout import CountFitOptions, fit_count_readout
     from tristream_ros.training.phase2_alignment import attribute_labels, count_labels
+    from tristream_ros.training.scene_tokens import pool_tokens
     seed_everything(seed)
     t0 = time.perf_counter()
     model_dir, run_dir = Path(model_dir), Path(run_dir)
@@ -281,22 +256,14 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = Kin
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tristream_ros.training.kind_readout",
-                                 description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="phase-3 checkpoint folder (rewritten in place)")
-    ap.add_argument("--run", required=True, help="folder for loss curves, loop state and kind_readout.json")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=KindFitOptions.steps)
-    ap.add_argument("--pool-scenes", type=int, default=KindFitOptions.pool_scenes)
+    from tristream_ros.training.readout_step import run_step, step_parser
+    ap = step_parser("kind_readout", __doc__.split("\n")[0], KindFitOptions.steps, KindFitOptions.pool_scenes)
     ap.add_argument("--unnamed-scenes", type=int, default=KindFitOptions.unnamed_scenes)
     ap.add_argument("--bright-scenes", type=int, default=KindFitOptions.bright_scenes,
                     help="over-bright scenes (kind labels only; 0: none)")
     ap.add_argument("--sparse-rate", type=float, default=KindFitOptions.sparse_rate,
                     help="share of examples read from the budget's tokens only (0..1)")
     ap.add_argument("--count-steps", type=int, default=None, help="count re-fit steps (default: its own; 0: off)")
-    ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--resume", action="store_true", help="continue an interrupted fit from --run")
-    ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     if a.steps < 1 or a.pool_scenes < 1 or a.unnamed_scenes < 0 or a.bright_scenes < 0 or a.processes < 1:
         ap.error("--steps, --pool-scenes and --processes must be >= 1, --unnamed-scenes / --bright-scenes >= 0")
@@ -306,16 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                                unnamed_scenes=a.unnamed_scenes, bright_scenes=a.bright_scenes,
                                sparse_rate=a.sparse_rate,
                                holdout=min(KindFitOptions.holdout, max(1, a.pool_scenes // 5)))
-    from tristream_ros.errors import ModelFileError
-    try:
-        summary = refit(a.model, a.run, opts, a.count_steps, a.seed, a.processes, a.resume, not a.no_progress)
-    except (InputError, ModelFileError, FileNotFoundError) as exc:
-        print(f"kind_readout: {exc}", file=sys.stderr)
-        return 2
-    k = summary["kind_readout"]
-    print(json.dumps({"kind_heldout_before": k["heldout_before"], "kind_heldout_after": k["heldout_after"],
-                      "seconds_total": summary["seconds_total"]}, indent=1))
-    return 0
+    return run_step("kind_readout", "kind_readout",
+                    lambda: refit(a.model, a.run, opts, a.count_steps, a.seed, a.processes, a.resume, not a.no_progress))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,43 @@
+"""The command line the read-out re-fit steps share (`kind_readout`, `colour_readout`).
+
+Both are steps of scripts/train_demo.sh after phase 3 that rewrite a model folder in place:
+the same base options (--model, --run, --seed, --steps, --pool-scenes, --processes, --resume,
+--no-progress), the same refusal of a missing or unusable model (exit 2 with the reason), and
+the same report (the held-out scores before and after, the wall-clock). No ROS.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+
+def step_parser(prog: str, description: str, steps: int, pool_scenes: int) -> argparse.ArgumentParser:
+    """An ArgumentParser with the options every read-out step takes; add the step's own."""
+    ap = argparse.ArgumentParser(prog=f"python -m tristream_ros.training.{prog}", description=description)
+    ap.add_argument("--model", required=True, help="phase-3 checkpoint folder (rewritten in place)")
+    ap.add_argument("--run", required=True, help=f"folder for loss curves, loop state and {prog}.json")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--pool-scenes", type=int, default=pool_scenes, help="scene-pool scenes (training pairs)")
+    ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--resume", action="store_true", help="continue an interrupted fit from --run")
+    ap.add_argument("--no-progress", action="store_true")
+    return ap
+
+
+def run_step(prog: str, key: str, refit: Callable[[], dict]) -> int:
+    """Run `refit` (-> the step's summary, `summary[key]` the fit's) and print its held-out scores
+    before / after and wall-clock; a bad model folder or input: its reason on stderr, exit 2."""
+    from tristream_ros.errors import InputError, ModelFileError
+    try:
+        summary = refit()
+    except (InputError, ModelFileError, FileNotFoundError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    fit = summary[key]
+    name = key.split("_")[0]
+    print(json.dumps({f"{name}_heldout_before": fit["heldout_before"], f"{name}_heldout_after": fit["heldout_after"],
+                      "seconds_total": summary["seconds_total"]}, indent=1))
+    return 0
