@@ -48,10 +48,8 @@ rewrites the folder's model.safetensors in place; run `calibrate_existence` afte
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +58,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tristream_ros.errors import InputError
-from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
+from tristream_ros.training.loop import LoopConfig, TrainLoop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,18 +165,11 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: ColourFitOptions = C
     """The whole step (module docstring, session 17): tokens of the scene pool and the two-tone
     pool, the re-fit, the folder's model.safetensors rewritten. Returns the summary (also written
     to RUN/colour_readout.json)."""
-    from tristream_ros.model.checkpoint import load_checkpoint, save_checkpoint
     from tristream_ros.training.phase2_alignment import attribute_labels
+    from tristream_ros.training.readout_step import close_step, open_step
     from tristream_ros.training.scene_tokens import pool_tokens
-    seed_everything(seed)
-    t0 = time.perf_counter()
-    model_dir, run_dir = Path(model_dir), Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    model = load_checkpoint(model_dir)
-    model.eval()
+    model, model_dir, run_dir, t0 = open_step("colour_readout", model_dir, run_dir, seed)
     cfg = model.config
-    if not cfg.copy.enabled:
-        raise InputError(f"colour_readout: {model_dir} has no copy head (config copy.enabled is off)")
     pools = {}
     for name, n in (("extra", opts.pool_scenes), ("banded", opts.banded_scenes)):
         if n > 0:
@@ -187,10 +178,8 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: ColourFitOptions = C
             pools[name] = (torch.from_numpy(feats.astype(np.float32)), colour, kind)
     summary = {"colour_readout": fit_colour_readout(model, *pools["extra"], run_dir, opts, seed, resume, progress,
                                                     banded=pools.get("banded"))}
-    save_checkpoint(model, model_dir, model.tokenizer, metadata={"phase": "3", "colour_readout": "two_tone"})
-    summary.update(seconds_total=round(time.perf_counter() - t0, 1), seed=seed, model=str(model_dir))
-    (run_dir / "colour_readout.json").write_text(json.dumps(summary, indent=1) + "\n")
-    return summary
+    return close_step("colour_readout", model, model_dir, run_dir, summary, t0, seed,
+                      {"phase": "3", "colour_readout": "two_tone"})
 
 
 def main(argv: list[str] | None = None) -> int:

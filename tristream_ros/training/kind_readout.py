@@ -53,10 +53,8 @@ rewrites the model folder's model.safetensors and config.json in place; the loss
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +63,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tristream_ros.errors import InputError
-from tristream_ros.training.loop import LoopConfig, TrainLoop, seed_everything
+from tristream_ros.training.loop import LoopConfig, TrainLoop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,19 +212,12 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = Kin
     """The whole step: tokens of the two pools, the kind re-fit, the count re-fit on the new kind
     grid, the folder's model.safetensors + config.json rewritten. Returns the summary (also
     written to RUN/kind_readout.json)."""
-    from tristream_ros.model.checkpoint import load_checkpoint, save_checkpoint
     from tristream_ros.training.count_readout import CountFitOptions, fit_count_readout
     from tristream_ros.training.phase2_alignment import attribute_labels, count_labels
+    from tristream_ros.training.readout_step import close_step, open_step
     from tristream_ros.training.scene_tokens import pool_tokens
-    seed_everything(seed)
-    t0 = time.perf_counter()
-    model_dir, run_dir = Path(model_dir), Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    model = load_checkpoint(model_dir)
-    model.eval()
+    model, model_dir, run_dir, t0 = open_step("kind_readout", model_dir, run_dir, seed)
     cfg = model.config
-    if not cfg.copy.enabled:
-        raise InputError(f"kind_readout: {model_dir} has no copy head (config copy.enabled is off)")
     if not cfg.copy.kind_shape_only:  # a model trained before the option: give its probe the projection
         cfg.copy.kind_shape_only = True
         model.copy_head.probe.register_buffer("kind_projection", torch.eye(cfg.vision_dim))
@@ -249,10 +240,8 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = Kin
             summary["count_readout"] = fit_count_readout(
                 model, feats_t, masks, count_labels(cfg, scenes, list(range(len(scenes))), len(scenes)), run_dir,
                 copts, seed=seed, resume=resume, progress=progress)
-    save_checkpoint(model, model_dir, model.tokenizer, metadata={"phase": "3", "kind_readout": "shape_only"})
-    summary.update(seconds_total=round(time.perf_counter() - t0, 1), seed=seed, model=str(model_dir))
-    (run_dir / "kind_readout.json").write_text(json.dumps(summary, indent=1) + "\n")
-    return summary
+    return close_step("kind_readout", model, model_dir, run_dir, summary, t0, seed,
+                      {"phase": "3", "kind_readout": "shape_only"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,18 @@
 
 Both are steps of scripts/train_demo.sh after phase 3 that rewrite a model folder in place:
 the same base options (--model, --run, --seed, --steps, --pool-scenes, --processes, --resume,
---no-progress), the same refusal of a missing or unusable model (exit 2 with the reason), and
-the same report (the held-out scores before and after, the wall-clock). No ROS.
+--no-progress), the same refusal of a missing or unusable model (exit 2 with the reason), the
+same start (`open_step`: seed, run folder, the model with its copy head) and end (`close_step`:
+the folder rewritten, RUN/<step>.json) and the same report (the held-out scores before and after,
+the wall-clock). No ROS.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Callable
 
 
@@ -41,3 +45,31 @@ def run_step(prog: str, key: str, refit: Callable[[], dict]) -> int:
     print(json.dumps({f"{name}_heldout_before": fit["heldout_before"], f"{name}_heldout_after": fit["heldout_after"],
                       "seconds_total": summary["seconds_total"]}, indent=1))
     return 0
+
+
+def open_step(prog: str, model_dir: str | Path, run_dir: str | Path, seed: int):
+    """-> (model in eval mode, model_dir, run_dir (created), start time): the folder's checkpoint,
+    which must have a copy head (InputError otherwise)."""
+    from tristream_ros.errors import InputError
+    from tristream_ros.model.checkpoint import load_checkpoint
+    from tristream_ros.training.loop import seed_everything
+    seed_everything(seed)
+    t0 = time.perf_counter()
+    model_dir, run_dir = Path(model_dir), Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = load_checkpoint(model_dir)
+    model.eval()
+    if not model.config.copy.enabled:
+        raise InputError(f"{prog}: {model_dir} has no copy head (config copy.enabled is off)")
+    return model, model_dir, run_dir, t0
+
+
+def close_step(prog: str, model, model_dir: Path, run_dir: Path, summary: dict, t0: float, seed: int,
+               metadata: dict) -> dict:
+    """Rewrite the folder's model.safetensors + config.json, add the wall-clock, seed and folder to
+    `summary` and write it to RUN/<prog>.json; returns it."""
+    from tristream_ros.model.checkpoint import save_checkpoint
+    save_checkpoint(model, model_dir, model.tokenizer, metadata=metadata)
+    summary.update(seconds_total=round(time.perf_counter() - t0, 1), seed=seed, model=str(model_dir))
+    (run_dir / f"{prog}.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary

@@ -1,7 +1,7 @@
 """Scenes -> STVE tokens, the worker shared by the training steps that encode rendered scenes.
 
 Phase 2 (`phase2_alignment.vision_tokens`: dataset splits and the scene-only pool) and the
-read-out re-fits (`kind_readout.pool_tokens`: the scene pool, the unnamed-colour and over-bright
+read-out re-fits (`pool_tokens` below: the scene pool, the unnamed-colour and over-bright
 pools of the kind read-out, the two-tone pool of the colour read-out) all render scenes and run
 the frozen STVE on them in worker processes (`cache.parallel_map`): `encode_scenes_job` is that
 worker, `pool_tokens` the read-out steps' call of it on a training pool. No ROS.
