@@ -41,8 +41,9 @@ class NodeProcess:
 
     def __init__(self, module: str, *args: str, ros_args: list[str] | None = None, cwd: str | Path | None = None,
                  env: dict | None = None):
-        self.log_path = Path(tempfile.mkstemp(prefix=module.rsplit(".", 1)[-1] + "_", suffix=".log",
-                                                  dir=_LOG_DIR)[1])
+        fd, path = tempfile.mkstemp(prefix=module.rsplit(".", 1)[-1] + "_", suffix=".log", dir=_LOG_DIR)
+        os.close(fd)  # reopened below for the child's output
+        self.log_path = Path(path)
         cmd = [sys.executable, "-u", "-m", module, *args]
         if ros_args:
             cmd += ["--ros-args", *ros_args]

@@ -160,8 +160,8 @@ def test_the_two_tone_pool_teaches_a_band_is_not_the_colour(tmp_path):
     test_f = _banded(test_f, test_c, test_k, [2], g)
     scores, train_pairs = {}, {}
     for name, banded in (("plain", None), ("two_tone", (b_feats, b_colour, b_kind))):
+        torch.manual_seed(0)  # both fits start from the same read-out
         model = _Model(6)
-        torch.manual_seed(0)
         summary = fit_colour_readout(model, feats, colour, kind, tmp_path / name,
                                      ColourFitOptions(steps=1500, holdout=200, banded_share=0.25), progress=False,
                                      banded=banded)
@@ -181,6 +181,10 @@ def test_two_tone_inputs_are_checked(tmp_path):
     with pytest.raises(InputError, match="two-tone"):
         fit_colour_readout(_Model(6), feats, colour, kind, tmp_path, ColourFitOptions(steps=5, holdout=10),
                            progress=False, banded=(feats, colour[:, :3], kind))
+    with pytest.raises(InputError, match="no scene-pool scene"):  # 0.995 x 64 rounds to the whole batch
+        fit_colour_readout(_Model(6), feats, colour, kind, tmp_path, ColourFitOptions(steps=5, holdout=10,
+                                                                                   banded_share=0.995),
+                           progress=False, banded=(feats, colour, kind))
 
 
 def test_refit_on_a_copy_of_the_shipped_model(tmp_path):
@@ -199,8 +203,12 @@ def test_refit_on_a_copy_of_the_shipped_model(tmp_path):
     before = load_checkpoint("models/demo").copy_head.probe.colour.weight
     after = load_checkpoint(model_dir).copy_head.probe.colour.weight
     assert after.shape == before.shape and not torch.equal(after, before)
-    with pytest.raises(SystemExit):  # the CLI refuses a share that leaves no scene-pool example
+    with pytest.raises(SystemExit) as usage:  # the CLI refuses a share that leaves no scene-pool example
         main(["--model", str(model_dir), "--run", str(tmp_path / "run2"), "--banded-share", "1"])
+    assert usage.value.code == 2
     # a missing model folder: the reason and exit 2, nothing written
     assert main(["--model", str(tmp_path / "none"), "--run", str(tmp_path / "run3")]) == 2
-    assert not (tmp_path / "run3" / "colour_readout.json").exists()
+    assert not (tmp_path / "run3").exists()
+    from safetensors import safe_open
+    with safe_open(str(model_dir / "model.safetensors"), "pt") as f:  # the step's tag beside the earlier ones
+        assert f.metadata()["colour_readout"] == "two_tone" and f.metadata()["phase"] == "3"

@@ -51,3 +51,15 @@ def test_ship_halves_weights_and_carries_the_calibrated_thresholds(tmp_path):
     (kind / "phase3_kind_loss.png").write_bytes(b"kind step")
     ship(tmp_path / "run", model, seed=3)
     assert (model / "phase3_count_loss.png").read_bytes() == b"kind step" and (model / "phase3_kind_loss.png").is_file()
+    # the colour read-out step's fit replaces phase 3's colour curve; both steps' summaries go to recipe.json
+    (src / "phase3_colour_loss.png").write_bytes(b"phase 3")
+    colour = tmp_path / "run" / "out" / "colour_readout"
+    colour.mkdir()
+    (colour / "phase3_colour_loss.png").write_bytes(b"colour step")
+    (colour / "colour_readout.json").write_text(json.dumps({"colour_readout": {
+        "heldout_before": {"object_tokens": 0.95}, "heldout_after": {"object_tokens": 0.94}, "banded_per_batch": 6,
+        "final_loss": 0.1}, "seconds_total": 388.7}))
+    recipe = ship(tmp_path / "run", model, seed=3)
+    assert (model / "phase3_colour_loss.png").read_bytes() == b"colour step"
+    assert recipe["readouts"] == {"colour_readout": {"seconds_total": 388.7, "colour_readout": {
+        "heldout_before": {"object_tokens": 0.95}, "heldout_after": {"object_tokens": 0.94}, "banded_per_batch": 6}}}

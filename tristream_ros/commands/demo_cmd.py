@@ -132,8 +132,8 @@ def run_demo(args, model: Path, out: Path) -> dict:
     for topic in ("speech/transcript", "assistant/response", "assistant/action_hint", "audio/output"):
         obs.on(topic, live.handle(topic))
     obs.start_spinning()
-    session.start()
     try:
+        session.start()  # inside the try: nodes that did start are stopped if a later one fails
         t0 = time.monotonic()
         if not obs.wait_for_graph(args.startup_timeout, need_vision=True):
             dead = [n for n, a in session.alive().items() if not a]

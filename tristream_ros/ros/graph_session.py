@@ -3,7 +3,8 @@ the end-to-end tests share this.
 
 - ``GraphSession``: writes a params file (config/tristream.yaml plus overrides such as
   ``model.path``) and starts the enabled nodes as separate processes with the launcher;
-  ``stop()`` ends them (SIGINT, then harder).
+  ``stop()`` ends them (SIGINT, then harder) and removes the session's temp folder (the params
+  file, and the log unless ``log_path`` put it elsewhere).
 - ``Observer``: an rclpy node in its own context that records everything the graph says
   (transcripts, speech tokens, response chunks, action hints, spoken audio, diagnostics), each
   with its receive time on the wall clock, and publishes inputs (audio chunks, camera frames).
@@ -72,11 +73,18 @@ class GraphSession:
     def __init__(self, nodes: tuple[str, ...] = GRAPH, model_path: str | None = None,
                  overrides: dict[str, dict] | None = None, namespace: str = "", log_path: str | Path | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="tristream_graph_"))
-        self.params = write_params(self.dir / "params.yaml", tuple(nodes), model_path, overrides)
-        self.log_path = Path(log_path) if log_path else self.dir / "graph.log"
-        self._log = open(self.log_path, "w")
-        self.cfg = load_launch_config(self.params, namespace=namespace)
-        self.launcher = Launcher(self.cfg, out=self._log, stop_timeout_s=8.0)
+        self._log = None
+        try:
+            self.params = write_params(self.dir / "params.yaml", tuple(nodes), model_path, overrides)
+            self.log_path = Path(log_path) if log_path else self.dir / "graph.log"
+            self._log = open(self.log_path, "w")
+            self.cfg = load_launch_config(self.params, namespace=namespace)
+            self.launcher = Launcher(self.cfg, out=self._log, stop_timeout_s=8.0)
+        except BaseException:  # a bad config or override: nothing left behind
+            if self._log is not None:
+                self._log.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def start(self) -> "GraphSession":
         self.launcher.start()

@@ -128,14 +128,20 @@ def fit_colour_readout(model, features: np.ndarray | torch.Tensor, colour: torch
     before = colour_accuracy(readout, feats[held], colour[held], kind[held])
     if not 0.0 <= opts.banded_share < 1.0:
         raise InputError(f"fit_colour_readout: banded_share {opts.banded_share}; expected 0 <= share < 1")
-    n_band = 0
+    n_band = 0  # two-tone scenes per batch
     if banded is not None:
-        b_feats, b_colour, b_kind = (torch.as_tensor(t) for t in banded)
-        b_feats = b_feats.float()
+        b_feats = torch.as_tensor(banded[0]).float()
+        b_colour, b_kind = torch.as_tensor(banded[1], dtype=torch.long), torch.as_tensor(banded[2], dtype=torch.long)
         if b_colour.shape != b_feats.shape[:2] or b_kind.shape != b_colour.shape:
             raise InputError(f"fit_colour_readout: two-tone labels {tuple(b_colour.shape)} do not match "
                              f"features {tuple(b_feats.shape)}")
-        n_band = int(round(opts.batch * opts.banded_share))
+        b_keep = (b_kind >= 0).all(-1)  # as the main pool: scenes with every token labelled
+        b_feats, b_colour, b_kind = b_feats[b_keep], b_colour[b_keep], b_kind[b_keep]
+        if b_feats.shape[0]:
+            n_band = int(round(opts.batch * opts.banded_share))
+        if n_band >= opts.batch:
+            raise InputError(f"fit_colour_readout: banded_share {opts.banded_share} leaves no scene-pool scene in "
+                             f"a batch of {opts.batch}")
 
     prior = KindColourPrior(head.probe.kind.out_features - 1, readout.out_features - 1)
     loop = TrainLoop(list(readout.parameters()) + list(prior.parameters()),
@@ -154,7 +160,7 @@ def fit_colour_readout(model, features: np.ndarray | torch.Tensor, colour: torch
         loop.update({"total": F.cross_entropy(logits.flatten(0, 1), c.flatten(), ignore_index=-100)})
     summary = loop.finish(modules)
     summary.update(scenes_fit=n_fit, scenes_held_out=opts.holdout, options=dataclasses.asdict(opts),
-                   banded_scenes=0 if banded is None else int(b_feats.shape[0]),
+                   banded_scenes=0 if not n_band else int(b_feats.shape[0]), banded_per_batch=n_band,
                    heldout_before=before,
                    heldout_after=colour_accuracy(readout, feats[held], colour[held], kind[held]))
     return summary
@@ -178,8 +184,7 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: ColourFitOptions = C
             pools[name] = (torch.from_numpy(feats.astype(np.float32)), colour, kind)
     summary = {"colour_readout": fit_colour_readout(model, *pools["extra"], run_dir, opts, seed, resume, progress,
                                                     banded=pools.get("banded"))}
-    return close_step("colour_readout", model, model_dir, run_dir, summary, t0, seed,
-                      {"phase": "3", "colour_readout": "two_tone"})
+    return close_step("colour_readout", model, model_dir, run_dir, summary, t0, seed, {"colour_readout": "two_tone"})
 
 
 def main(argv: list[str] | None = None) -> int:

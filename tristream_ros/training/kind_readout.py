@@ -240,8 +240,7 @@ def refit(model_dir: str | Path, run_dir: str | Path, opts: KindFitOptions = Kin
             summary["count_readout"] = fit_count_readout(
                 model, feats_t, masks, count_labels(cfg, scenes, list(range(len(scenes))), len(scenes)), run_dir,
                 copts, seed=seed, resume=resume, progress=progress)
-    return close_step("kind_readout", model, model_dir, run_dir, summary, t0, seed,
-                      {"phase": "3", "kind_readout": "shape_only"})
+    return close_step("kind_readout", model, model_dir, run_dir, summary, t0, seed, {"kind_readout": "shape_only"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,20 +56,29 @@ def open_step(prog: str, model_dir: str | Path, run_dir: str | Path, seed: int):
     seed_everything(seed)
     t0 = time.perf_counter()
     model_dir, run_dir = Path(model_dir), Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     model = load_checkpoint(model_dir)
     model.eval()
     if not model.config.copy.enabled:
         raise InputError(f"{prog}: {model_dir} has no copy head (config copy.enabled is off)")
+    run_dir.mkdir(parents=True, exist_ok=True)  # only once the model is usable: a refusal writes nothing
     return model, model_dir, run_dir, t0
 
 
 def close_step(prog: str, model, model_dir: Path, run_dir: Path, summary: dict, t0: float, seed: int,
                metadata: dict) -> dict:
-    """Rewrite the folder's model.safetensors + config.json, add the wall-clock, seed and folder to
-    `summary` and write it to RUN/<prog>.json; returns it."""
+    """Rewrite the folder's model.safetensors + config.json (its metadata: what the folder's file
+    had, e.g. an earlier step's tag, updated with `metadata` and phase 3), add the wall-clock, seed
+    and folder to `summary` and write it to RUN/<prog>.json; returns it."""
+    from safetensors import safe_open
+
     from tristream_ros.model.checkpoint import save_checkpoint
-    save_checkpoint(model, model_dir, model.tokenizer, metadata=metadata)
+    try:
+        with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
+            before = dict(f.metadata() or {})
+    except (OSError, ValueError):
+        before = {}
+    keep = {k: v for k, v in before.items() if k not in ("format", "tristream", "stored_dtype")}
+    save_checkpoint(model, model_dir, model.tokenizer, metadata={**keep, "phase": "3", **metadata})
     summary.update(seconds_total=round(time.perf_counter() - t0, 1), seed=seed, model=str(model_dir))
     (run_dir / f"{prog}.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary

@@ -118,8 +118,28 @@ def ship(run: Path, model: Path, seed: int, note: str = "") -> dict:
                                   if kk in v}
                    for k, v in summaries.items()},
     }
+    readouts = readout_summaries(run / "out")
+    if readouts:
+        recipe["readouts"] = readouts
     (model / "recipe.json").write_text(json.dumps(recipe, indent=1) + "\n")
     return recipe
+
+
+def readout_summaries(out: Path) -> dict:
+    """The read-out steps' summaries after phase 3 (OUT/kind_readout/kind_readout.json,
+    OUT/colour_readout/colour_readout.json; their fits replace phase 3's): per step and fit, the
+    options, held-out scores before / after and seconds."""
+    found = {}
+    for step in (KIND_DIR, COLOUR_DIR):
+        path = out / step / f"{step}.json"
+        if not path.is_file():
+            continue
+        summary = json.loads(path.read_text())
+        found[step] = {"seconds_total": summary.get("seconds_total")} | {
+            fit: {k: v.get(k) for k in ("options", "heldout_before", "heldout_after", "scenes_fit", "unnamed_scenes",
+                                       "banded_scenes", "banded_per_batch") if k in v}
+            for fit, v in summary.items() if isinstance(v, dict)}
+    return found
 
 
 def main(argv=None) -> int:
