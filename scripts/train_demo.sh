@@ -41,7 +41,7 @@ step phase3 tristream train --phase 3 --config demo --data "$RUN/data" --out "$R
 # rewrites phase3/model.safetensors + config.json (curves in out/kind_readout)
 step kind_readout python -m tristream_ros.training.kind_readout --model "$RUN/out/phase3" --run "$RUN/out/kind_readout" \
      --seed "$SEED" $RESUME_FLAG --no-progress
-# the probe's colour read-out again (session 17): scene-pool scenes plus a tenth of each batch of
+# the probe's colour read-out again (session 17): scene-pool scenes plus a twentieth of each batch of
 # two-tone scenes (every kind but the cone with the cone's white band, labelled with the body
 # colour), so a green cone's band is not read as its colour; rewrites phase3/model.safetensors
 step colour_readout python -m tristream_ros.training.colour_readout --model "$RUN/out/phase3" \

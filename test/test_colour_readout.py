@@ -198,7 +198,7 @@ def test_refit_on_a_copy_of_the_shipped_model(tmp_path):
     opts = ColourFitOptions(steps=3, holdout=4, pool_scenes=12, banded_scenes=4)
     summary = refit(model_dir, tmp_path / "run", opts, processes=1, progress=False)
     c = summary["colour_readout"]
-    assert c["banded_scenes"] == 4 and c["scenes_fit"] == 8 and c["options"]["banded_share"] == 0.1
+    assert c["banded_scenes"] == 4 and c["scenes_fit"] == 8 and c["options"]["banded_share"] == 0.05
     assert json.loads((tmp_path / "run" / "colour_readout.json").read_text())["colour_readout"]["scenes_fit"] == 8
     before = load_checkpoint("models/demo").copy_head.probe.colour.weight
     after = load_checkpoint(model_dir).copy_head.probe.colour.weight
