@@ -142,7 +142,6 @@ def test_bright_pool_lifts_the_palette_but_never_shows_a_held_out_pair():
         D.bright_scene_spec(0, 0, gain=(1.5, 1.1))
 
 
-
 def test_banded_pool_paints_the_cone_band_on_other_kinds_without_held_out_pairs():
     from tristream_ros.data.scenes import render_scene, spec_from_dict, spec_to_dict
     a = [D.banded_scene_spec(0, i) for i in range(40)]

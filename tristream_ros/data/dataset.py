@@ -24,8 +24,8 @@ by itself and generation parallelises over a process pool.
 Training pools (not written to DIR, drawn by the training phases) take seed streams of their
 own, tagged after the seed so they never share a random stream with a split (splits use tags
 0-2): the scene pool (``extra_scene_spec``, tag 11), phase 1's unnamed-colour pool
-(``unnamed_colour_scene_spec``, 12), the CTC's speech pool (``speech_pool_sample``, 13) and
-the kind read-out's over-bright pool (``bright_scene_spec``, 14) and the colour read-out's
+(``unnamed_colour_scene_spec``, 12), the CTC's speech pool (``speech_pool_sample``, 13), the
+kind read-out's over-bright pool (``bright_scene_spec``, 14) and the colour read-out's
 two-tone pool (``banded_scene_spec``, 15).
 """
 from __future__ import annotations

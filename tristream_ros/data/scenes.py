@@ -61,6 +61,11 @@ KIND_SHAPE: dict[str, tuple[float, float]] = {
     "bottle": (0.42, 1.35),
 }
 BASE_SCALE_PX = 44.0  # medium object scale at the bottom edge of the image, px
+# the white band every cone has (and `ObjectSpec.band` paints on other kinds): rows from / to, as
+# fractions of the object's height from its top; its paint (RGB 0..1) and opacity
+BAND_ROWS = (0.42, 0.58)
+BAND_RGB = np.float32([0.92, 0.92, 0.9])
+BAND_ALPHA = 0.85
 
 WALL_STYLES = ("plain", "stripes", "bricks", "panels")
 FLOOR_STYLES = ("planks", "tiles", "carpet", "concrete")
@@ -364,6 +369,11 @@ def _disc_alpha(px, py, cx, cy, rx, ry) -> np.ndarray:
     return np.clip((1.0 - r) * min(rx, ry) + 0.5, 0.0, 1.0)
 
 
+def _band_rows(py: np.ndarray, top: float, h: float) -> np.ndarray:
+    """1 on the pixel rows of the white band (BAND_ROWS of an object `h` px tall from `top`), else 0."""
+    return ((py > top + h * BAND_ROWS[0]) & (py < top + h * BAND_ROWS[1])).astype(np.float32)
+
+
 def _draw_object(img: np.ndarray, obj: ObjectSpec, cx: float, base_y: float, spec: SceneSpec) -> tuple[int, int, int, int]:
     """Composite ``obj`` onto ``img`` (H, W, 3 float 0..1) in place; return its amodal bbox."""
     size = spec.image_size
@@ -426,8 +436,8 @@ def _draw_object(img: np.ndarray, obj: ObjectSpec, cx: float, base_y: float, spe
         layers.append((_convex_alpha(px, py, plate), np.broadcast_to(albedo * 0.6, px.shape + (3,))))
         cone_a = _convex_alpha(px, py, tri)
         layers.append((cone_a, albedo * cyl[..., None]))
-        band = ((py > top + h * 0.42) & (py < top + h * 0.58)).astype(np.float32) * cone_a
-        layers.append((band * 0.85, np.broadcast_to(np.float32([0.92, 0.92, 0.9]), px.shape + (3,))))
+        band = _band_rows(py, top, h) * cone_a
+        layers.append((band * BAND_ALPHA, np.broadcast_to(BAND_RGB, px.shape + (3,))))
     elif k == "bottle":
         neck_w = w * 0.42
         body = [(left, top + h * 0.38), (left + w, top + h * 0.38), (left + w, base_y), (left, base_y)]
@@ -444,9 +454,9 @@ def _draw_object(img: np.ndarray, obj: ObjectSpec, cx: float, base_y: float, spe
         patch += alpha[..., None] * rgb
         coverage = np.maximum(coverage, alpha)
     if obj.band and k != "cone":  # the cone's white band (same rows of the height, same paint) on the body
-        band = ((py > top + h * 0.42) & (py < top + h * 0.58)).astype(np.float32) * coverage * 0.85
+        band = _band_rows(py, top, h) * coverage * BAND_ALPHA
         patch *= (1.0 - band)[..., None]
-        patch += band[..., None] * np.float32([0.92, 0.92, 0.9])
+        patch += band[..., None] * BAND_RGB
     ys, xs = np.nonzero(coverage >= 0.5)
     if len(xs) == 0:
         return (0, 0, 0, 0)

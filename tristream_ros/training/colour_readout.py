@@ -119,6 +119,8 @@ def fit_colour_readout(model, features: np.ndarray | torch.Tensor, colour: torch
     if colour.shape != feats.shape[:2] or kind.shape != colour.shape:
         raise InputError(f"fit_colour_readout: labels {tuple(colour.shape)} / {tuple(kind.shape)} do not match "
                          f"features {tuple(feats.shape)}")
+    if not 0.0 <= opts.banded_share < 1.0:
+        raise InputError(f"fit_colour_readout: banded_share {opts.banded_share}; expected 0 <= share < 1")
     keep = (kind >= 0).all(-1)  # scenes with every token labelled
     feats, colour, kind = feats[keep], colour[keep], kind[keep]
     n = feats.shape[0]
@@ -127,8 +129,6 @@ def fit_colour_readout(model, features: np.ndarray | torch.Tensor, colour: torch
     n_fit = n - opts.holdout  # the last `holdout` scenes are only scored
     held = slice(n_fit, n)
     before = colour_accuracy(readout, feats[held], colour[held], kind[held])
-    if not 0.0 <= opts.banded_share < 1.0:
-        raise InputError(f"fit_colour_readout: banded_share {opts.banded_share}; expected 0 <= share < 1")
     n_band = 0  # two-tone scenes per batch
     if banded is not None:
         b_feats = torch.as_tensor(banded[0]).float()

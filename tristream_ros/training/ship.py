@@ -26,6 +26,7 @@ OPTIONAL_FILES = ("ctc_grammar.json", "budget_calibration.json", "budget_calibra
                   "recognizer_loss.png")
 KIND_DIR = "kind_readout"  # RUN/out/KIND_DIR: training/kind_readout.py's --run in scripts/train_demo.sh
 COLOUR_DIR = "colour_readout"  # RUN/out/COLOUR_DIR: training/colour_readout.py's --run (session 17)
+READOUT_DIRS = (KIND_DIR, COLOUR_DIR)  # the read-out steps after phase 3, in the order they run
 FRONTEND = {
     "speech_frontend": "hybrid",
     "text": "pocketsphinx (en-US acoustic model of real speech) with a JSGF grammar of "
@@ -92,8 +93,10 @@ def ship(run: Path, model: Path, seed: int, note: str = "") -> dict:
             (model / name).unlink()  # calibrated for weights that are being replaced
     # the phases' curves, then the kind read-out step's (its count re-fit replaces phase 3's) and
     # the colour read-out step's (its fit replaces phase 3's colour re-fit)
-    for png in sorted((run / "out").glob("phase*/*_loss.png")) + sorted((run / "out" / KIND_DIR).glob("*_loss.png")) \
-            + sorted((run / "out" / COLOUR_DIR).glob("*_loss.png")):
+    curves = sorted((run / "out").glob("phase*/*_loss.png"))
+    for step in READOUT_DIRS:
+        curves += sorted((run / "out" / step).glob("*_loss.png"))
+    for png in curves:
         shutil.copy(png, model / png.name)
     if (run / "eval.json").is_file():
         shutil.copy(run / "eval.json", model / "eval.json")
@@ -130,7 +133,7 @@ def readout_summaries(out: Path) -> dict:
     OUT/colour_readout/colour_readout.json; their fits replace phase 3's): per step and fit, the
     options, held-out scores before / after and seconds."""
     found = {}
-    for step in (KIND_DIR, COLOUR_DIR):
+    for step in READOUT_DIRS:
         path = out / step / f"{step}.json"
         if not path.is_file():
             continue
