@@ -89,6 +89,7 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
 
 
 SCENE_POOL_TAG, UNNAMED_POOL_TAG, SPEECH_POOL_TAG, BRIGHT_POOL_TAG, BANDED_POOL_TAG = 11, 12, 13, 14, 15
+RECOMBINED_POOL_TAG = 16
 # seed-stream tags of the training pools
 
 
@@ -219,6 +220,25 @@ def speech_pool_sample(seed: int, index: int, config: GeneratorConfig = Generato
         return None
     sample["id"] = f"speechpool-{index:06d}"
     return sample
+
+
+def recombined_pool_sample(seed: int, index: int, config: GeneratorConfig = GeneratorConfig()) -> dict:
+    """Item `index` of the recogniser's recombined-speech pool: a recombined word sequence
+    (data.recombined_text: training phrasings' words in new orders, never a held-out query)
+    spoken by a training voice with the dataset's augmentation; no scene, no answer."""
+    from .recombined_text import recombined_sentence
+
+    rng = pool_rng(seed, RECOMBINED_POOL_TAG, index)
+    text = recombined_sentence(rng)
+    voice = speech_synth.sample_voice(rng, "train")
+    if rng.random() < config.augment_rate:
+        aug = speech_synth.sample_augment(rng)
+    else:
+        aug = speech_synth.AugmentSpec.clean(float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
+    utt = speech_synth.render_utterance(text, voice, aug)
+    return {"id": f"recombined-{index:06d}", "query": text, "audio": utt.audio,
+            "speech_start_s": utt.speech_start_s, "speech_end_s": utt.speech_end_s,
+            "voice": speech_synth.voice_to_dict(voice), "augment": speech_synth.augment_to_dict(aug)}
 
 
 # ----------------------------------------------------------------------------- writing

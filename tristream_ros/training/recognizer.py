@@ -47,6 +47,7 @@ class RecognizerOptions:
     speech_pool: int = 8000  # pool items (training.speech_pool; the CTC of phase 2 was fine-tuned on the same)
     warp: tuple[float, float] = (0.85, 1.35)  # formant scale range, log-uniform
     warp_rate: float = 0.7  # share of utterances warped (the rest as recorded)
+    recombined_pool: int = 0  # recombined-text pool items (training.speech_pool kind "recombined")
 
     def __post_init__(self) -> None:
         from tristream_ros.errors import InputError
@@ -55,6 +56,8 @@ class RecognizerOptions:
             raise InputError(f"RecognizerOptions.warp={self.warp}: need 0.5 <= low <= high <= 2.0")
         if not 0.0 <= self.warp_rate <= 1.0:
             raise InputError(f"RecognizerOptions.warp_rate={self.warp_rate} must be in [0, 1]")
+        if self.recombined_pool < 0:
+            raise InputError(f"RecognizerOptions.recombined_pool={self.recombined_pool} must be >= 0")
         if self.steps < 1 or self.batch < 1:
             raise InputError(f"RecognizerOptions steps / batch must be >= 1, got {self.steps} / {self.batch}")
 
@@ -149,6 +152,11 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
         pool_mel, pool_text = speech_pool(seed, opts.speech_pool, config.speech.n_mels, run_dir / "phase2",
                                           progress=progress)
         mel, text = {**mel, **pool_mel}, {**text, **pool_text}
+    if opts.recombined_pool > 0:
+        (run_dir / "phase2").mkdir(parents=True, exist_ok=True)
+        pool_mel, pool_text = speech_pool(seed, opts.recombined_pool, config.speech.n_mels, run_dir / "phase2",
+                                          progress=progress, kind="recombined")
+        mel, text = {**mel, **pool_mel}, {**text, **pool_text}
     work = run_dir / RECOGNIZER_LOOP
     work.mkdir(parents=True, exist_ok=True)
     summary = train_recognizer(speech, mel, text, work, opts, seed=seed, resume=resume, progress=progress)
@@ -167,13 +175,15 @@ def main(argv: list[str] | None = None) -> int:
                    "caches, the recogniser's resumable state)")
     p.add_argument("--out", default=None, help="recogniser file (default MODEL/recognizer.safetensors)")
     p.add_argument("--steps", type=int, default=RecognizerOptions.steps)
+    p.add_argument("--recombined-pool", type=int, default=RecognizerOptions.recombined_pool,
+                   help="items of recombined-text speech added to the training speech (0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     from tristream_ros.errors import InputError, ModelFileError
     try:
-        res = run(a.model, a.data, a.run, RecognizerOptions(steps=a.steps), a.out, a.seed, a.resume,
+        res = run(a.model, a.data, a.run, RecognizerOptions(steps=a.steps, recombined_pool=a.recombined_pool), a.out, a.seed, a.resume,
                   progress=not a.no_progress)
     except (InputError, ModelFileError, FileNotFoundError) as exc:
         print(f"recognizer: {exc}", file=sys.stderr)

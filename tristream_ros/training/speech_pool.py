@@ -12,6 +12,10 @@ spoken ones and stores their log-mel features and transcripts:
 
 No frames, no vision: ~40 ms of espeak-ng + ~35 ms of scene rendering (the query is about a
 scene) per item per core.
+
+The recogniser (training/recognizer.py) also draws a *recombined* pool (`kind="recombined"`,
+data.dataset.recombined_pool_sample: the training phrasings' words in new orders, spoken the
+same way), cached as RUN/phase2/recombined_pool_s{seed}_n{n}.npz / .json.
 """
 from __future__ import annotations
 
@@ -23,17 +27,19 @@ import numpy as np
 from tristream_ros.training.cache import crop_voiced, parallel_map
 
 CHUNK = 100  # pool items per worker job
+KINDS = ("speech", "recombined")  # pool kinds: dataset-like training queries, recombined text
 
 
 def _pool_job(args) -> list[tuple[str, str, np.ndarray]]:
     """Worker: (id, transcript, log-mel) of the spoken items among `indices`."""
-    from tristream_ros.data.dataset import speech_pool_sample
+    from tristream_ros.data.dataset import recombined_pool_sample, speech_pool_sample
     from tristream_ros.signal.features import log_mel_spectrogram
 
-    seed, indices, n_mels = args
+    seed, indices, n_mels, kind = args
+    sample = recombined_pool_sample if kind == "recombined" else speech_pool_sample
     out = []
     for i in indices:
-        s = speech_pool_sample(seed, i)
+        s = sample(seed, i)
         if s is None:
             continue
         audio = crop_voiced(s["audio"], s)
@@ -41,16 +47,16 @@ def _pool_job(args) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
-def _cache_files(root: Path, seed: int, n: int) -> tuple[Path, Path]:
-    return root / f"speech_pool_s{seed}_n{n}.npz", root / f"speech_pool_s{seed}_n{n}.json"
+def _cache_files(root: Path, seed: int, n: int, kind: str = "speech") -> tuple[Path, Path]:
+    return root / f"{kind}_pool_s{seed}_n{n}.npz", root / f"{kind}_pool_s{seed}_n{n}.json"
 
 
-def _cached_sizes(root: Path, seed: int) -> list[int]:
+def _cached_sizes(root: Path, seed: int, kind: str = "speech") -> list[int]:
     """Pool sizes n with both cache files for `seed` in `root`."""
     sizes = []
-    for p in root.glob(f"speech_pool_s{seed}_n*.npz"):
+    for p in root.glob(f"{kind}_pool_s{seed}_n*.npz"):
         n = p.stem.rsplit("_n", 1)[-1]
-        if n.isdigit() and _cache_files(root, seed, int(n))[1].is_file():
+        if n.isdigit() and _cache_files(root, seed, int(n), kind)[1].is_file():
             sizes.append(int(n))
     return sizes
 
@@ -61,21 +67,24 @@ def _load(path: Path, tpath: Path) -> tuple[dict[str, np.ndarray], dict[str, str
 
 
 def speech_pool(seed: int, n: int, n_mels: int, root: str | Path, processes: int = 2,
-                progress: bool = True) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+                progress: bool = True, kind: str = "speech") -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """({id: log-mel}, {id: transcript}) of the spoken items among pool items 0..n-1 (cached).
-    Items are drawn per index, so a larger pool extends a smaller cached one of the same seed:
-    only the new items are synthesized."""
+    Items are drawn per index, so a larger pool extends a smaller cached one of the same seed and
+    kind: only the new items are synthesized."""
+    if kind not in KINDS:
+        from tristream_ros.errors import InputError
+        raise InputError(f"unknown speech pool kind {kind!r}; expected one of {KINDS}")
     root = Path(root)
-    path, tpath = _cache_files(root, seed, n)
+    path, tpath = _cache_files(root, seed, n, kind)
     if path.is_file() and tpath.is_file():
         return _load(path, tpath)
     mel, text, start = {}, {}, 0
-    smaller = [m for m in _cached_sizes(root, seed) if m < n]
+    smaller = [m for m in _cached_sizes(root, seed, kind) if m < n]
     if smaller:
         start = max(smaller)
-        mel, text = _load(*_cache_files(root, seed, start))
-    jobs = [(seed, list(range(a, min(n, a + CHUNK))), n_mels) for a in range(start, n, CHUNK)]
-    for part in parallel_map(_pool_job, jobs, processes, progress, "speech pool", f"x{CHUNK}"):
+        mel, text = _load(*_cache_files(root, seed, start, kind))
+    jobs = [(seed, list(range(a, min(n, a + CHUNK))), n_mels, kind) for a in range(start, n, CHUNK)]
+    for part in parallel_map(_pool_job, jobs, processes, progress, f"{kind} pool", f"x{CHUNK}"):
         for sid, query, m in part:
             mel[sid], text[sid] = m, query
     root.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,60 @@
+"""The recogniser's recombined text (data/recombined_text.py) and its spoken pool
+(data.dataset.recombined_pool_sample, training.speech_pool kind "recombined")."""
+import numpy as np
+import pytest
+
+from tristream_ros.errors import InputError
+
+
+def _bigrams(sentence: str) -> set[tuple[str, str]]:
+    w = sentence.split()
+    return set(zip(w, w[1:]))
+
+
+def test_recombined_text_is_training_words_in_new_orders_never_a_query():
+    from tristream_ros.data.language import all_queries
+    from tristream_ros.data.recombined_text import MAX_WORDS, MIN_WORDS, recombined_sentence
+    train, heldout = set(all_queries("train")), set(all_queries("heldout"))
+    train_words = {w for s in train for w in s.split()}
+    rng = np.random.default_rng(3)
+    drawn = [recombined_sentence(rng) for _ in range(2000)]
+    again = np.random.default_rng(3)
+    assert [recombined_sentence(again) for _ in range(50)] == drawn[:50]  # deterministic from the generator
+    for s in drawn:
+        words = s.split()
+        assert MIN_WORDS <= len(words) <= MAX_WORDS
+        assert set(words) <= train_words  # only words the training phrasings use
+        assert s not in heldout and s not in train  # never a held-out query, never one already spoken
+    assert len(set(drawn)) > 1500  # varied
+    # word pairs the training phrasings never have: new orders, the point of the pool
+    train_pairs = set().union(*(_bigrams(s) for s in train))
+    new_pairs = set().union(*(_bigrams(s) for s in drawn)) - train_pairs
+    assert len(new_pairs) > 300
+    # the short commands are drawn too, not only the many filled scene questions
+    assert sum("back" in s.split() for s in drawn) > 50 and sum("stop" in s.split() for s in drawn) > 50
+
+
+def test_recombined_pool_speaks_with_training_voices_and_is_cached(tmp_path):
+    from tristream_ros.data.dataset import recombined_pool_sample
+    from tristream_ros.data.language import all_queries
+    from tristream_ros.data.speech_synth import variants_for_split
+    from tristream_ros.training.speech_pool import speech_pool
+    s = recombined_pool_sample(2, 5)
+    assert s["id"] == "recombined-000005" and s["query"] not in set(all_queries("heldout"))
+    assert s["audio"].dtype == np.float32 and s["audio"].ndim == 1 and np.abs(s["audio"]).max() > 0.01
+    assert 0 <= s["speech_start_s"] < s["speech_end_s"] <= len(s["audio"]) / 16000 + 1e-6
+    assert s["voice"]["variant"] in set(variants_for_split("train"))
+    assert recombined_pool_sample(2, 5)["query"] == s["query"]  # per index, deterministic
+    mel, text = speech_pool(2, 4, 80, tmp_path, processes=1, progress=False, kind="recombined")
+    assert sorted(mel) == sorted(text) == [f"recombined-{i:06d}" for i in range(4)]
+    assert text["recombined-000001"] == recombined_pool_sample(2, 1)["query"]
+    assert all(m.ndim == 2 and m.shape[1] == 80 for m in mel.values())
+    assert (tmp_path / "recombined_pool_s2_n4.npz").is_file() and not list(tmp_path.glob("speech_pool_*"))
+    with pytest.raises(InputError, match="kind"):
+        speech_pool(2, 4, 80, tmp_path, processes=1, progress=False, kind="other")
+
+
+def test_recogniser_option_is_checked():
+    from tristream_ros.training.recognizer import RecognizerOptions
+    with pytest.raises(InputError, match="recombined_pool"):
+        RecognizerOptions(recombined_pool=-1)

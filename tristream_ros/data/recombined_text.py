@@ -1,0 +1,94 @@
+"""Recombined training text: new word sequences spliced from the training phrasings.
+
+The recogniser's CTC is trained on the training phrasings only, and its encoder (which sees the
+whole utterance) learns their word orders as well as their sounds: a held-out phrasing such as
+"please back up a little" (every word seen in training, never in that order) scores low and
+loses to a training sentence that sounds less like it ("please look at the cone"). Speech of
+*recombined* text, the training phrasings' words in orders they never take, keeps the CTC's
+posteriors about the sounds. Two kinds of sequence, half each:
+
+- **splice**: a training sentence up to a word, continued by another training sentence from the
+  same word on (up to two splices): "go back" + "back off a little" -> "go back off a little".
+- **spans**: two or three short spans (1-3 words) of random training sentences, concatenated:
+  "please" + "back up" + "the red cup".
+
+Sentences are drawn template first (each training template of each intent equally likely, then
+one of its slot fills), so the short commands ("back up", "stop moving") are spliced as often as
+the many filled scene questions. Only the training phrasings are read; a sequence equal to a
+training sentence (already spoken in training) or to a held-out query is drawn again, so no
+held-out sentence is ever spoken in training.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import InputError
+from .language import ALL_INTENTS, _expand, all_queries
+
+MIN_WORDS, MAX_WORDS = 2, 10  # length of a recombined sequence (words)
+MAX_SPLICES = 2  # splices per "splice" sequence
+SPAN_WORDS = (1, 3)  # words per span, inclusive
+SPANS = (2, 3)  # spans per "spans" sequence, inclusive
+MAX_DRAWS = 100  # attempts before giving up (never reached: most draws are accepted)
+
+
+@lru_cache(maxsize=1)
+def _text():
+    """(training sentences as word tuples, their draw probabilities, word -> (occurrences, their
+    probabilities), sentences that may not be drawn: training and held-out queries)."""
+    sentences, weights = [], []
+    for train, _ in ALL_INTENTS.values():
+        for t in train:
+            fills = sorted(_expand(t))
+            sentences += [tuple(f.split()) for f in fills]
+            weights += [1.0 / len(fills)] * len(fills)
+    p = np.asarray(weights) / sum(weights)
+    where: dict[str, list[tuple[int, int]]] = {}
+    for si, words in enumerate(sentences):
+        for wi, w in enumerate(words):
+            where.setdefault(w, []).append((si, wi))
+    occurrences = {}
+    for w, occ in where.items():
+        q = np.asarray([p[si] for si, _ in occ])
+        occurrences[w] = (tuple(occ), q / q.sum())
+    banned = frozenset(all_queries("train")) | frozenset(all_queries("heldout"))
+    return tuple(sentences), p, occurrences, banned
+
+
+def _sentence(rng: np.random.Generator) -> tuple[str, ...]:
+    sentences, p, _, _ = _text()
+    return sentences[int(rng.choice(len(sentences), p=p))]
+
+
+def _splice(rng: np.random.Generator) -> list[str]:
+    sentences, _, occurrences, _ = _text()
+    words = list(_sentence(rng))
+    for _ in range(int(rng.integers(1, MAX_SPLICES + 1))):
+        cut = int(rng.integers(len(words)))  # keep words[:cut], then the second sentence from the pivot
+        occ, q = occurrences[words[cut]]
+        si, wi = occ[int(rng.choice(len(occ), p=q))]
+        words = words[:cut] + list(sentences[si][wi:])
+    return words
+
+
+def _spans(rng: np.random.Generator) -> list[str]:
+    words: list[str] = []
+    for _ in range(int(rng.integers(SPANS[0], SPANS[1] + 1))):
+        s = _sentence(rng)
+        n = min(len(s), int(rng.integers(SPAN_WORDS[0], SPAN_WORDS[1] + 1)))
+        a = int(rng.integers(len(s) - n + 1))
+        words += s[a:a + n]
+    return words
+
+
+def recombined_sentence(rng: np.random.Generator) -> str:
+    """One recombined word sequence (MIN_WORDS..MAX_WORDS words, never a training or held-out query)."""
+    banned = _text()[3]
+    for _ in range(MAX_DRAWS):
+        words = _splice(rng) if rng.random() < 0.5 else _spans(rng)
+        text = " ".join(words)
+        if MIN_WORDS <= len(words) <= MAX_WORDS and text not in banned:
+            return text
+    raise InputError(f"no recombined sentence in {MAX_DRAWS} draws")  # pragma: no cover
