@@ -47,13 +47,15 @@ step kind_readout python -m tristream_ros.training.kind_readout --model "$RUN/ou
 step colour_readout python -m tristream_ros.training.colour_readout --model "$RUN/out/phase3" \
      --run "$RUN/out/colour_readout" --seed "$SEED" $RESUME_FLAG --no-progress
 # the front end's separate recogniser (session 13, shipped since session 14): a copy of the speech
-# encoder + CTC fine-tuned with vocal-tract-length warping -> phase3/recognizer.safetensors
+# encoder + CTC fine-tuned with vocal-tract-length warping and (session 18) speech of recombined
+# training text -> phase3/recognizer.safetensors
 step recognizer python -m tristream_ros.training.recognizer --model "$RUN/out/phase3" --data "$RUN/data" \
      --run "$RUN/out" --seed "$SEED" $RESUME_FLAG --no-progress
 # the hybrid front end's CTC-override thresholds, chosen for this CTC on voices it was neither
-# trained nor tested on (val voices, seed 5) with flite voices as a guard -> phase3/ctc_grammar.json
+# trained nor tested on (800 val samples, seed 5; 200 chose a rescoring that failed on test voices,
+# session 18) with flite voices as a guard -> phase3/ctc_grammar.json
 if [ ! -f "$RUN/val/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
-  step generate_val tristream generate dataset --out "$RUN/val" --train 0 --val 200 --test 0 --seed 5 \
+  step generate_val tristream generate dataset --out "$RUN/val" --train 0 --val 800 --test 0 --seed 5 \
        --frames render --no-progress
 fi
 step calibrate python -m tristream_ros.training.calibrate_grammar --model "$RUN/out/phase3" --data "$RUN/val" \

@@ -22,11 +22,19 @@ def speech():
     return load_shipped(MODEL)[1]
 
 
-def _front(speech, hold_ms: float):
+@pytest.fixture(scope="module")
+def recognizer():
+    from tristream_ros.training.evaluate import load_recognizer
+    return load_recognizer(MODEL)
+
+
+def _front(speech, hold_ms: float, recognizer=None):
+    """The shipped hybrid front end as the speech node builds it: the model folder's recogniser
+    recognises, with the thresholds calibrated for it (ctc_grammar.json)."""
     from tristream_ros.model.speech.frontend import configured_frontend
     from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
     return configured_frontend("hybrid", speech, vad=VadConfig(incomplete_hold_ms=hold_ms),
-                               thresholds=load_grammar_thresholds(MODEL))
+                               thresholds=load_grammar_thresholds(MODEL), recognizer=recognizer)
 
 
 def _silence(s: float) -> np.ndarray:
@@ -46,21 +54,21 @@ def _utterances(tok, audio: np.ndarray, chunk: int = 1600) -> tuple[list, list]:
 
 
 @pytest.mark.parametrize("voice", ["kal_diphone", "ked_diphone"])
-def test_hesitation_inside_a_command_is_held(speech, voice):
+def test_hesitation_inside_a_command_is_held(speech, recognizer, voice):
     a, b = synthesize("go to the", voice), synthesize("red ball", voice)
     audio = np.concatenate([_silence(0.3), a, _silence(0.5), b, _silence(1.2)])
-    held, events = _utterances(_front(speech, 700.0), audio)
+    held, events = _utterances(_front(speech, 700.0, recognizer), audio)
     assert [u.text for u in held] == ["go to the red ball"]
     assert any(isinstance(e, SpeechResumed) for e in events)
     assert held[0].end_s > 0.3 + (len(a) + len(b)) / SR  # ends after "red ball", not after "go to the"
-    split, _ = _utterances(_front(speech, 0.0), audio)  # without the hold: two commands, neither right
+    split, _ = _utterances(_front(speech, 0.0, recognizer), audio)  # without the hold: two commands, neither right
     assert len(split) == 2 and "go to the red ball" not in [u.text for u in split]
 
 
-def test_whole_sentence_ends_without_waiting(speech):
+def test_whole_sentence_ends_without_waiting(speech, recognizer):
     a = synthesize("turn left", "kal_diphone")
     audio = np.concatenate([_silence(0.3), a, _silence(0.45)])  # the VAD's end, but not the hold, fits
-    tok = _front(speech, 700.0)
+    tok = _front(speech, 700.0, recognizer)
     tok.reset()
     events = []
     for i in range(0, len(audio), 1600):
@@ -69,10 +77,10 @@ def test_whole_sentence_ends_without_waiting(speech):
     assert ends == ["turn left"]  # closed inside the stream, before finish()
 
 
-def test_unfinished_sentence_closes_after_the_hold(speech):
+def test_unfinished_sentence_closes_after_the_hold(speech, recognizer):
     a = synthesize("go to the", "kal_diphone")
     audio = np.concatenate([_silence(0.3), a, _silence(1.5)])
-    tok = _front(speech, 700.0)
+    tok = _front(speech, 700.0, recognizer)
     tok.reset()
     events = []
     for i in range(0, len(audio), 1600):

@@ -10,6 +10,14 @@ cached log-mel features: each utterance's spectrum is scaled in frequency by a f
 log-uniformly from `warp` (formants x alpha, like a shorter or longer vocal tract; Jaitly &
 Hinton 2013 do this on the linear spectrum), plus SpecAugment as in phase 2.
 
+Session 18 adds a *recombined* pool (`recombined_pool` items, data/recombined_text.py): the
+training phrasings' words spliced into orders no training sentence has, spoken by training voices
+with the same augmentation. Trained on the training phrasings alone, the CTC had learnt their
+word orders along with their sounds and ranked a held-out phrasing ("please back up a little")
+below a training sentence that sounds less like it; with the recombined pool (2500 steps) the
+grammar's best sentence is right on 0.932 of 680 val-voice held-out-phrasing utterances
+(session 13's recogniser: 0.854; 1500 steps with the pool: 0.921) and greedy CER 0.202 -> 0.151.
+
 speech.safetensors is left as it is: its adapter tokens are what the fusion model was trained
 on, and with respoken tokens (the default) it only ever encodes the recognised sentence spoken
 by a training voice. The front end uses the recogniser's CTC (override, rescoring, rejection)
@@ -41,13 +49,13 @@ RECOGNIZER_LOOP = "recognizer"
 class RecognizerOptions:
     """Fine-tuning of the recogniser (defaults: the shipped recipe)."""
 
-    steps: int = 1500
+    steps: int = 2500  # session 18 (with the recombined pool); session 13: 1500 without it
     lr: float = 5e-4
     batch: int = 16
     speech_pool: int = 8000  # pool items (training.speech_pool; the CTC of phase 2 was fine-tuned on the same)
     warp: tuple[float, float] = (0.85, 1.35)  # formant scale range, log-uniform
     warp_rate: float = 0.7  # share of utterances warped (the rest as recorded)
-    recombined_pool: int = 0  # recombined-text pool items (training.speech_pool kind "recombined")
+    recombined_pool: int = 6000  # recombined-text pool items (training.speech_pool kind "recombined"; 0: none)
 
     def __post_init__(self) -> None:
         from tristream_ros.errors import InputError
