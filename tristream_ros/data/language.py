@@ -466,6 +466,11 @@ def _expand(template: str) -> set[str]:
     return out
 
 
+def expand_template(template: str) -> set[str]:
+    """Every sentence one template gives with its slots filled."""
+    return _expand(template)
+
+
 def all_queries(phrasing: str | None = None) -> list[str]:
     """Every query sentence the templates can produce (``phrasing``: train, heldout or both)."""
     out: set[str] = set()

@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import InputError
-from .language import ALL_INTENTS, _expand, all_queries
+from .language import ALL_INTENTS, all_queries, expand_template
 
 MIN_WORDS, MAX_WORDS = 2, 10  # length of a recombined sequence (words)
 MAX_SPLICES = 2  # splices per "splice" sequence
@@ -41,7 +41,7 @@ def _text():
     sentences, weights = [], []
     for train, _ in ALL_INTENTS.values():
         for t in train:
-            fills = sorted(_expand(t))
+            fills = sorted(expand_template(t))
             sentences += [tuple(f.split()) for f in fills]
             weights += [1.0 / len(fills)] * len(fills)
     p = np.asarray(weights) / sum(weights)
