@@ -54,11 +54,11 @@ step recognizer python -m tristream_ros.training.recognizer --model "$RUN/out/ph
 # the hybrid front end's CTC-override thresholds, chosen for this CTC on voices it was neither
 # trained nor tested on (800 val samples, seed 5; 200 chose a rescoring that failed on test voices,
 # session 18) with flite voices as a guard -> phase3/ctc_grammar.json
-if [ ! -f "$RUN/val/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
-  step generate_val tristream generate dataset --out "$RUN/val" --train 0 --val 800 --test 0 --seed 5 \
+if [ ! -f "$RUN/val_grammar/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
+  step generate_val tristream generate dataset --out "$RUN/val_grammar" --train 0 --val 800 --test 0 --seed 5 \
        --frames render --no-progress
 fi
-step calibrate python -m tristream_ros.training.calibrate_grammar --model "$RUN/out/phase3" --data "$RUN/val" \
+step calibrate python -m tristream_ros.training.calibrate_grammar --model "$RUN/out/phase3" --data "$RUN/val_grammar" \
      --out "$RUN/calibration.json" --write --no-progress
 # the STVE token budget the model answers with: the cheapest whose exact match on 800 more val
 # samples (seed 11) is at least that of all 64 tokens -> phase3/config.json + budget_calibration.*

@@ -20,11 +20,14 @@ def test_recombined_text_is_training_words_in_new_orders_never_a_query():
     drawn = [recombined_sentence(rng) for _ in range(2000)]
     again = np.random.default_rng(3)
     assert [recombined_sentence(again) for _ in range(50)] == drawn[:50]  # deterministic from the generator
+    from tristream_ros.data.dataset import HELDOUT_COMBOS
     for s in drawn:
         words = s.split()
         assert MIN_WORDS <= len(words) <= MAX_WORDS
         assert set(words) <= train_words  # only words the training phrasings use
         assert s not in heldout and s not in train  # never a held-out query, never one already spoken
+        assert not any((a, b) in HELDOUT_COMBOS for a, b in zip(words, words[1:])), s  # no held-out pair named
+        assert not any(f" {q} " in f" {s} " for q in heldout), s  # no held-out query inside it
     assert len(set(drawn)) > 1500  # varied
     # word pairs the training phrasings never have: new orders, the point of the pool
     train_pairs = set().union(*(_bigrams(s) for s in train))
@@ -52,6 +55,28 @@ def test_recombined_pool_speaks_with_training_voices_and_is_cached(tmp_path):
     assert (tmp_path / "recombined_pool_s2_n4.npz").is_file() and not list(tmp_path.glob("speech_pool_*"))
     with pytest.raises(InputError, match="kind"):
         speech_pool(2, 4, 80, tmp_path, processes=1, progress=False, kind="other")
+
+
+def test_the_refusals_catch_what_they_are_for():
+    from tristream_ros.data.recombined_text import contains_heldout_query, names_heldout_pair
+    assert names_heldout_pair("show me to the purple bottle") and names_heldout_pair("please white ball")
+    assert not names_heldout_pair("go to the purple cup") and not names_heldout_pair("white and ball")
+    assert contains_heldout_query("halt now go back") and contains_heldout_query("turn left now")
+    assert not contains_heldout_query("halt go back") and not contains_heldout_query("turn left nowhere")
+
+
+def test_pool_kinds_share_a_folder_and_extend_their_own_cache(tmp_path):
+    from tristream_ros.data.dataset import recombined_pool_sample
+    from tristream_ros.training.speech_pool import speech_pool
+    rec, rec_text = speech_pool(1, 3, 80, tmp_path, processes=1, progress=False, kind="recombined")
+    spk, spk_text = speech_pool(1, 3, 80, tmp_path, processes=1, progress=False)  # same seed and size, other kind
+    assert not set(rec) & set(spk) and (tmp_path / "speech_pool_s1_n3.npz").is_file()
+    again, again_text = speech_pool(1, 3, 80, tmp_path, processes=1, progress=False, kind="recombined")
+    assert again_text == rec_text and all(np.array_equal(again[k], rec[k]) for k in rec)  # read back
+    more, more_text = speech_pool(1, 5, 80, tmp_path, processes=1, progress=False, kind="recombined")
+    assert sorted(more) == [f"recombined-{i:06d}" for i in range(5)]  # extended from its own cache
+    assert all(np.array_equal(more[k], rec[k]) for k in rec)
+    assert more_text["recombined-000004"] == recombined_pool_sample(1, 4)["query"]
 
 
 def test_recogniser_option_is_checked():

@@ -25,8 +25,9 @@ Training pools (not written to DIR, drawn by the training phases) take seed stre
 own, tagged after the seed so they never share a random stream with a split (splits use tags
 0-2): the scene pool (``extra_scene_spec``, tag 11), phase 1's unnamed-colour pool
 (``unnamed_colour_scene_spec``, 12), the CTC's speech pool (``speech_pool_sample``, 13), the
-kind read-out's over-bright pool (``bright_scene_spec``, 14) and the colour read-out's
-two-tone pool (``banded_scene_spec``, 15).
+kind read-out's over-bright pool (``bright_scene_spec``, 14), the colour read-out's
+two-tone pool (``banded_scene_spec``, 15) and the recogniser's recombined-text speech
+(``recombined_pool_sample``, 16).
 """
 from __future__ import annotations
 

@@ -10,13 +10,17 @@ posteriors about the sounds. Two kinds of sequence, half each:
 - **splice**: a training sentence up to a word, continued by another training sentence from the
   same word on (up to two splices): "go back" + "back off a little" -> "go back off a little".
 - **spans**: two or three short spans (1-3 words) of random training sentences, concatenated:
-  "please" + "back up" + "the red cup".
+  "please" + "back up" + "the blue cup".
+
+(each kind drawn with probability one half; a draw that is refused is drawn again.)
 
 Sentences are drawn template first (each training template of each intent equally likely, then
 one of its slot fills), so the short commands ("back up", "stop moving") are spliced as often as
-the many filled scene questions. Only the training phrasings are read; a sequence equal to a
-training sentence (already spoken in training) or to a held-out query is drawn again, so no
-held-out sentence is ever spoken in training.
+the many filled scene questions. Only the training phrasings are read, with their slots filled
+by training colour/kind pairs only (the held-out pairs are never named in training text); a
+sequence is drawn again when it equals a training sentence (already spoken in training), contains
+a held-out query, or names a held-out pair ("purple" + "bottle" joined by a splice), so no
+held-out sentence or pair is ever spoken in training.
 """
 from __future__ import annotations
 
@@ -37,11 +41,11 @@ MAX_DRAWS = 100  # attempts before giving up (never reached: most draws are acce
 @lru_cache(maxsize=1)
 def _text():
     """(training sentences as word tuples, their draw probabilities, word -> (occurrences, their
-    probabilities), sentences that may not be drawn: training and held-out queries)."""
+    probabilities), training queries, held-out queries)."""
     sentences, weights = [], []
     for train, _ in ALL_INTENTS.values():
         for t in train:
-            fills = sorted(expand_template(t))
+            fills = sorted(f for f in expand_template(t) if not names_heldout_pair(f))
             sentences += [tuple(f.split()) for f in fills]
             weights += [1.0 / len(fills)] * len(fills)
     p = np.asarray(weights) / sum(weights)
@@ -53,17 +57,29 @@ def _text():
     for w, occ in where.items():
         q = np.asarray([p[si] for si, _ in occ])
         occurrences[w] = (tuple(occ), q / q.sum())
-    banned = frozenset(all_queries("train")) | frozenset(all_queries("heldout"))
-    return tuple(sentences), p, occurrences, banned
+    return tuple(sentences), p, occurrences, frozenset(all_queries("train")), tuple(all_queries("heldout"))
+
+
+def names_heldout_pair(text: str) -> bool:
+    """Whether `text` names a held-out colour/kind pair ("... purple bottle ...")."""
+    from .dataset import HELDOUT_COMBOS
+    words = text.split()
+    return any((a, b) in HELDOUT_COMBOS for a, b in zip(words, words[1:]))
+
+
+def contains_heldout_query(text: str) -> bool:
+    """Whether a held-out query occurs in `text` as whole words ("halt now" in "halt now go back")."""
+    padded = f" {text} "
+    return any(f" {q} " in padded for q in _text()[4])
 
 
 def _sentence(rng: np.random.Generator) -> tuple[str, ...]:
-    sentences, p, _, _ = _text()
+    sentences, p = _text()[:2]
     return sentences[int(rng.choice(len(sentences), p=p))]
 
 
 def _splice(rng: np.random.Generator) -> list[str]:
-    sentences, _, occurrences, _ = _text()
+    sentences, _, occurrences = _text()[:3]
     words = list(_sentence(rng))
     for _ in range(int(rng.integers(1, MAX_SPLICES + 1))):
         cut = int(rng.integers(len(words)))  # keep words[:cut], then the second sentence from the pivot
@@ -84,11 +100,13 @@ def _spans(rng: np.random.Generator) -> list[str]:
 
 
 def recombined_sentence(rng: np.random.Generator) -> str:
-    """One recombined word sequence (MIN_WORDS..MAX_WORDS words, never a training or held-out query)."""
-    banned = _text()[3]
+    """One recombined word sequence (MIN_WORDS..MAX_WORDS words; never a training query, never
+    holding a held-out query or naming a held-out colour/kind pair)."""
+    train = _text()[3]
     for _ in range(MAX_DRAWS):
         words = _splice(rng) if rng.random() < 0.5 else _spans(rng)
         text = " ".join(words)
-        if MIN_WORDS <= len(words) <= MAX_WORDS and text not in banned:
+        if (MIN_WORDS <= len(words) <= MAX_WORDS and text not in train and not names_heldout_pair(text)
+                and not contains_heldout_query(text)):
             return text
     raise InputError(f"no recombined sentence in {MAX_DRAWS} draws")  # pragma: no cover

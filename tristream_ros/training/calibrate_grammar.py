@@ -13,7 +13,7 @@ for that folder reads (the speech_tokenizer_node, `tristream eval`, the benchmar
 model/speech/ctc_grammar.load_grammar_thresholds); training/ship.py ships it with the weights.
 
 VAL_DATA: a generated dataset with a *val* split (val voices: neither training nor test voices;
-`tristream generate dataset --train 0 --val 200 --test 0 --seed 5`). Each spoken val query and
+`tristream generate dataset --train 0 --val 800 --test 0 --seed 5`; 200 before session 18). Each spoken val query and
 each of `flite-n` held-out-phrasing queries per flite voice (tts_queries, `flite-seed`) runs once
 through the hybrid front end with the override off, recording pocketsphinx's sentence and the
 CTC grammar's best match (score, margin, lead). The grid below is then replayed offline: the

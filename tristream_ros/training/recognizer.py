@@ -14,9 +14,10 @@ Session 18 adds a *recombined* pool (`recombined_pool` items, data/recombined_te
 training phrasings' words spliced into orders no training sentence has, spoken by training voices
 with the same augmentation. Trained on the training phrasings alone, the CTC had learnt their
 word orders along with their sounds and ranked a held-out phrasing ("please back up a little")
-below a training sentence that sounds less like it; with the recombined pool (2500 steps) the
-grammar's best sentence is right on 0.932 of 680 val-voice held-out-phrasing utterances
-(session 13's recogniser: 0.854; 1500 steps with the pool: 0.921) and greedy CER 0.202 -> 0.151.
+below a training sentence that sounds less like it. A candidate with the pool (2500 steps) put
+the grammar's best sentence right on 0.932 of 680 val-voice held-out-phrasing utterances (the
+shipped recogniser: 0.854), but its text had not yet refused held-out pairs and queries inside a
+sequence, so it was not shipped (docs/training.md, session 18); these defaults are its recipe.
 
 speech.safetensors is left as it is: its adapter tokens are what the fusion model was trained
 on, and with respoken tokens (the default) it only ever encodes the recognised sentence spoken
@@ -49,7 +50,7 @@ RECOGNIZER_LOOP = "recognizer"
 class RecognizerOptions:
     """Fine-tuning of the recogniser (defaults: the shipped recipe)."""
 
-    steps: int = 2500  # session 18 (with the recombined pool); session 13: 1500 without it
+    steps: int = 2500  # session 18 (with the recombined pool); the shipped session-13 recogniser: 2000, no pool
     lr: float = 5e-4
     batch: int = 16
     speech_pool: int = 8000  # pool items (training.speech_pool; the CTC of phase 2 was fine-tuned on the same)
@@ -132,7 +133,8 @@ def train_recognizer(speech, mel: dict[str, np.ndarray], text: dict[str, str], o
 
 def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: RecognizerOptions = RecognizerOptions(),
         out: str | Path | None = None, seed: int = 0, resume: bool = False, progress: bool = True) -> dict:
-    """Fine-tune MODEL/speech.safetensors on DATA's spoken training queries + the speech pool and
+    """Fine-tune MODEL/speech.safetensors on DATA's spoken training queries + the speech pool (+ the
+    recombined-text pool, `opts.recombined_pool` items, cached beside it) and
     write the recogniser (default MODEL/RECOGNIZER_FILE) + its loss curve. RUN is the training
     output folder: features cached in RUN/cache and the pool in RUN/phase2 (phase 2's caches,
     reused), the loop's state in RUN/recognizer."""

@@ -31,7 +31,7 @@ KINDS = ("speech", "recombined")  # pool kinds: dataset-like training queries, r
 
 
 def _pool_job(args) -> list[tuple[str, str, np.ndarray]]:
-    """Worker: (id, transcript, log-mel) of the spoken items among `indices`."""
+    """Worker on (seed, indices, n_mels, kind): (id, transcript, log-mel) of the spoken items among `indices`."""
     from tristream_ros.data.dataset import recombined_pool_sample, speech_pool_sample
     from tristream_ros.signal.features import log_mel_spectrogram
 
