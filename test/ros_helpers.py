@@ -55,7 +55,8 @@ class NodeProcess:
 
     @property
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:  # still running (stop() closes it)
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def alive(self) -> bool:

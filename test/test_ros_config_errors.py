@@ -36,7 +36,8 @@ def test_bad_parameters_reported_and_node_stays_up(probe, module, params, expect
         n = len(error_statuses(probe.diagnostics(), "configuration"))
         assert probe.wait_until(lambda: len(error_statuses(probe.diagnostics(), "configuration")) > n, 5)
         assert "configuration error" in node.output and expected in node.output
-        assert node.stop() == 0  # Ctrl-C ends it cleanly
+        rc = node.stop()
+        assert rc == 0, node.output  # Ctrl-C ends it cleanly (the log says why not)
 
 
 def test_fail_fast_exits_2(probe):
@@ -61,4 +62,5 @@ def test_unreadable_calibration_file_is_a_configuration_error(probe, tmp_path):
         status = error_statuses(probe.diagnostics(), "configuration")[-1]
         assert "ctc_grammar.json" in status.message and "not valid JSON" in status.message, status.message
         assert node.alive(), node.output
-        assert node.stop() == 0
+        rc = node.stop()
+        assert rc == 0, node.output

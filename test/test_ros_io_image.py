@@ -132,4 +132,5 @@ def test_every_encoding_across_processes_and_bad_input(probe):
         assert "unsupported image encoding 'yuv422'" in log
         assert "not a decodable image" in log
         assert node.alive()
-        assert node.stop() == 0
+        rc = node.stop()
+        assert rc == 0, node.output
