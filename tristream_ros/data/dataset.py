@@ -159,6 +159,18 @@ def banded_scene_spec(seed: int, index: int, image_size: int = scenes.IMAGE_SIZE
     return replace(spec, objects=tuple(replace(o, band=True) for o in spec.objects))
 
 
+def _speak(text: str, rng: np.random.Generator, split: str, config: GeneratorConfig,
+           cache_dir: str | Path | None = None) -> speech_synth.Utterance:
+    """`text` spoken by a voice of `split`, augmented (noise / reverb / gain) at the config's rate,
+    else clean with random silence around it; voice and augmentation drawn from `rng` in this order."""
+    voice = speech_synth.sample_voice(rng, split)
+    if rng.random() < config.augment_rate:
+        aug = speech_synth.sample_augment(rng)
+    else:
+        aug = speech_synth.AugmentSpec.clean(float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
+    return speech_synth.render_utterance(text, voice, aug, cache_dir)
+
+
 def generate_sample(split: str, index: int, config: GeneratorConfig = GeneratorConfig(),
                     cache_dir: str | Path | None = None, with_frames: bool = True,
                     rng: np.random.Generator | None = None) -> dict:
@@ -187,12 +199,8 @@ def generate_sample(split: str, index: int, config: GeneratorConfig = GeneratorC
     voice = aug = None
     start = end = None
     if turn.spoken:
-        voice = speech_synth.sample_voice(rng, split)
-        if rng.random() < config.augment_rate:
-            aug = speech_synth.sample_augment(rng)
-        else:
-            aug = speech_synth.AugmentSpec.clean(float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
-        utt = speech_synth.render_utterance(turn.query, voice, aug, cache_dir)
+        utt = _speak(turn.query, rng, split, config, cache_dir)
+        voice, aug = utt.voice, utt.augment
         audio, start, end = utt.audio, utt.speech_start_s, utt.speech_end_s
     sample = {
         "id": f"{split}-{index:06d}",
@@ -231,15 +239,10 @@ def recombined_pool_sample(seed: int, index: int, config: GeneratorConfig = Gene
 
     rng = pool_rng(seed, RECOMBINED_POOL_TAG, index)
     text = recombined_sentence(rng)
-    voice = speech_synth.sample_voice(rng, "train")
-    if rng.random() < config.augment_rate:
-        aug = speech_synth.sample_augment(rng)
-    else:
-        aug = speech_synth.AugmentSpec.clean(float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
-    utt = speech_synth.render_utterance(text, voice, aug)
+    utt = _speak(text, rng, "train", config)
     return {"id": f"recombined-{index:06d}", "query": text, "audio": utt.audio,
             "speech_start_s": utt.speech_start_s, "speech_end_s": utt.speech_end_s,
-            "voice": speech_synth.voice_to_dict(voice), "augment": speech_synth.augment_to_dict(aug)}
+            "voice": speech_synth.voice_to_dict(utt.voice), "augment": speech_synth.augment_to_dict(utt.augment)}
 
 
 # ----------------------------------------------------------------------------- writing

@@ -454,7 +454,8 @@ def _descs() -> list[str]:
     return [f"{c} {k}" for c in COLOURS for k in KINDS] + list(KINDS)
 
 
-def _expand(template: str) -> set[str]:
+def expand_template(template: str) -> set[str]:
+    """Every sentence one template gives with its slots filled."""
     out = set()
     if "{where}" in template:
         return {fill(template, where=w) for w in WHERE.values()}
@@ -466,11 +467,6 @@ def _expand(template: str) -> set[str]:
     return out
 
 
-def expand_template(template: str) -> set[str]:
-    """Every sentence one template gives with its slots filled."""
-    return _expand(template)
-
-
 def all_queries(phrasing: str | None = None) -> list[str]:
     """Every query sentence the templates can produce (``phrasing``: train, heldout or both)."""
     out: set[str] = set()
@@ -478,7 +474,7 @@ def all_queries(phrasing: str | None = None) -> list[str]:
         for split, tmpls in (("train", train), ("heldout", heldout)):
             if phrasing in (None, split):
                 for t in tmpls:
-                    out |= _expand(t)
+                    out |= expand_template(t)
     return sorted(out)
 
 

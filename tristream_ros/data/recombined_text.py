@@ -25,10 +25,12 @@ held-out sentence or pair is ever spoken in training.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import InputError
+from .dataset import HELDOUT_COMBOS
 from .language import ALL_INTENTS, all_queries, expand_template
 
 MIN_WORDS, MAX_WORDS = 2, 10  # length of a recombined sequence (words)
@@ -38,10 +40,16 @@ SPANS = (2, 3)  # spans per "spans" sequence, inclusive
 MAX_DRAWS = 100  # attempts before giving up (never reached: most draws are accepted)
 
 
+class _Corpus(NamedTuple):
+    sentences: tuple[tuple[str, ...], ...]  # training sentences (training pairs only) as words
+    p: np.ndarray  # (len(sentences),) draw probability: each template equally likely, then its fills
+    occurrences: dict  # word -> ((sentence, position) of each occurrence, their draw probabilities)
+    train: frozenset[str]  # training queries (refused: already spoken in training)
+    heldout: tuple[str, ...]  # held-out queries (refused inside any sequence)
+
+
 @lru_cache(maxsize=1)
-def _text():
-    """(training sentences as word tuples, their draw probabilities, word -> (occurrences, their
-    probabilities), training queries, held-out queries)."""
+def _corpus() -> _Corpus:
     sentences, weights = [], []
     for train, _ in ALL_INTENTS.values():
         for t in train:
@@ -57,12 +65,11 @@ def _text():
     for w, occ in where.items():
         q = np.asarray([p[si] for si, _ in occ])
         occurrences[w] = (tuple(occ), q / q.sum())
-    return tuple(sentences), p, occurrences, frozenset(all_queries("train")), tuple(all_queries("heldout"))
+    return _Corpus(tuple(sentences), p, occurrences, frozenset(all_queries("train")), tuple(all_queries("heldout")))
 
 
 def names_heldout_pair(text: str) -> bool:
     """Whether `text` names a held-out colour/kind pair ("... purple bottle ...")."""
-    from .dataset import HELDOUT_COMBOS
     words = text.split()
     return any((a, b) in HELDOUT_COMBOS for a, b in zip(words, words[1:]))
 
@@ -70,22 +77,22 @@ def names_heldout_pair(text: str) -> bool:
 def contains_heldout_query(text: str) -> bool:
     """Whether a held-out query occurs in `text` as whole words ("halt now" in "halt now go back")."""
     padded = f" {text} "
-    return any(f" {q} " in padded for q in _text()[4])
+    return any(f" {q} " in padded for q in _corpus().heldout)
 
 
 def _sentence(rng: np.random.Generator) -> tuple[str, ...]:
-    sentences, p = _text()[:2]
-    return sentences[int(rng.choice(len(sentences), p=p))]
+    c = _corpus()
+    return c.sentences[int(rng.choice(len(c.sentences), p=c.p))]
 
 
 def _splice(rng: np.random.Generator) -> list[str]:
-    sentences, _, occurrences = _text()[:3]
+    c = _corpus()
     words = list(_sentence(rng))
     for _ in range(int(rng.integers(1, MAX_SPLICES + 1))):
         cut = int(rng.integers(len(words)))  # keep words[:cut], then the second sentence from the pivot
-        occ, q = occurrences[words[cut]]
+        occ, q = c.occurrences[words[cut]]
         si, wi = occ[int(rng.choice(len(occ), p=q))]
-        words = words[:cut] + list(sentences[si][wi:])
+        words = words[:cut] + list(c.sentences[si][wi:])
     return words
 
 
@@ -102,7 +109,7 @@ def _spans(rng: np.random.Generator) -> list[str]:
 def recombined_sentence(rng: np.random.Generator) -> str:
     """One recombined word sequence (MIN_WORDS..MAX_WORDS words; never a training query, never
     holding a held-out query or naming a held-out colour/kind pair)."""
-    train = _text()[3]
+    train = _corpus().train
     for _ in range(MAX_DRAWS):
         words = _splice(rng) if rng.random() < 0.5 else _spans(rng)
         text = " ".join(words)

@@ -157,16 +157,12 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
     cache = RunCache(data_dir, run_dir / "cache")
     mel = cache.mel("train", config.speech.n_mels, progress=progress)
     text = {r["id"]: r["query"] for r in cache.rows("train") if r["id"] in mel}
-    if opts.speech_pool > 0:
-        (run_dir / "phase2").mkdir(parents=True, exist_ok=True)
-        pool_mel, pool_text = speech_pool(seed, opts.speech_pool, config.speech.n_mels, run_dir / "phase2",
-                                          progress=progress)
-        mel, text = {**mel, **pool_mel}, {**text, **pool_text}
-    if opts.recombined_pool > 0:
-        (run_dir / "phase2").mkdir(parents=True, exist_ok=True)
-        pool_mel, pool_text = speech_pool(seed, opts.recombined_pool, config.speech.n_mels, run_dir / "phase2",
-                                          progress=progress, kind="recombined")
-        mel, text = {**mel, **pool_mel}, {**text, **pool_text}
+    for kind, n in (("speech", opts.speech_pool), ("recombined", opts.recombined_pool)):
+        if n > 0:
+            (run_dir / "phase2").mkdir(parents=True, exist_ok=True)
+            pool_mel, pool_text = speech_pool(seed, n, config.speech.n_mels, run_dir / "phase2",
+                                              progress=progress, kind=kind)
+            mel, text = {**mel, **pool_mel}, {**text, **pool_text}
     work = run_dir / RECOGNIZER_LOOP
     work.mkdir(parents=True, exist_ok=True)
     summary = train_recognizer(speech, mel, text, work, opts, seed=seed, resume=resume, progress=progress)
@@ -193,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     from tristream_ros.errors import InputError, ModelFileError
     try:
-        res = run(a.model, a.data, a.run, RecognizerOptions(steps=a.steps, recombined_pool=a.recombined_pool), a.out, a.seed, a.resume,
-                  progress=not a.no_progress)
+        res = run(a.model, a.data, a.run, RecognizerOptions(steps=a.steps, recombined_pool=a.recombined_pool),
+                  a.out, a.seed, a.resume, progress=not a.no_progress)
     except (InputError, ModelFileError, FileNotFoundError) as exc:
         print(f"recognizer: {exc}", file=sys.stderr)
         return 2

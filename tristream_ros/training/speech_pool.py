@@ -27,16 +27,18 @@ import numpy as np
 from tristream_ros.training.cache import crop_voiced, parallel_map
 
 CHUNK = 100  # pool items per worker job
-KINDS = ("speech", "recombined")  # pool kinds: dataset-like training queries, recombined text
+# pool kind -> the data.dataset function drawing its item i: dataset-like training queries, recombined text
+SAMPLERS = {"speech": "speech_pool_sample", "recombined": "recombined_pool_sample"}
+KINDS = tuple(SAMPLERS)
 
 
 def _pool_job(args) -> list[tuple[str, str, np.ndarray]]:
     """Worker on (seed, indices, n_mels, kind): (id, transcript, log-mel) of the spoken items among `indices`."""
-    from tristream_ros.data.dataset import recombined_pool_sample, speech_pool_sample
+    from tristream_ros.data import dataset
     from tristream_ros.signal.features import log_mel_spectrogram
 
     seed, indices, n_mels, kind = args
-    sample = recombined_pool_sample if kind == "recombined" else speech_pool_sample
+    sample = getattr(dataset, SAMPLERS[kind])
     out = []
     for i in indices:
         s = sample(seed, i)
