@@ -64,3 +64,29 @@ def test_unreadable_calibration_file_is_a_configuration_error(probe, tmp_path):
         assert node.alive(), node.output
         rc = node.stop()
         assert rc == 0, node.output
+
+
+def test_a_shutdown_landing_in_the_executor_is_a_clean_stop(monkeypatch):
+    """Ctrl-C shuts the context down; landing while rclpy's executor builds its wait set it raises
+    RCLError "context is not valid" (seen once in CI: the node exited 1). That is a clean stop;
+    an RCLError on a context still valid is not. rclpy.spin is replaced by one that raises it."""
+    import rclpy
+    from rclpy.context import Context
+    from tristream_ros.ros import node_runtime
+
+    def spin_raising(node):
+        raise node_runtime._rclpy.RCLError("failed to initialize wait set: the given context is not valid")
+
+    monkeypatch.setattr(node_runtime.rclpy, "spin", spin_raising)
+    ctx = Context()
+    rclpy.init(context=ctx)
+    node = rclpy.create_node("shutdown_race_probe", context=ctx)
+    try:
+        with pytest.raises(node_runtime._rclpy.RCLError):
+            node_runtime._spin_until_shutdown(node)  # context valid: a real error, raised
+        ctx.shutdown()
+        node_runtime._spin_until_shutdown(node)  # context shut down (Ctrl-C): returns
+    finally:
+        node.destroy_node()
+        if ctx.ok():
+            ctx.shutdown()

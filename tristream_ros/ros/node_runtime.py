@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
 from tristream_ros.errors import DeviceError, InputError, ModelFileError
 
@@ -28,9 +29,9 @@ def run_node(factory: Callable[[], "rclpy.node.Node"], argv: Sequence[str] | Non
     node = None
     try:
         node = factory()
-        rclpy.spin(node)
+        _spin_until_shutdown(node)
         return 0
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C while the node was being built
         return 0
     except (InputError, DeviceError, ModelFileError) as exc:
         name = _node_name(factory)
@@ -53,6 +54,20 @@ def _node_name(factory) -> str:
     return module.rsplit(".", 1)[-1]
 
 
+def _spin_until_shutdown(node) -> None:
+    """Spin until Ctrl-C / SIGTERM. rclpy's signal handler shuts the context down; depending on
+    where the executor is, that surfaces as KeyboardInterrupt, ExternalShutdownException or (when
+    it lands while the executor builds its wait set) an RCLError "the given context is not valid":
+    all three are a clean stop. An RCLError on a context still valid is a real error."""
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except _rclpy.RCLError:
+        if node.context.ok():
+            raise
+
+
 def _release(node) -> None:
     if node is not None:
         close = getattr(node, "close", None)
@@ -72,9 +87,9 @@ def _report_config_error(name: str, message: str) -> int:
             return EXIT_CONFIG_ERROR
         diag = Diagnostics(node, "configuration", hold_s=float("inf"))  # ERROR until stopped
         diag.error(f"configuration error (node not running; fix the parameters and restart): {message}")
-        rclpy.spin(node)
+        _spin_until_shutdown(node)
         return 0
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C before the spin
         return 0
     finally:
         node.destroy_node()
