@@ -117,7 +117,7 @@ def test_threshold_calibration_keeps_the_guard_set_and_prefers_conservative_thre
            rec("go back", "go back", "go black", -0.55, 0.1, 0.5)]
     # guard: pocketsphinx is right, the CTC is wrong at -0.45: any score threshold below -0.45 loses it
     guard = [rec("face the cup", "face the cup", "face the cap", -0.45, 0.2, 0.6)]
-    res = grid_search(val, guard)
+    res = grid_search(val, guard, min_lead=0.0)  # the whole grid (the default floor is tested below)
     assert res["pocketsphinx_only"] == {"val_exact": 1 / 3, "guard_exact": 1.0}
     c = res["chosen"]
     assert c["val_exact"] == 1.0 and c["guard_exact"] == 1.0
@@ -129,9 +129,29 @@ def test_threshold_calibration_keeps_the_guard_set_and_prefers_conservative_thre
     assert chosen(unsure, -0.3, 0.0, 0.8) == "turn right"
     assert chosen(unsure, -0.3, 0.0, 0.8, 0.03, 0.1) == "turn left"
     assert chosen(dict(unsure, pocketsphinx_score=0.05), -0.3, 0.0, 0.8, 0.03, 0.1) == "turn right"
-    res = grid_search(val + [unsure], guard)
+    res = grid_search(val + [unsure], guard, min_lead=0.0)
     assert res["chosen"]["val_exact"] == 1.0 and res["chosen"]["unsure_below"] is not None
-    assert grid_search(val, guard)["chosen"]["unsure_below"] is None  # not needed: off
+    assert grid_search(val, guard, min_lead=0.0)["chosen"]["unsure_below"] is None  # not needed: off
+
+
+def test_threshold_calibration_keeps_the_override_lead_at_least_the_floor():
+    """Session 19: the lead the override needs over pocketsphinx's sentence is at least MIN_LEAD
+    (0.8) unless --min-lead says otherwise: a fix on val that needs a smaller lead is given up, so
+    the CTC does not outvote pocketsphinx on voices it does not know by a small lead."""
+    from tristream_ros.training.calibrate_grammar import MIN_LEAD, choose, grid_search
+
+    def rec(query, heard, best, score, margin, lead):
+        return {"query": query, "heard": heard, "ctc_best": best, "score": score, "margin": margin, "lead": lead}
+    val = [rec("turn left", "turn right", "turn left", -0.2, 0.1, 0.5),  # the CTC's fix: lead 0.5
+           rec("stop", "stop", "stop", -0.1, 0.3, 0.0)]
+    guard = [rec("face the cup", "face the cup", "face the cup", -0.1, 0.2, 0.0)]
+    free = grid_search(val, guard, min_lead=0.0)["chosen"]
+    assert free["lead"] == 0.5 and free["val_exact"] == 1.0
+    floored = grid_search(val, guard)["chosen"]
+    assert MIN_LEAD == 0.8 and floored["lead"] >= MIN_LEAD and floored["val_exact"] == 0.5
+    assert choose(val, guard, [], [])["min_lead_floor"] == MIN_LEAD
+    with pytest.raises(ValueError, match="min_lead"):
+        grid_search(val, guard, min_lead=5.0)
 
 
 def test_thresholds_travel_with_the_model_folder(tmp_path):
