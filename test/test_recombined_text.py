@@ -83,3 +83,22 @@ def test_recogniser_option_is_checked():
     from tristream_ros.training.recognizer import RecognizerOptions
     with pytest.raises(InputError, match="recombined_pool"):
         RecognizerOptions(recombined_pool=-1)
+
+
+def test_a_cached_recombined_pool_drawn_before_the_refusals_is_an_error_not_reused(tmp_path):
+    """The cache is keyed by seed and size: a pool drawn before session 18's refusals would be
+    read back silently. Its transcripts are checked on load: a leaky one is an InputError naming
+    the file, and nothing is deleted."""
+    import json
+
+    from tristream_ros.training.speech_pool import speech_pool
+    speech_pool(3, 2, 80, tmp_path, processes=1, progress=False, kind="recombined")
+    tfile = tmp_path / "recombined_pool_s3_n2.json"
+    text = json.loads(tfile.read_text())
+    text["recombined-000000"] = "do you have a look at the purple bottle"  # a held-out pair
+    tfile.write_text(json.dumps(text))
+    with pytest.raises(InputError, match="recombined_pool_s3_n2.json"):
+        speech_pool(3, 2, 80, tmp_path, processes=1, progress=False, kind="recombined")
+    with pytest.raises(InputError, match="held-out"):  # also when it is the smaller cache being extended
+        speech_pool(3, 3, 80, tmp_path, processes=1, progress=False, kind="recombined")
+    assert tfile.is_file() and (tmp_path / "recombined_pool_s3_n2.npz").is_file()

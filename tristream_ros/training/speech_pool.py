@@ -15,7 +15,9 @@ scene) per item per core.
 
 The recogniser (training/recognizer.py) also draws a *recombined* pool (`kind="recombined"`,
 data.dataset.recombined_pool_sample: the training phrasings' words in new orders, spoken the
-same way), cached as RUN/phase2/recombined_pool_s{seed}_n{n}.npz / .json.
+same way), cached as RUN/phase2/recombined_pool_s{seed}_n{n}.npz / .json; a cached one whose
+transcripts name a held-out pair or hold a held-out query (drawn before session 18's refusals)
+is an error, not reused.
 """
 from __future__ import annotations
 
@@ -63,9 +65,26 @@ def _cached_sizes(root: Path, seed: int, kind: str = "speech") -> list[int]:
     return sizes
 
 
-def _load(path: Path, tpath: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def _load(path: Path, tpath: Path, kind: str = "speech") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    text = json.loads(tpath.read_text())
+    if kind == "recombined":
+        _check_recombined(text, tpath)
     with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}, json.loads(tpath.read_text())
+        return {k: z[k] for k in z.files}, text
+
+
+def _check_recombined(text: dict[str, str], tpath: Path) -> None:
+    """A cached recombined pool is keyed by seed and size only: one drawn before session 18's
+    refusals (its sentences could name held-out colour/kind pairs or hold held-out queries) would
+    be reused silently. Its transcripts are checked instead; a leaky cache is an error naming the
+    files to delete (nothing is deleted or overwritten here)."""
+    from tristream_ros.data.recombined_text import contains_heldout_query, names_heldout_pair
+    bad = [t for t in text.values() if names_heldout_pair(t) or contains_heldout_query(t)]
+    if bad:
+        from tristream_ros.errors import InputError
+        raise InputError(f"{tpath} (and its .npz): {len(bad)} of {len(text)} cached recombined sequences name a "
+                         f"held-out colour/kind pair or hold a held-out query (e.g. {bad[0]!r}): the cache was drawn "
+                         "before the sampler refused them; delete both files to draw it again")
 
 
 def speech_pool(seed: int, n: int, n_mels: int, root: str | Path, processes: int = 2,
@@ -79,12 +98,12 @@ def speech_pool(seed: int, n: int, n_mels: int, root: str | Path, processes: int
     root = Path(root)
     path, tpath = _cache_files(root, seed, n, kind)
     if path.is_file() and tpath.is_file():
-        return _load(path, tpath)
+        return _load(path, tpath, kind)
     mel, text, start = {}, {}, 0
     smaller = [m for m in _cached_sizes(root, seed, kind) if m < n]
     if smaller:
         start = max(smaller)
-        mel, text = _load(*_cache_files(root, seed, start, kind))
+        mel, text = _load(*_cache_files(root, seed, start, kind), kind)
     jobs = [(seed, list(range(a, min(n, a + CHUNK))), n_mels, kind) for a in range(start, n, CHUNK)]
     for part in parallel_map(_pool_job, jobs, processes, progress, f"{kind} pool", f"x{CHUNK}"):
         for sid, query, m in part:
