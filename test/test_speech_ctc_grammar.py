@@ -152,6 +152,9 @@ def test_threshold_calibration_keeps_the_override_lead_at_least_the_floor():
     assert choose(val, guard, [], [])["min_lead_floor"] == MIN_LEAD
     with pytest.raises(ValueError, match="min_lead"):
         grid_search(val, guard, min_lead=5.0)
+    from tristream_ros.training.calibrate_grammar import main
+    with pytest.raises(SystemExit):  # the CLI says so before recording anything
+        main(["--model", "m", "--data", "d", "--min-lead", "5"])
 
 
 def test_thresholds_travel_with_the_model_folder(tmp_path):

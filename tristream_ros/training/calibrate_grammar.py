@@ -396,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if not a.records and not a.data:
         p.error("--data is required unless --records is given")
+    if a.min_lead > max(LEADS):
+        p.error(f"--min-lead {a.min_lead} is above every lead of the grid {LEADS}")
     if a.records:
         res = replay(a.records, reject=not a.no_reject, min_lead=a.min_lead)
         a.data, a.flite_seed = res["data"], res["flite_seed"]
@@ -413,9 +415,9 @@ def main(argv: list[str] | None = None) -> int:
         from tristream_ros.model.speech.ctc_grammar import save_grammar_thresholds
         c = res["chosen"]
         source = {"tool": "python -m tristream_ros.training.calibrate_grammar", "data": str(a.data),
-                  "flite_n": a.flite_n, "flite_seed": a.flite_seed, "min_lead_floor": a.min_lead,
+                  "flite_n": a.flite_n, "flite_seed": a.flite_seed,
                   **({"replayed_from": res["replayed_from"]} if "replayed_from" in res else {}),
-                  **{k: res[k] for k in ("val_utterances", "flite_utterances", "out_of_domain_utterances",
+                  **{k: res[k] for k in ("min_lead_floor", "val_utterances", "flite_utterances", "out_of_domain_utterances",
                                          "real_out_of_domain_utterances", "pocketsphinx_only",
                                          "ctc_grammar_always", "chosen")}}
         relax = {} if c["unsure_below"] is None else {"unsure_below": c["unsure_below"],
