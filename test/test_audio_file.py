@@ -60,15 +60,22 @@ def test_eval_real_folder_without_dataset(tmp_path, capsys):
     _sox(GOFORWARD, tmp_path / "cmd_44k_stereo.wav", "-r", "44100", "-c", "2", "-b", "24")
     (tmp_path / "cmd_44k_stereo.txt").write_text("go forward ten meters\n")
     (tmp_path / "broken.wav").write_bytes(b"RIFF junk")
+    # a reference with a word pocketsphinx's dictionary lacks (a name): reported, not fatal
+    # (it used to stop the whole run after every file had been decoded)
+    _sox(GOFORWARD, tmp_path / "named.wav")
+    (tmp_path / "named.txt").write_text("go forward zorbleflax\n")
     out = tmp_path / "real.json"
     assert main(["eval", "--real", str(tmp_path), "--json", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     rf = report["real_folder"]
-    assert rf["n"] == 1 and [u["file"] for u in rf["unreadable"]] == ["broken.wav"]
-    row = rf["per_file"][0]
+    assert rf["n"] == 2 and [u["file"] for u in rf["unreadable"]] == ["broken.wav"]
+    row = next(r for r in rf["per_file"] if r["file"] == "cmd_44k_stereo.wav")
     # pocketsphinx's real recording, resampled from 44.1 kHz stereo 24-bit: heard and acted on
     assert row["understood"] and row["action"] == "forward" and row["heard"].startswith("go forward")
     assert row["action_as_reference"] is True and row["reference_action"] == "forward"
-    assert report["real_recordings"]["files"] == 1  # the one with a TXT, transcript CER per front end
+    rr = report["real_recordings"]  # those with a TXT: transcript CER per front end
+    assert rr["files"] == 2 and rr["references_not_in_dictionary"] == ["named.wav"]
+    named = next(e for e in rr["per_file"] if e["file"] == "named.wav")
+    assert named["reference_words_not_in_dictionary"] == ["zorbleflax"] and "vad_start_s" not in named
     assert main(["eval", "--real", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -357,10 +357,17 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
     # the default hybrid (the model's override + rescoring) with the recordings' own sentences
     # added to both grammars, as a user adds commands: real voices into a grammar that holds
     # what they said (the pocketsphinx `vocabulary` / `ctc_grammar` PATH settings)
+    # A reference with a word pocketsphinx's dictionary lacks (a name, a misspelling) cannot join
+    # that grammar, nor be force-aligned for the VAD reference: it is left out of both and listed.
+    from tristream_ros.model.speech.pocketsphinx_frontend import sentence_words, unknown_words
+
+    refs = {w: normalize(w.with_suffix(".txt").read_text().strip()) for w in wavs}
+    unknown = {w: unknown_words(sentence_words(r)) for w, r in refs.items()}
+    unknown = {w: u for w, u in unknown.items() if u}
     with tempfile.TemporaryDirectory(prefix="tristream_real_") as tmp:
         sentences = Path(tmp) / "sentences.txt"
-        refs = [normalize(w.with_suffix(".txt").read_text().strip()) for w in wavs]
-        sentences.write_text("\n".join(all_queries() + refs) + "\n")
+        known_refs = [r for w, r in refs.items() if w not in unknown and sentence_words(r)]
+        sentences.write_text("\n".join(all_queries() + known_refs) + "\n")
         fronts["hybrid_grammar_with_references"] = configured_frontend(
             "hybrid", speech, vocabulary=str(sentences), ctc_grammar=str(sentences),
             thresholds=load_grammar_thresholds(model_dir))
@@ -381,6 +388,10 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
             entry[name] = hyp
             cers[name].append(char_error_rate(ref, hyp))
             exact[name].append(normalize(hyp) == normalize(ref))
+        if wav in unknown:
+            entry["reference_words_not_in_dictionary"] = unknown[wav]
+            per_file.append(entry)
+            continue
         # reference boundaries: forced alignment of the known transcript (real-speech acoustic model)
         dec = Decoder(samprate=16000, loglevel="FATAL")
         dec.set_align_text(normalize(ref))
@@ -399,6 +410,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
             end_err.append(abs(vad_e - ref_e))
         per_file.append(entry)
     return {"files": len(per_file),
+            "references_not_in_dictionary": sorted(w.name for w in unknown),
             "transcript_cer": {k: float(np.mean(v)) for k, v in cers.items()},
             "transcript_exact": {k: float(np.mean(v)) for k, v in exact.items()},
             "vad_start_error_ms": 1000 * float(np.mean(start_err)) if start_err else None,
