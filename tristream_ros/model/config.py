@@ -204,12 +204,18 @@ class CascadeConfig:
         with this text and action "none" instead of by the speech expert, which never learnt to
         answer about a scene it cannot see (it made up motions: "is there a cone" -> "backing
         up"). "" turns this off.
+    no_referent_reply: a follow-up that points back at the previous turn ("go to it", "what
+        colour is that one": model/dialogue.refers_back) with no previous turn given
+        (Query.context_text empty) is answered with this text and action "none": there is
+        nothing it can mean, and the experts, trained with context on every follow-up, guessed
+        (real speech heard as "go to it" made the robot back up). "" turns this off.
     """
 
     escalate_below: float = 0.5
     start: str = "router"
     max_answer_tokens: int = 32
     no_camera_reply: str = "i cannot see anything right now"
+    no_referent_reply: str = "which one do you mean"
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.escalate_below <= 1.0, "CascadeConfig", "escalate_below",
@@ -220,6 +226,8 @@ class CascadeConfig:
                "CascadeConfig", "max_answer_tokens", self.max_answer_tokens, "must be a positive int")
         _check(isinstance(self.no_camera_reply, str), "CascadeConfig", "no_camera_reply", self.no_camera_reply,
                "must be a string")
+        _check(isinstance(self.no_referent_reply, str), "CascadeConfig", "no_referent_reply",
+               self.no_referent_reply, "must be a string")
 
 
 @dataclass

@@ -34,6 +34,7 @@ from torch.nn import functional as F
 from tristream_ros.errors import InputError
 from tristream_ros.model.config import (ROUTE_INDEX, ROUTE_RANK, ROUTES, VISION_ROUTES,
                                         TriStreamConfig)
+from tristream_ros.model.dialogue import refers_back
 from tristream_ros.model.fusion.cascade import CascadeTrace, run_cascade, trace_costs
 from tristream_ros.model.fusion.decoder import FusionDecoder, KVCache, VisionContext
 from tristream_ros.model.fusion.router import cascade_order, feasible_routes, QueryRouter
@@ -671,11 +672,17 @@ class TriStreamModel(nn.Module):
         cfg = self.config
         speech, q_ids, c_ids, spoken = self._check_query(query)
         has_vision = query.vision is not None
-        routed, _ = self._route(speech, q_ids, c_ids, has_vision, spoken)
+        routed, route_probs = self._route(speech, q_ids, c_ids, has_vision, spoken)
+        if not c_ids and cfg.cascade.no_referent_reply and refers_back(query.text or ""):
+            # a follow-up with no previous turn: nothing to point at (model/dialogue.py)
+            yield from self._fixed_answer(routed, float(route_probs[ROUTE_INDEX[routed]]),
+                                          cfg.cascade.no_referent_reply, t0)
+            return
         if not has_vision and cfg.cascade.no_camera_reply:
             wanted, probs = self._route(speech, q_ids, c_ids, True, spoken)  # as if a camera were there
             if wanted in VISION_ROUTES:  # the query is about the scene: say so, do not guess or move
-                yield from self._no_camera_answer(wanted, float(probs[ROUTE_INDEX[wanted]]), t0)
+                yield from self._fixed_answer(wanted, float(probs[ROUTE_INDEX[wanted]]),
+                                              cfg.cascade.no_camera_reply, t0)
                 return
         t_route = time.perf_counter()
 
@@ -834,12 +841,14 @@ class TriStreamModel(nn.Module):
             lat["first_token"] = 1000 * (t_first - t0)
         yield Done(latencies_ms=lat, text=" ".join(words), flops=trace.flops, trace=trace)
 
-    def _no_camera_answer(self, wanted: str, confidence: float, t0: float) -> Iterator[AnswerEvent]:
-        """A scene query with no camera: RouteChosen(the vision route it needs), Action none,
-        cascade.no_camera_reply word by word, Done (no expert ran: no trace, router cost only)."""
-        yield RouteChosen(wanted, confidence, 0)
+    def _fixed_answer(self, route: str, confidence: float, reply: str, t0: float) -> Iterator[AnswerEvent]:
+        """A query no expert should answer (a scene query with no camera: cascade.no_camera_reply;
+        a follow-up with no previous turn: cascade.no_referent_reply): RouteChosen(the route the
+        router chose for it), Action none, `reply` word by word, Done (no expert ran: no trace,
+        router cost only)."""
+        yield RouteChosen(route, confidence, 0)
         yield Action("none", 1.0, None)
-        words = self.config.cascade.no_camera_reply.split()
+        words = reply.split()
         t_first = time.perf_counter()
         for i, w in enumerate(words):
             yield TextDelta(w if i == 0 else " " + w)

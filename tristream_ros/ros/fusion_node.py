@@ -30,7 +30,9 @@ Every output copies the stamp of the utterance it answers (end of speech).
 Dialogue context: the previous turn ("query <sep> answer", as in training) is passed to the model
 only for follow-ups that point back at it ("go to it", ``context.policy: referring``): the model
 learned "context present = follow-up", so always passing it pulls every query to the trimodal
-expert.
+expert. A follow-up with no previous turn (none yet, older than ``context.max_age_s``, or
+``context.policy: never``) is answered ``cascade.no_referent_reply`` ("which one do you mean"),
+action none (model/dialogue.py).
 
 Every utterance gets an answer or an explicit error chunk: model errors, bad speech tokens
 with no transcript, an overflowing queue (the oldest waiting utterance is answered with an
@@ -44,7 +46,6 @@ from __future__ import annotations
 import collections
 import itertools
 import queue
-import re
 import sys
 import threading
 import time
@@ -56,6 +57,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from std_msgs.msg import Header, String
 
 from tristream_ros.errors import InputError, ModelFileError
+from tristream_ros.model.dialogue import refers_back
 from tristream_ros.msg import ActionHint, AudioChunk, ResponseChunk, SpeechTokens, Transcript
 from tristream_ros.msg import VisionTokens as VisionTokensMsg
 from tristream_ros.ros.conversions import numpy_to_audio_chunk, stamp_to_ns
@@ -73,19 +75,6 @@ HINT_TOPIC = "assistant/action_hint"
 AUDIO_TOPIC = "audio/output"
 PLAUSIBLE_DELAY_S = 60.0  # stamps further than this from the node clock are another clock (bag time)
 CONTEXT_POLICIES = ("referring", "always", "never")
-
-
-def refers_back(text: str) -> bool:
-    """Does the query point back at the previous turn ("go to it", "look at that one", "go over
-    there")? The model reads the previous turn as context only for such follow-ups (that is how it
-    was trained: context present = follow-up), so the node passes it only then. "there" counts
-    after go/over/me only ("how many balls are there" and "stop right there" are not follow-ups)."""
-    words = re.findall(r"[a-z']+", text.lower())
-    for i, w in enumerate(words):
-        prev = words[i - 1] if i else ""
-        if w in ("it", "its") or (w == "one" and prev == "that") or (w == "there" and prev in ("go", "over", "me")):
-            return True
-    return False
 
 
 @dataclass
