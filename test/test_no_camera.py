@@ -3,25 +3,12 @@ node's frames are stale) is answered "i cannot see anything right now" with acti
 speech expert, which never learnt scene questions, used to make up motions for them
 ("is there a cone" -> "backing up"). Speech commands are unaffected. Shipped model."""
 import dataclasses
-from pathlib import Path
 
 import pytest
+from shipped_model import ask as _ask
+from shipped_model import shipped  # noqa: F401  (fixture)
 
 from tristream_ros.errors import InputError
-
-MODEL = Path(__file__).resolve().parents[1] / "models" / "demo"
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    from tristream_ros.training.ship import load_shipped
-    return load_shipped(MODEL)
-
-
-def _ask(model, speech, text, camera=False):
-    from tristream_ros.model.speech.respoken import RespokenTokens
-    from tristream_ros.training.evaluate import run_query
-    return run_query(model, text, RespokenTokens(speech)(text), None, None, dense=False, camera=camera)
 
 
 @pytest.mark.parametrize("text", ["is there a cone", "go to the red ball", "what colour is the cup", "point at the ball"])

@@ -5,20 +5,14 @@ heard as "go there" / "go to it" made the shipped model back up (session 20: 12 
 out-of-domain recordings), "turn to it" turned the robot. With the previous turn the follow-up
 is answered as before. Shipped model."""
 import dataclasses
-from pathlib import Path
 
 import pytest
+from shipped_model import ask as _ask
+from shipped_model import shipped  # noqa: F401  (fixture)
 
 from tristream_ros.errors import InputError
 
-MODEL = Path(__file__).resolve().parents[1] / "models" / "demo"
 FRAMES_SEED = 3
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    from tristream_ros.training.ship import load_shipped
-    return load_shipped(MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +20,6 @@ def frames():
     """A rendered camera frame sequence (generated scene, fixed seed)."""
     from tristream_ros.data.scenes import render_scene, sample_scene
     return render_scene(sample_scene(FRAMES_SEED)).frames
-
-
-def _ask(model, speech, text, frames=None, context=None, camera=False):
-    from tristream_ros.model.speech.respoken import RespokenTokens
-    from tristream_ros.training.evaluate import run_query
-    return run_query(model, text, RespokenTokens(speech)(text), frames, context, dense=False, camera=camera)
 
 
 def test_refers_back_is_exactly_the_followup_phrasings():

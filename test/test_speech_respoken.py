@@ -1,21 +1,13 @@
 """Respoken speech tokens (model/speech/respoken.py): the recognised sentence spoken by a training
 espeak-ng voice and encoded by the shipped speech model, what the hybrid front end hands the
 model by default (speech.tokens_from: respoken)."""
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from shipped_model import MODEL
+from shipped_model import shipped  # noqa: F401  (fixture)
 
 from tristream_ros.errors import InputError
-
-MODEL = Path(__file__).resolve().parents[1] / "models" / "demo"
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    from tristream_ros.training.ship import load_shipped
-    return load_shipped(MODEL)
 
 
 def test_respoken_tokens_shape_cache_and_content(shipped):

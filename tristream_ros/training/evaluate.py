@@ -361,8 +361,11 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
     # that grammar, nor be force-aligned for the VAD reference: it is left out of both and listed.
     from tristream_ros.model.speech.pocketsphinx_frontend import sentence_words, unknown_words
 
-    refs = {w: normalize(w.with_suffix(".txt").read_text().strip()) for w in wavs}
-    unknown = {w: unknown_words(sentence_words(r)) for w, r in refs.items()}
+    raw_refs = {w: w.with_suffix(".txt").read_text().strip() for w in wavs}
+    refs = {w: normalize(r) for w, r in raw_refs.items()}
+    # one pass over the dictionary for every reference's words (it is read whole per call)
+    missing = set(unknown_words(sorted({x for r in refs.values() for x in sentence_words(r)})))
+    unknown = {w: [x for x in sorted(set(sentence_words(r))) if x in missing] for w, r in refs.items()}
     unknown = {w: u for w, u in unknown.items() if u}
     with tempfile.TemporaryDirectory(prefix="tristream_real_") as tmp:
         sentences = Path(tmp) / "sentences.txt"
@@ -375,7 +378,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
     exact = {k: [] for k in fronts}
     start_err, end_err = [], []
     for wav in wavs:
-        ref = wav.with_suffix(".txt").read_text().strip()
+        ref = raw_refs[wav]
         try:
             audio = load_audio(wav)
         except InputError as exc:  # reported (evaluate_domain.evaluate_folder lists it), not fatal

@@ -1,6 +1,10 @@
 """Keyword-spotting check of the chosen sentence: pocketsphinx's kws search (the phrase against
 its own phone-loop garbage model, one search) at a grid of thresholds; per utterance the largest
-threshold exponent at which the chosen sentence is still spotted."""
+threshold exponent at which the chosen sentence is still spotted.
+
+    kwsrun.py val N OUT | kwsrun.py FOLDER N OUT   (a folder's TXT beside a file is its `ref`;
+    the session-20 run over the real folder predates that and recorded ref null; it changes
+    nothing else)"""
 import json, sys, os, time, tempfile; sys.path.insert(0,'/work/main')
 import numpy as np
 from pocketsphinx import Decoder
@@ -38,7 +42,7 @@ if which == 'val':
         if s['audio'] is not None: items.append((s['id'], s['query'], s['audio']))
         if len(items) >= n: break
 else:
-    for f in audio_files(which)[:n]: items.append((f.name, None, load_audio(f)))
+    for f in audio_files(which)[:n]: items.append((f.name, f.with_suffix(".txt").read_text().strip() if f.with_suffix(".txt").is_file() else None, load_audio(f)))
 rows = []; t0 = time.time()
 for name, ref, audio in items:
     utt = tok.transcribe(audio)
