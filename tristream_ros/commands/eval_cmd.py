@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "halves with this many seconds of silence between (a hesitation mid-command)")
     parser.add_argument("--incomplete-hold-ms", type=float, default=None, help="with --engine: the front end's "
                         "hold of an unfinished sentence's end (default: the node's, 700 ms; 0: off)")
+    parser.add_argument("--short-forms", action="store_true", help="with --engine: the short forms people say "
+                        "to robots (\"left\", \"go ahead\", \"stop it\": data/language.SHORT_FORMS) instead of "
+                        "held-out-phrasing queries")
     parser.add_argument("--room", action="store_true", help="with --engine: each query heard in a room drawn "
                         "like the test split's (noise 5-35 dB SNR, reverb, gain, band limits, speed), not clean")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
@@ -173,7 +176,7 @@ def _run_engine(args) -> int:
         report = evaluate_tts(args.model, args.engine, voices, args.queries, args.seed,
                               keep_predictions=args.predictions, progress=not args.json, room=args.room,
                               tokens_from=args.speech_tokens, pause_s=args.pause,
-                              hold_ms=args.incomplete_hold_ms)
+                              hold_ms=args.incomplete_hold_ms, query_set="short" if args.short_forms else "heldout")
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2

@@ -150,6 +150,21 @@ FOLLOWUP_CONTEXTS: dict[str, tuple[str, ...]] = {
 }
 
 ALL_INTENTS: dict[str, tuple[list[str], list[str]]] = {**SPEECH_INTENTS, **SCENE_INTENTS, **FOLLOWUP_INTENTS}
+
+# Short forms people say to a robot (and the keyword sets of spoken-command corpora such as
+# Speech Commands: "left", "right", "forward", "backward"), in the recognisers' grammar so that
+# they can be heard at all (without them "left" was heard as "halt" or "move ahead"), but never
+# in training or test data: the model answers them from the words it was trained on
+# (test/test_short_forms.py checks every one on the shipped model). Only words of the shipped
+# vocabulary; none the model gets wrong ("go" alone: backing up) and no follow-up wording.
+SHORT_FORMS: dict[str, list[str]] = {
+    "stop": ["stop it", "stop please", "stop that"],
+    "turn_left": ["left", "go left"],
+    "turn_right": ["right", "go right"],
+    "forward": ["forward", "go ahead", "keep going"],
+    "backward": ["backward", "backwards", "go backward"],
+    "capabilities": ["help"],
+}
 INTENT_ACTION: dict[str, str] = {
     "stop": "stop", "turn_left": "turn_left", "turn_right": "turn_right", "forward": "forward",
     "backward": "backward", "capabilities": "none", "describe": "none", "what_in_region": "none",
@@ -468,13 +483,16 @@ def expand_template(template: str) -> set[str]:
 
 
 def all_queries(phrasing: str | None = None) -> list[str]:
-    """Every query sentence the templates can produce (``phrasing``: train, heldout or both)."""
+    """Every query sentence users may say: the templates' (``phrasing`` train or heldout) and the
+    SHORT_FORMS (``short``; never in generated data); None: all of them (the recognisers' grammar)."""
     out: set[str] = set()
     for intent, (train, heldout) in ALL_INTENTS.items():
         for split, tmpls in (("train", train), ("heldout", heldout)):
             if phrasing in (None, split):
                 for t in tmpls:
                     out |= expand_template(t)
+    if phrasing in (None, "short"):
+        out |= {s for forms in SHORT_FORMS.values() for s in forms}
     return sorted(out)
 
 
@@ -512,14 +530,18 @@ def vocabulary() -> list[str]:
 
 
 def sentences_for(vocabulary: str) -> list[str] | None:
-    """A recognizer vocabulary setting -> sentences: ``queries`` (what users say), ``domain``
-    (queries + answers), ``none`` (None) or a path to a file with one sentence a line."""
+    """A recognizer vocabulary setting -> sentences: ``queries`` (what users say: the templates'
+    phrasings and the SHORT_FORMS), ``templates`` (the templates' phrasings only: no single
+    "left" / "right" for short out-of-domain words to land on), ``domain`` (queries + answers),
+    ``none`` (None) or a path to a file with one sentence a line."""
     if vocabulary in ("queries", "domain"):
         return all_queries() if vocabulary == "queries" else all_sentences()
+    if vocabulary == "templates":
+        return sorted(set(all_queries("train")) | set(all_queries("heldout")))
     if not vocabulary or vocabulary == "none":
         return None
     from pathlib import Path
     path = Path(vocabulary)
     if not path.is_file():
-        raise InputError(f"vocabulary file {vocabulary!r} not found (expected queries | domain | none | PATH)")
+        raise InputError(f"vocabulary file {vocabulary!r} not found (expected queries | templates | domain | none | PATH)")
     return [s for s in path.read_text().splitlines() if s.strip()]

@@ -17,11 +17,12 @@ _WORD = re.compile(r"[a-z']+")
 def refers_back(text: str) -> bool:
     """Does the query point back at the previous turn ("go to it", "look at that one", "go over
     there")? "there" counts after go/over/me only ("how many balls are there" and "stop right
-    there" are not follow-ups). Exactly the follow-up intents' phrasings of data/language.py
-    (tested)."""
+    there" are not follow-ups), and "it" not after "stop" ("stop it", a short form). Exactly the
+    follow-up intents' phrasings of data/language.py (tested)."""
     words = _WORD.findall(text.lower())
     for i, w in enumerate(words):
         prev = words[i - 1] if i else ""
-        if w in ("it", "its") or (w == "one" and prev == "that") or (w == "there" and prev in ("go", "over", "me")):
+        if (w in ("it", "its") and prev != "stop") or (w == "one" and prev == "that") or \
+                (w == "there" and prev in ("go", "over", "me")):
             return True
     return False

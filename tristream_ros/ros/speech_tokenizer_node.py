@@ -24,14 +24,17 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
   speech.frontend          auto (hybrid when the encoder weights exist, else pocketsphinx) |
                            hybrid | ctc | pocketsphinx
   speech.weights           file name of the SpeechModel weights (speech.safetensors)
-  pocketsphinx.vocabulary  queries (what users say to the assistant; 2.6x cheaper to decode than
-                           domain) | domain (queries + answers) | none | PATH (one sentence a line)
+  pocketsphinx.vocabulary  queries (what users say to the assistant, short forms like "left"
+                           included; 2.6x cheaper to decode than domain) | templates (the same
+                           without the short forms) | domain (queries + answers) | none | PATH
   pocketsphinx.mode        grammar | lm
   pocketsphinx.beam        search beam over the vocabulary (default 1e-80, wider than
                            pocketsphinx's 1e-48, which lost every path for a quarter of the
                            held-out voices' queries; 0: pocketsphinx's defaults)
+  speech.confirm_short_forms  hybrid: a short form (data/language.SHORT_FORMS: "left", "go ahead")
+                           is understood only when pocketsphinx heard it itself (default true)
   speech.ctc_grammar       hybrid only: sentences our encoder's CTC scores at end of utterance
-                           (queries | domain | none | PATH); its best sentence replaces
+                           (queries | templates | domain | none | PATH); its best sentence replaces
                            pocketsphinx's text when it clears speech.ctc_grammar_min_score
                            (per-frame log-likelihood), speech.ctc_grammar_min_margin (lead over
                            the runner-up) and speech.ctc_grammar_min_lead (lead over the sentence
@@ -130,13 +133,15 @@ class StampMap:
 
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
                     ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None,
-                    tokens_from: str = "respoken", beam: float | None = None, recognizer: str = ""):
+                    tokens_from: str = "respoken", beam: float | None = None, recognizer: str = "",
+                    confirm_short_forms: bool = True):
     """-> (SpeechTokenizer, frontend actually used). beam: pocketsphinx's search beam (None: the
     default DOMAIN_BEAM, 0: pocketsphinx's own defaults). ctc_grammar (hybrid only): the sentence set
-    our encoder's CTC scores at end of utterance (queries | domain | none | PATH), with the
+    our encoder's CTC scores at end of utterance (queries | templates | domain | none | PATH), with the
     override's `thresholds` (None: the module defaults); tokens_from (hybrid only): respoken | audio;
     recognizer (hybrid with respoken tokens): a second SpeechModel file in `folder` whose CTC
-    recognises (used when present; '' = none)."""
+    recognises (used when present; '' = none); confirm_short_forms (hybrid): a short form ("left")
+    is understood only when pocketsphinx heard it itself."""
     from tristream_ros.model.speech.frontend import configured_frontend
 
     if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
@@ -157,7 +162,7 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
         rec = load_speech_model(folder, recognizer)  # None when the folder has no such file
     return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
                                ctc_grammar=ctc_grammar, thresholds=thresholds, tokens_from=tokens_from,
-                               beam=beam, recognizer=rec), frontend
+                               beam=beam, recognizer=rec, confirm_short_forms=confirm_short_forms), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -171,11 +176,11 @@ class SpeechTokenizerNode(Node):
         recognizer = str(param(self, "speech.recognizer_weights", RECOGNIZER_FILE,
                                "hybrid with respoken tokens: the SpeechModel whose CTC recognises, when model.path "
                                "has it ('' or absent: speech.weights recognises too)"))
-        vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | domain | none | PATH"))
+        vocabulary = str(param(self, "pocketsphinx.vocabulary", "queries", "queries | templates | domain | none | PATH"))
         mode = str(param(self, "pocketsphinx.mode", "grammar", "grammar | lm"))
         beam = float(param(self, "pocketsphinx.beam", DOMAIN_BEAM,
                            "search beam over the vocabulary (0: pocketsphinx's defaults)"))
-        ctc_grammar = str(param(self, "speech.ctc_grammar", "queries", "queries | domain | none | PATH (hybrid)"))
+        ctc_grammar = str(param(self, "speech.ctc_grammar", "queries", "queries | templates | domain | none | PATH (hybrid)"))
         tokens_from = str(param(self, "speech.tokens_from", "respoken",
                                 "hybrid: speech tokens of the recognised sentence spoken by a training voice "
                                 "(respoken) or of the user's audio (audio)"))
@@ -225,6 +230,9 @@ class SpeechTokenizerNode(Node):
         if not bool(param(self, "speech.reject_out_of_domain", True,
                           "mark speech neither model vouches for as not understood (no query is made of it)")):
             g_reject = dict(REJECT_OFF)
+        confirm = bool(param(self, "speech.confirm_short_forms", True,
+                             "hybrid: a short form (\"left\", \"go ahead\") is understood only when pocketsphinx "
+                             "heard it itself, not on our CTC's word alone"))
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
@@ -244,7 +252,7 @@ class SpeechTokenizerNode(Node):
                                                         ctc_grammar, GrammarThresholds(g_score, g_margin, g_lead,
                                                                                        g_unsure, g_unsure_lead,
                                                                                        **g_rescore, **g_reject),
-                                                        tokens_from, beam, recognizer)
+                                                        tokens_from, beam, recognizer, confirm)
         self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood"):

@@ -53,6 +53,19 @@ def tts_queries(n: int = 30, seed: int = 0) -> list[dict]:
     return out
 
 
+def short_form_queries(seed: int = 0) -> list[dict]:
+    """Every ``language.SHORT_FORMS`` sentence ("left", "go ahead", "stop it"...) as a no-camera-needed
+    command (route ``speech``) with a rendered scene in view (deterministic in ``seed``). These are
+    in the recognisers' grammar but in no training or test data."""
+    out = []
+    for i, (intent, sentence) in enumerate((it, s) for it, forms in language.SHORT_FORMS.items() for s in forms):
+        spec = sample_scene(int(np.random.default_rng([int(seed), 17, i]).integers(2**31)), allowed_combos=ALL_COMBOS)
+        out.append({"id": f"short-{i:03d}", "intent": intent, "route": "speech", "query": sentence,
+                    "answer": language.SPEECH_ANSWERS[intent], "action": language.INTENT_ACTION[intent],
+                    "frames": render_scene(spec).frames})
+    return out
+
+
 def _pad(x: np.ndarray) -> np.ndarray:
     z = np.zeros(int(SILENCE_S * SAMPLE_RATE), np.float32)
     return np.concatenate([z, x.astype(np.float32), z])
@@ -126,8 +139,10 @@ def _run_voice(model, tok, queries: list[dict], synth, room: bool = False, seed:
 def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str] | None = None, n: int = 30,
                  seed: int = 0, espeak_reference: bool = True, keep_predictions: bool = False, room: bool = False,
                  tokens_from: str = "respoken", pause_s: float = 0.0, hold_ms: float | None = None,
-                 progress: bool = False) -> dict:
+                 progress: bool = False, query_set: str = "heldout") -> dict:
     """Per-voice and overall figures for ``engine`` voices (data/tts_engines.py: flite, festival).
+    query_set: ``heldout`` (``n`` held-out-phrasing queries, tts_queries) or ``short`` (every
+    SHORT_FORMS sentence once, short_form_queries; ``n`` unused).
     room: each query heard through room_for(seed, id) (noise, reverb, ...) instead of clean.
     pause_s: each query spoken in two halves with this pause between (spoken_with_pause).
     hold_ms: the front end's VadConfig.incomplete_hold_ms (None: the default)."""
@@ -144,7 +159,9 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
         raise InputError(f"pause must be a number of seconds >= 0, got {pause_s}")
     vad = VadConfig() if hold_ms is None else VadConfig(incomplete_hold_ms=hold_ms)
     tok = build_frontend(speech, "hybrid", model_dir, tokens_from, vad)
-    queries = tts_queries(n, seed)
+    if query_set not in ("heldout", "short"):
+        raise InputError(f"query set must be heldout or short, got {query_set!r}")
+    queries = tts_queries(n, seed) if query_set == "heldout" else short_form_queries(seed)
     per_voice, all_rows, preds = {}, [], {}
     for v in voices:
         if progress:
@@ -156,7 +173,7 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
         preds[v] = rows
     report = {"engine": engine, "model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from,
               "pause_s": pause_s, "incomplete_hold_ms": vad.incomplete_hold_ms, "seed": seed,
-              "queries": len(queries), "phrasing": "heldout",
+              "queries": len(queries), "phrasing": query_set,
               "audio": "test-split room effects (training/evaluate_tts.room_for)" if room else "clean, 0.3 s silence either side", "voices": voices, "per_voice": per_voice,
               "overall": _summary(all_rows)}
     report["overall"]["routes"] = {r: _summary([x for x in all_rows if x["route"] == r])

@@ -4,9 +4,11 @@ is what runs.
 
     frontend      hybrid (pocketsphinx text + our encoder's tokens and CTC grammar) | ctc |
                   pocketsphinx
-    vocabulary    pocketsphinx's sentences: queries | domain | none | PATH (data.language.sentences_for)
+    vocabulary    pocketsphinx's sentences: queries | templates | domain | none | PATH (data.language.sentences_for)
     mode          grammar (JSGF of the sentences) | lm (bigram LM over them)
     ctc_grammar   hybrid only: the sentences our CTC scores at end of utterance, same names
+    confirm_short_forms  hybrid only: a short form ("left") is understood only when pocketsphinx
+                  heard it itself (HybridSpeechTokenizer.confirm)
     tokens_from   hybrid only: respoken (the final sentence spoken by a training voice, encoded:
                   model/speech/respoken.py) | audio (the user's own audio, encoded)
 """
@@ -25,13 +27,14 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
                         vocabulary: str = "queries", mode: str = "grammar", vad=None,
                         ctc_grammar: str = "queries", thresholds: GrammarThresholds | None = None,
                         tokens_from: str = "respoken", beam: float | None = None,
-                        recognizer: SpeechModel | None = None) -> SpeechTokenizer:
+                        recognizer: SpeechModel | None = None, confirm_short_forms: bool = True) -> SpeechTokenizer:
     """The SpeechTokenizer named by the node's parameters (defaults: the node's defaults;
     thresholds: the CTC-grammar override's, None = the module defaults; beam: pocketsphinx's
     search beam over the vocabulary, None = DOMAIN_BEAM, 0 = pocketsphinx's defaults;
     recognizer: a SpeechModel whose CTC recognises while `model` encodes the respoken sentence,
-    used by the hybrid with respoken tokens only, else `model` does both)."""
-    from tristream_ros.data.language import sentences_for
+    used by the hybrid with respoken tokens only, else `model` does both; confirm_short_forms: the
+    hybrid understands a SHORT_FORMS sentence only when pocketsphinx heard it itself)."""
+    from tristream_ros.data.language import all_queries, sentences_for
     from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig
 
     if frontend not in FRONTEND_NAMES:
@@ -50,5 +53,7 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
     if frontend == "hybrid":
         g_sentences = sentences_for(ctc_grammar)
         grammar = CtcSentenceScorer(g_sentences) if g_sentences else None
+    confirm = all_queries("short") if frontend == "hybrid" and confirm_short_forms else ()
     return build_speech_tokenizer(frontend, model, ps, vad, grammar=grammar, thresholds=thresholds,
-                                  respoken=respoken, recognizer=recognizer if respoken is not None else None)
+                                  respoken=respoken, recognizer=recognizer if respoken is not None else None,
+                                  confirm=confirm)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -407,6 +408,19 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         return self.recognizer.current(), torch.zeros(0, 0), ""
 
 
+CONFIRM_CTC_MIN = -0.1  # per-frame CTC log-likelihood at which a short form needs no confirmation
+
+
+def short_form_confirmed(text: str, ps_text: str, match: GrammarMatch | None, confirm: frozenset[str]) -> bool:
+    """May the hybrid accept ``text``? Yes unless it is one of ``confirm`` (normalised words) that
+    pocketsphinx did not hear itself (``ps_text``) and the CTC's best sentence (``match``) is not
+    it at a score per frame of CONFIRM_CTC_MIN or better (HybridSpeechTokenizer.confirm)."""
+    said = " ".join(sentence_words(text))
+    if said not in confirm or said == " ".join(sentence_words(ps_text)):
+        return True
+    return match is not None and " ".join(sentence_words(match.text)) == said and match.score >= CONFIRM_CTC_MIN
+
+
 class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
     """Text (and partials) from pocketsphinx, speech tokens and ctc_text from our encoder.
     If pocketsphinx finds no words (e.g. out-of-grammar speech), the text falls back to CTC's.
@@ -426,14 +440,24 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
     recognizer (optional, needs `respoken`): a second SpeechModel whose CTC does the recognising
     (scores, ctc_text) while `model` only encodes the respoken sentence into the tokens the fusion
     model was trained on (training/recognizer.py: the same encoder fine-tuned on more voices);
-    the user's own audio then never becomes tokens (empty tokens when nothing was recognised)."""
+    the user's own audio then never becomes tokens (empty tokens when nothing was recognised).
+
+    confirm (optional): sentences accepted only when pocketsphinx heard them itself (the short
+    forms, "left", "go ahead": data/language.SHORT_FORMS). Our CTC, trained on synthetic voices,
+    chose "right" or "go left" for 13 of 20 short real out-of-domain words that moved the robot
+    (digits, game voices) while pocketsphinx, whose acoustic model is of real speech, heard
+    something else; right short forms from voices neither was trained on (flite, Festival) were
+    pocketsphinx's own sentence in 108 of 112 (session 21). Otherwise not understood, unless
+    the CTC vouches for it as for its own training voices (best sentence, score per frame >=
+    CONFIRM_CTC_MIN: espeak's short forms that pocketsphinx missed scored -0.17 to 0, the real
+    out-of-domain words -0.15 and lower, flite's and Festival's misheard ones -0.16 and lower)."""
 
     frontend_name = "hybrid"
 
     def __init__(self, model: SpeechModel, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
                  grammar: CtcSentenceScorer | None = None, thresholds: GrammarThresholds | None = None,
-                 respoken=None, recognizer: SpeechModel | None = None):
+                 respoken=None, recognizer: SpeechModel | None = None, confirm: Iterable[str] = ()):
         if recognizer is not None and respoken is None:
             raise InputError("a separate speech recognizer needs respoken speech tokens (speech.tokens_from: "
                              "respoken): its own tokens are not the ones the fusion model reads")
@@ -451,6 +475,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.last_rescored: list[tuple[str, float, float]] | None = None  # (sentence, CTC, alignment) per candidate
         # the out-of-domain test's inputs for the last utterance (None: not tested) and its verdict
         self.last_rejection: dict | None = None
+        self.confirm = frozenset(" ".join(sentence_words(t)) for t in confirm)
         super().__init__(pocketsphinx, vad, pre_roll_ms)
         if self.thresholds.rejects:
             self.recognizer.enable_phone_loop()
@@ -475,6 +500,9 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                 text = self._rescore(rescore_candidates(ranked, k, ps_text), ps_text, lp.shape[0])
             if m is not None and self.thresholds.rejects:
                 self.last_rejection = self._rejection(m.score, text)
+        if not short_form_confirmed(text, ps_text, self.last_match, self.confirm):
+            self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
+                                   "unconfirmed": "pocketsphinx heard " + repr(ps_text)}
         return text
 
     def _rejection(self, ctc_score: float, text: str) -> dict:
@@ -535,8 +563,8 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            pocketsphinx: PocketsphinxConfig | None = None,
                            vad: VadConfig | None = None, grammar: CtcSentenceScorer | None = None,
                            thresholds: GrammarThresholds | None = None, respoken=None,
-                           recognizer: SpeechModel | None = None) -> SpeechTokenizer:
-    """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken, recognizer: hybrid only)."""
+                           recognizer: SpeechModel | None = None, confirm: Iterable[str] = ()) -> SpeechTokenizer:
+    """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken, recognizer, confirm: hybrid only)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
     if frontend in ("ctc", "hybrid") and model is None:
@@ -546,4 +574,4 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
     if frontend == "pocketsphinx":
         return PocketsphinxSpeechTokenizer(pocketsphinx, vad)
     return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds, respoken=respoken,
-                                 recognizer=recognizer)
+                                 recognizer=recognizer, confirm=confirm)
