@@ -386,11 +386,15 @@ class SpeechTokenizerNode(Node):
             tokens = torch.zeros(0, 0)
             rej = getattr(self.tokenizer, "last_rejection", None) or {}
             self.diag.count("not_understood")
-            self.get_logger().warning(
-                f"{self._utt_id}: heard {utt.text!r} but neither recognizer vouches for it (CTC "
-                f"{rej.get('ctc_score', float('nan')):.3f}/frame, alignment - phone loop "
-                f"{rej.get('gap') if rej.get('gap') is not None else float('nan'):.2e}/frame): not understood, "
-                "no query forwarded")
+            if "unconfirmed" in rej:  # a short form only our CTC chose (speech.confirm_short_forms)
+                self.get_logger().warning(f"{self._utt_id}: heard the short form {utt.text!r} but "
+                                          f"{rej['unconfirmed']}: not understood, no query forwarded")
+            else:
+                self.get_logger().warning(
+                    f"{self._utt_id}: heard {utt.text!r} but neither recognizer vouches for it (CTC "
+                    f"{rej.get('ctc_score', float('nan')):.3f}/frame, alignment - phone loop "
+                    f"{rej.get('gap') if rej.get('gap') is not None else float('nan'):.2e}/frame): "
+                    "not understood, no query forwarded")
         msg = SpeechTokens(utterance_id=self._utt_id, num_tokens=int(tokens.shape[0]),
                            feature_dim=int(tokens.shape[1]) if tokens.shape[0] else 0,
                            token_period_s=0.1, transcript=utt.text if utt.understood else "")
