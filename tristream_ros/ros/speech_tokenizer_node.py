@@ -32,7 +32,8 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            pocketsphinx's 1e-48, which lost every path for a quarter of the
                            held-out voices' queries; 0: pocketsphinx's defaults)
   speech.confirm_short_forms  hybrid: a short form (data/language.SHORT_FORMS: "left", "go ahead")
-                           is understood only when pocketsphinx heard it itself (default true)
+                           is understood only when pocketsphinx heard it itself or our CTC is sure
+                           of it (tokenizer.CONFIRM_CTC_MIN; default true)
   speech.ctc_grammar       hybrid only: sentences our encoder's CTC scores at end of utterance
                            (queries | templates | domain | none | PATH); its best sentence replaces
                            pocketsphinx's text when it clears speech.ctc_grammar_min_score
@@ -141,7 +142,7 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
     override's `thresholds` (None: the module defaults); tokens_from (hybrid only): respoken | audio;
     recognizer (hybrid with respoken tokens): a second SpeechModel file in `folder` whose CTC
     recognises (used when present; '' = none); confirm_short_forms (hybrid): a short form ("left")
-    is understood only when pocketsphinx heard it itself."""
+    is understood only when pocketsphinx heard it itself or our CTC is sure of it."""
     from tristream_ros.model.speech.frontend import configured_frontend
 
     if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
@@ -232,7 +233,7 @@ class SpeechTokenizerNode(Node):
             g_reject = dict(REJECT_OFF)
         confirm = bool(param(self, "speech.confirm_short_forms", True,
                              "hybrid: a short form (\"left\", \"go ahead\") is understood only when pocketsphinx "
-                             "heard it itself, not on our CTC's word alone"))
+                             "heard it itself or our CTC is sure of it (score >= CONFIRM_CTC_MIN)"))
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),

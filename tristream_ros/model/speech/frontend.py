@@ -8,7 +8,7 @@ is what runs.
     mode          grammar (JSGF of the sentences) | lm (bigram LM over them)
     ctc_grammar   hybrid only: the sentences our CTC scores at end of utterance, same names
     confirm_short_forms  hybrid only: a short form ("left") is understood only when pocketsphinx
-                  heard it itself (HybridSpeechTokenizer.confirm)
+                  heard it itself or our CTC is sure of it (HybridSpeechTokenizer.confirm)
     tokens_from   hybrid only: respoken (the final sentence spoken by a training voice, encoded:
                   model/speech/respoken.py) | audio (the user's own audio, encoded)
 """
@@ -33,7 +33,8 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
     search beam over the vocabulary, None = DOMAIN_BEAM, 0 = pocketsphinx's defaults;
     recognizer: a SpeechModel whose CTC recognises while `model` encodes the respoken sentence,
     used by the hybrid with respoken tokens only, else `model` does both; confirm_short_forms: the
-    hybrid understands a SHORT_FORMS sentence only when pocketsphinx heard it itself)."""
+    hybrid understands a SHORT_FORMS sentence only when pocketsphinx heard it itself or our CTC is
+    sure of it)."""
     from tristream_ros.data.language import all_queries, sentences_for
     from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig
 
