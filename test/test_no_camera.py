@@ -27,14 +27,11 @@ def test_speech_commands_without_camera_still_act(shipped, text, action):
     assert p["action"] == action and p["route"] == "speech"
 
 
-def test_reply_off_restores_the_speech_expert(shipped):
+def test_reply_off_restores_the_speech_expert(shipped, monkeypatch):
     model, speech = shipped
     cascade = model.config.cascade
-    model.config.cascade = dataclasses.replace(cascade, no_camera_reply="")
-    try:
-        p = _ask(model, speech, "is there a cone")
-    finally:
-        model.config.cascade = cascade
+    monkeypatch.setattr(model.config, "cascade", dataclasses.replace(cascade, no_camera_reply=""))
+    p = _ask(model, speech, "is there a cone")
     assert p["route"] == "speech" and p["text"] != cascade.no_camera_reply
 
 

@@ -48,14 +48,11 @@ def test_followup_with_previous_turn_is_answered_as_before(shipped, frames):
     assert p["text"] != model.config.cascade.no_referent_reply and p["vision_calls"] >= 1
 
 
-def test_reply_off_restores_the_experts(shipped):
+def test_reply_off_restores_the_experts(shipped, monkeypatch):
     model, speech = shipped
     cascade = model.config.cascade
-    model.config.cascade = dataclasses.replace(cascade, no_referent_reply="")
-    try:
-        p = _ask(model, speech, "go to it")
-    finally:
-        model.config.cascade = cascade
+    monkeypatch.setattr(model.config, "cascade", dataclasses.replace(cascade, no_referent_reply=""))
+    p = _ask(model, speech, "go to it")
     assert p["text"] != cascade.no_referent_reply
 
 

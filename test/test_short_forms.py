@@ -17,7 +17,7 @@ def test_short_forms_are_grammar_only():
     for intent, s in _forms():
         assert intent in L.SPEECH_INTENTS, intent  # commands that need no camera
         assert s in grammar and s not in templated, s
-        assert set(L.all_queries("short")) <= grammar
+    assert set(L.all_queries("short")) <= grammar
     assert ("turn_left", "left") in _forms() and ("turn_right", "right") in _forms()
 
 
@@ -91,18 +91,17 @@ def test_short_form_needs_pocketsphinx_or_a_sure_ctc():
     assert short_form_confirmed("left", "find the cup", None, frozenset())  # confirmation off
 
 
-def test_front_end_rejects_an_unconfirmed_short_form_and_keeps_the_rest():
-    """The shipped default front end, real audio (flite voices and espeak-ng), with and without the
-    confirmation: it only ever turns a short form pocketsphinx did not hear into not understood."""
+def test_front_end_rejects_an_unconfirmed_short_form_and_keeps_the_rest(shipped):  # noqa: F811
+    """The shipped default front end on real flite audio, with and without the confirmation: it
+    turns exactly the short forms short_form_confirmed refuses into not understood."""
     from shipped_model import MODEL
     from tristream_ros.data.flite_synth import flite_synthesize
     from tristream_ros.training.evaluate import build_frontend
     from tristream_ros.training.evaluate_tts import _pad
-    from tristream_ros.training.ship import load_shipped
     from tristream_ros.model.speech.frontend import configured_frontend
-    from tristream_ros.model.speech.tokenizer import CONFIRM_CTC_MIN
+    from tristream_ros.model.speech.tokenizer import short_form_confirmed
     from tristream_ros.model.text_tokenizer import normalize
-    _, speech = load_shipped(MODEL)
+    _, speech = shipped
     on = build_frontend(speech, "hybrid", MODEL)
     assert on.confirm == frozenset(L.all_queries("short"))
     off = configured_frontend("hybrid", speech, confirm_short_forms=False)
@@ -112,12 +111,11 @@ def test_front_end_rejects_an_unconfirmed_short_form_and_keeps_the_rest():
         audio = _pad(flite_synthesize(word, "slt"))
         u = on.transcribe(audio)
         heard = normalize(u.text)
-        ps = normalize(on.last_pocketsphinx_text)
         if heard in on.confirm:
             heard_short += 1
             unconfirmed = "unconfirmed" in (on.last_rejection or {})
-            assert unconfirmed == (ps != heard and not (on.last_match.text == heard
-                                                        and on.last_match.score >= CONFIRM_CTC_MIN)), (word, heard, ps)
+            assert unconfirmed == (not short_form_confirmed(u.text, on.last_pocketsphinx_text, on.last_match,
+                                                            on.confirm)), (word, heard, on.last_pocketsphinx_text)
             if unconfirmed:
                 assert not u.understood
         else:
