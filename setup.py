@@ -13,6 +13,6 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["tristream_ros", "tristream_ros.*"]),
-    package_data={"tristream_ros": ["py.typed", "data/recordings/*"]},
+    package_data={"tristream_ros": ["py.typed", "data/recordings/*", "data/recordings/spliced/*"]},
     entry_points={"console_scripts": ["tristream = tristream_ros.cli:main"]},
 )

@@ -377,6 +377,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
     per_file, cers = [], {k: [] for k in fronts}
     exact = {k: [] for k in fronts}
     start_err, end_err = [], []
+    not_aligned: list[str] = []  # files whose reference pocketsphinx could not align
     for wav in wavs:
         ref = raw_refs[wav]
         try:
@@ -401,8 +402,12 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
         dec.start_utt()
         dec.process_raw((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes(), full_utt=True)
         dec.end_utt()
-        words = [(s.start_frame / 100.0, (s.end_frame + 1) / 100.0) for s in dec.seg()
+        # seg() is None when no path aligns the reference with the audio (a 0.5 s word-spliced
+        # recording did, session 22): the file then has no reference boundaries, and is listed
+        words = [(s.start_frame / 100.0, (s.end_frame + 1) / 100.0) for s in (dec.seg() or ())
                  if not s.word.startswith(("<", "["))]
+        if not words:
+            not_aligned.append(wav.name)
         segs = speech_segments(audio)
         if words and segs:
             ref_s, ref_e = words[0][0], words[-1][1]
@@ -414,6 +419,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
         per_file.append(entry)
     return {"files": len(per_file),
             "references_not_in_dictionary": sorted(w.name for w in unknown),
+            "references_not_aligned": not_aligned,
             "transcript_cer": {k: float(np.mean(v)) for k, v in cers.items()},
             "transcript_exact": {k: float(np.mean(v)) for k, v in exact.items()},
             "vad_start_error_ms": 1000 * float(np.mean(start_err)) if start_err else None,

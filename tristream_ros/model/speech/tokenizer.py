@@ -33,6 +33,7 @@ and ``utterance.text`` tells whether the preview was right.
 """
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -55,6 +56,32 @@ from tristream_ros.signal.features import SAMPLE_RATE, IncrementalLogMel, valida
 
 PRE_ROLL_MS = 200.0  # audio kept before the VAD start is fed to the front ends too
 HISTORY_SAMPLES = 2 * SAMPLE_RATE  # 2 s kept outside utterances: a VAD start is decided after it began
+# Make-up gain for quiet speech (session 22). Our encoder's log-mel features have a fixed scale
+# (signal/features.py), so its CTC hears level: it was trained on utterances peaking at -23 dBFS
+# and up (800 val utterances: 1st percentile -21.7), and a real command 30 dB quieter than its
+# recording ("go forward", peak -44 dBFS) was heard "move to it", or marked not understood
+# (pocketsphinx, which normalises its cepstra, still heard "go forward"). When an utterance
+# (pre-roll included) peaks under QUIET_PEAK_DBFS, the hybrid and CTC front ends encode it again
+# at its end, raised so that it peaks at MAKEUP_TARGET_DBFS (at most MAKEUP_MAX_DB), before the
+# CTC's sentence is scored; the VAD and pocketsphinx get the audio as it came. (A gain read off
+# the onset, before the VAD's start decision, was tried first: soft onsets made it overshoot.)
+QUIET_PEAK_DBFS = -30.0  # dBFS: utterance peak under which the encoder hears it raised
+MAKEUP_TARGET_DBFS = -8.0  # dBFS: utterance peak after the make-up gain (val utterances' median)
+MAKEUP_MAX_DB = 40.0  # dB: largest make-up gain (no gain for digital silence)
+
+
+def makeup_gain_db(audio: np.ndarray, quiet_peak_dbfs: float | None = QUIET_PEAK_DBFS) -> float:
+    """The make-up gain (dB, >= 0) for an utterance ``audio`` (float32 [-1, 1]); 0 when it is
+    loud enough or ``quiet_peak_dbfs`` is None (off)."""
+    if quiet_peak_dbfs is None or audio.size == 0:
+        return 0.0
+    peak = float(np.abs(audio).max())
+    if peak <= 0.0:
+        return 0.0
+    peak_db = 20.0 * math.log10(peak)
+    if peak_db >= quiet_peak_dbfs:
+        return 0.0
+    return min(MAKEUP_MAX_DB, MAKEUP_TARGET_DBFS - peak_db)
 
 
 # -- events and results ---------------------------------------------------------------------------
@@ -71,6 +98,8 @@ class Utterance:
     # False when the front end judged the speech outside its domain (ctc_grammar.not_understood):
     # `text` is then what it heard, and no query should be made of it
     understood: bool = True
+    # dB the encoder's input was raised by (quiet speech: makeup_gain_db); 0 for most utterances
+    makeup_gain_db: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -135,8 +164,10 @@ class _EncoderFrontend:
         self.ctc = GreedyCtcDecoder()
         self._tokens: list[torch.Tensor] = []
         self._log_probs: list[torch.Tensor] = []  # CTC log-probabilities so far, (T_i, V) each
+        self.gain = 1.0  # linear make-up gain on this utterance's audio (makeup_gain_db)
 
-    def start(self) -> None:
+    def start(self, gain_db: float = 0.0) -> None:
+        self.gain = 10.0 ** (gain_db / 20.0)
         self.features.reset()
         self.encoder.reset()
         self.adapter.reset()
@@ -159,7 +190,22 @@ class _EncoderFrontend:
         return None
 
     def feed(self, pcm: np.ndarray):
+        if self.gain != 1.0:
+            pcm = pcm * np.float32(self.gain)
         return self._run(*self.encoder.accept_mel(self.features.accept(pcm)))
+
+    def end_with_makeup(self, chunks: list[np.ndarray], quiet_peak_dbfs: float | None) -> tuple[str, torch.Tensor, float]:
+        """``end()``, or for an utterance (its ``chunks`` as fed) peaking under
+        ``quiet_peak_dbfs``: the same utterance encoded again with makeup_gain_db -> (CTC text,
+        tokens, gain in dB)."""
+        out = self.end()
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        gain_db = makeup_gain_db(audio, quiet_peak_dbfs)
+        if gain_db <= 0.0:
+            return (*out, 0.0)
+        self.start(gain_db)
+        self.feed(audio)
+        return (*self.end(), gain_db)
 
     def peek(self) -> tuple[str, torch.Tensor]:
         """What ``end()`` would return now, leaving the streams as they are."""
@@ -185,11 +231,15 @@ class SpeechTokenizer(ABC):
 
     frontend_name = "base"
 
-    def __init__(self, vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS):
+    def __init__(self, vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
+                 quiet_peak_dbfs: float | None = QUIET_PEAK_DBFS):
         self.vad = vad if isinstance(vad, StreamingVad) else StreamingVad(vad)
         if pre_roll_ms < 0:
             raise InputError(f"pre_roll_ms must be >= 0, got {pre_roll_ms}")
+        if quiet_peak_dbfs is not None and not -120.0 <= quiet_peak_dbfs <= 0.0:
+            raise InputError(f"quiet_peak_dbfs must be in [-120, 0] dBFS (or None: off), got {quiet_peak_dbfs}")
         self.pre_roll = int(pre_roll_ms * SAMPLE_RATE / 1000)
+        self.quiet_peak_dbfs = quiet_peak_dbfs
         self.reset()
 
     # subclass hooks
@@ -215,6 +265,8 @@ class SpeechTokenizer(ABC):
         self._pos = 0  # samples received
         self._in_utt = False
         self._utt_start_s = 0.0
+        self._gain_db = 0.0  # make-up gain of the last utterance's encoding (makeup_gain_db)
+        self._utt_audio: list[np.ndarray] = []  # the utterance in progress, as routed to the front ends
         self._done: list[Utterance] = []
         self._last_partial = ""
         # (end time s, stream sample the VAD decided it at) of an end held open because the
@@ -288,6 +340,8 @@ class SpeechTokenizer(ABC):
         self._in_utt = True
         self._utt_start_s = start_s
         self._last_partial = ""
+        self._gain_db = 0.0
+        self._utt_audio = []
         self._begin()
         events.append(SpeechStarted(start_s))
         first = max(self._hist_start, int(start_s * SAMPLE_RATE) - self.pre_roll)
@@ -301,6 +355,7 @@ class SpeechTokenizer(ABC):
         if self._in_utt:
             n = upto - self._hist_start
             if n > 0:
+                self._utt_audio.append(self._hist[:n])
                 p = self._feed(self._hist[:n])
                 if p is not None and p.text != self._last_partial:
                     self._last_partial = p.text
@@ -335,7 +390,7 @@ class SpeechTokenizer(ABC):
         text, tokens, ctc_text = self._end()
         ms = 1000.0 * (time.perf_counter() - t0)
         utt = Utterance(text, tokens, ctc_text, self._utt_start_s, end_s, self.frontend_name, ms, forced,
-                        understood=self._understood())
+                        understood=self._understood(), makeup_gain_db=self._gain_db)
         self._done = [utt]
         self._in_utt = False
         return EndOfUtterance(utt.start_s, utt.end_s, utt)
@@ -358,7 +413,7 @@ class CtcSpeechTokenizer(SpeechTokenizer):
         return None if p is None else PartialTranscript(p.text, p.stability, p.stable_text)
 
     def _end(self):
-        text, tokens = self.encoder_frontend.end()
+        text, tokens, self._gain_db = self.encoder_frontend.end_with_makeup(self._utt_audio, self.quiet_peak_dbfs)
         return text, tokens, text
 
     def _peek(self):
@@ -547,7 +602,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         return audio_tokens
 
     def _end(self):
-        ctc_text, tokens = self.encoder_frontend.end()
+        ctc_text, tokens, self._gain_db = self.encoder_frontend.end_with_makeup(self._utt_audio, self.quiet_peak_dbfs)
         text = self._choose(self.recognizer.end(), ctc_text)
         return text, self._tokens_for(text, tokens), ctc_text
 
