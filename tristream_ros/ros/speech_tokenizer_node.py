@@ -61,6 +61,10 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            with an error and no action hint (the robot does not act on speech
                            outside its grammar). Counted as `not_understood` in diagnostics.
                            Thresholds: ctc_grammar.json's (off when it has none)
+                           Quiet speech (an utterance peaking under -30 dBFS, quieter than any
+                           training utterance) is heard by our encoder raised to -8 dBFS
+                           (model/speech/tokenizer.QUIET_PEAK_DBFS); logged, counted as
+                           `quiet_utterances` in diagnostics: raise the microphone's gain.
   speech.tokens_from       hybrid only: respoken (default: the recognised sentence spoken by a
                            training espeak-ng voice and encoded, model/speech/respoken.py; the
                            model answers unfamiliar voices in noisy rooms better, docs/training.md)
@@ -93,6 +97,7 @@ from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.model.speech.ctc_grammar import REJECT_OFF, GrammarThresholds, load_grammar_thresholds
 from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM
 from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE
+from tristream_ros.model.speech.tokenizer import MAKEUP_MAX_DB, MAKEUP_TARGET_DBFS
 from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
 from tristream_ros.ros.conversions import audio_chunk_to_numpy, ns_to_stamp, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
@@ -256,7 +261,8 @@ class SpeechTokenizerNode(Node):
                                                         tokens_from, beam, recognizer, confirm)
         self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
-        for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood"):
+        for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood",
+                    "quiet_utterances"):
             self.diag.count(key, 0)
         self.pub_transcript = self.create_publisher(Transcript, TRANSCRIPT_TOPIC, out_qos)
         self.pub_tokens = self.create_publisher(SpeechTokens, TOKENS_TOPIC, out_qos)
@@ -383,6 +389,13 @@ class SpeechTokenizerNode(Node):
         tokens = torch.as_tensor(utt.tokens).detach().float()
         if tokens.dim() != 2:
             tokens = tokens.reshape(0, 0)
+        gain_db = float(getattr(utt, "makeup_gain_db", 0.0))
+        if gain_db > 0.0:  # quieter than any training utterance: our encoder heard it raised
+            self.diag.count("quiet_utterances")
+            self.get_logger().warning(f"{self._utt_id}: quiet speech (peak {'<= ' if gain_db >= MAKEUP_MAX_DB else ''}"
+                                      f"{MAKEUP_TARGET_DBFS - gain_db:.0f} dBFS): "
+                                      f"our encoder heard it {gain_db:.0f} dB louder; raise the microphone's "
+                                      "gain (speech peaking at -20 to -3 dBFS is heard best)")
         if not utt.understood:  # outside the domain: no query is made of it (the transcript still goes out)
             tokens = torch.zeros(0, 0)
             rej = getattr(self.tokenizer, "last_rejection", None) or {}
