@@ -23,6 +23,8 @@ def probe():
      "speech.ctc_grammar_reject_* must be numbers"),
     ("tristream_ros.ros.speech_tokenizer_node", ["speech.ctc_grammar_reject_gap_weight:=-500.0"],
      "the gap weight finite and >= 0"),
+    ("tristream_ros.ros.speech_tokenizer_node", ["speech.quiet_peak_dbfs:=6.0"],
+     "speech.quiet_peak_dbfs must be in [-120, 0] dBFS"),
 ])
 def test_bad_parameters_reported_and_node_stays_up(probe, module, params, expected):
     probe.subscribe_diagnostics()

@@ -65,6 +65,7 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            training utterance) is heard by our encoder raised to -8 dBFS
                            (model/speech/tokenizer.QUIET_PEAK_DBFS); logged, counted as
                            `quiet_utterances` in diagnostics: raise the microphone's gain.
+  speech.quiet_peak_dbfs   that threshold, dBFS (default -30; -120: off)
   speech.tokens_from       hybrid only: respoken (default: the recognised sentence spoken by a
                            training espeak-ng voice and encoded, model/speech/respoken.py; the
                            model answers unfamiliar voices in noisy rooms better, docs/training.md)
@@ -97,7 +98,7 @@ from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.model.speech.ctc_grammar import REJECT_OFF, GrammarThresholds, load_grammar_thresholds
 from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM
 from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE
-from tristream_ros.model.speech.tokenizer import MAKEUP_MAX_DB, MAKEUP_TARGET_DBFS
+from tristream_ros.model.speech.tokenizer import MAKEUP_MAX_DB, MAKEUP_TARGET_DBFS, QUIET_PEAK_DBFS
 from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
 from tristream_ros.ros.conversions import audio_chunk_to_numpy, ns_to_stamp, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
@@ -241,6 +242,11 @@ class SpeechTokenizerNode(Node):
                              "heard it itself or our CTC is sure of it (score >= CONFIRM_CTC_MIN)"))
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
+        quiet = float(param(self, "speech.quiet_peak_dbfs", QUIET_PEAK_DBFS,
+                            "dBFS: an utterance peaking under this is heard by our encoder raised to "
+                            f"{MAKEUP_TARGET_DBFS:g} dBFS (-120: off)"))
+        if not -120.0 <= quiet <= 0.0:  # (NaN fails too)
+            raise InputError(f"speech.quiet_peak_dbfs must be in [-120, 0] dBFS (-120: off), got {quiet}")
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
                             min_speech_ms=float(param(self, "vad.min_speech_ms", 96.0, "ms")),
                             min_silence_ms=float(param(self, "vad.min_silence_ms", 300.0, "ms: end-of-utterance wait")),
@@ -259,6 +265,7 @@ class SpeechTokenizerNode(Node):
                                                                                        g_unsure, g_unsure_lead,
                                                                                        **g_rescore, **g_reject),
                                                         tokens_from, beam, recognizer, confirm)
+        self.tokenizer.quiet_peak_dbfs = None if quiet <= -120.0 else quiet
         self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood",
