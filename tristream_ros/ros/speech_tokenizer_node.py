@@ -396,7 +396,7 @@ class SpeechTokenizerNode(Node):
         tokens = torch.as_tensor(utt.tokens).detach().float()
         if tokens.dim() != 2:
             tokens = tokens.reshape(0, 0)
-        gain_db = float(getattr(utt, "makeup_gain_db", 0.0))
+        gain_db = utt.makeup_gain_db
         if gain_db > 0.0:  # quieter than any training utterance: our encoder heard it raised
             self.diag.count("quiet_utterances")
             self.get_logger().warning(f"{self._utt_id}: quiet speech (peak {'<= ' if gain_db >= MAKEUP_MAX_DB else ''}"

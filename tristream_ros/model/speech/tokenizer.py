@@ -198,13 +198,11 @@ class _EncoderFrontend:
         """``end()``, or for an utterance (its ``chunks`` as fed) peaking under
         ``quiet_peak_dbfs``: the same utterance encoded again with makeup_gain_db -> (CTC text,
         tokens, gain in dB)."""
-        out = self.end()
         audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         gain_db = makeup_gain_db(audio, quiet_peak_dbfs)
-        if gain_db <= 0.0:
-            return (*out, 0.0)
-        self.start(gain_db)
-        self.feed(audio)
+        if gain_db > 0.0:  # the streamed encoding is dropped unfinished: start() resets every stream
+            self.start(gain_db)
+            self.feed(audio)
         return (*self.end(), gain_db)
 
     def peek(self) -> tuple[str, torch.Tensor]:
@@ -231,15 +229,14 @@ class SpeechTokenizer(ABC):
 
     frontend_name = "base"
 
-    def __init__(self, vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
-                 quiet_peak_dbfs: float | None = QUIET_PEAK_DBFS):
+    def __init__(self, vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS):
         self.vad = vad if isinstance(vad, StreamingVad) else StreamingVad(vad)
         if pre_roll_ms < 0:
             raise InputError(f"pre_roll_ms must be >= 0, got {pre_roll_ms}")
-        if quiet_peak_dbfs is not None and not -120.0 <= quiet_peak_dbfs <= 0.0:
-            raise InputError(f"quiet_peak_dbfs must be in [-120, 0] dBFS (or None: off), got {quiet_peak_dbfs}")
         self.pre_roll = int(pre_roll_ms * SAMPLE_RATE / 1000)
-        self.quiet_peak_dbfs = quiet_peak_dbfs
+        # makeup_gain_db's threshold for the encoder front ends (None: off); the speech node sets
+        # it from speech.quiet_peak_dbfs, which it validates
+        self.quiet_peak_dbfs: float | None = QUIET_PEAK_DBFS
         self.reset()
 
     # subclass hooks
