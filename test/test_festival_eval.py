@@ -41,7 +41,7 @@ def test_festival_missing_is_a_clear_error(monkeypatch):
 
 
 def test_engine_registry():
-    assert set(tts_engines.ENGINES) == {"flite", "festival"}
+    assert set(tts_engines.ENGINES) == {"flite", "festival", "pico"}
     assert "kal" in tts_engines.engine_voices("flite")
     with pytest.raises(InputError, match="unknown TTS engine"):
         tts_engines.engine_voices("sapi")

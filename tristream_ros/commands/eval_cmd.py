@@ -1,12 +1,12 @@
 """`tristream eval [--model models/demo] --data DIR [--split test] [--json]`.
-`tristream eval [--model models/demo] --engine flite|festival [--voices kal,awb] [--queries 30] [--json]`.
+`tristream eval [--model models/demo] --engine flite|festival|pico [--voices kal,awb] [--queries 30] [--json]`.
 
 Runs a checkpoint through the inference path (default speech front end -> cascade -> answer)
 on a held-out split, per route, sparse (STVE default budget) and dense side by side, plus the
 real recordings in ../shared/data/speech (transcript CER per front end, VAD boundaries), plus
 speech outside the domain and real people's recordings (training/evaluate_domain.py: how much
 the front end rejects as "not understood", whether the packaged real command is acted on).
-With --engine flite|festival: held-out-phrasing commands spoken by every voice of another TTS
+With --engine flite|festival|pico: held-out-phrasing commands spoken by every voice of another TTS
 engine (never trained on; data/tts_engines.py) through the same front end + model instead (training/evaluate_tts.py).
 Figures are fractions named for what they are (see tristream_ros/training/evaluate.py).
 """
@@ -24,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint folder (default: models/demo)")
     parser.add_argument("--data", default=None, help="dataset folder from `tristream generate dataset` "
                         "(required unless --engine)")
-    parser.add_argument("--engine", default=None, choices=("flite", "festival"),
-                        help="instead of a dataset: commands synthesized by another TTS engine (flite or "
-                             "festival, all its general English voices), default front end + model; per-voice figures")
+    parser.add_argument("--engine", default=None, choices=("flite", "festival", "pico"),
+                        help="instead of a dataset: commands synthesized by another TTS engine (flite, "
+                             "festival or pico, all its general English voices), default front end + model; per-voice figures")
     parser.add_argument("--voices", default=None, help="with --engine: comma-separated voices (default all)")
     parser.add_argument("--queries", type=int, default=30, help="with --engine: queries per voice")
     parser.add_argument("--seed", type=int, default=0, help="with --engine: query set seed")
@@ -91,7 +91,7 @@ def run(args) -> int:
     if args.data is None and args.real not in (None, "none"):
         return _run_real_folder(args)
     if args.data is None:
-        print("tristream eval: --data DIR is required (or --engine flite|festival, or --real FOLDER)",
+        print("tristream eval: --data DIR is required (or --engine flite|festival|pico, or --real FOLDER)",
               file=sys.stderr)
         return 2
     try:

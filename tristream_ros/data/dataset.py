@@ -91,6 +91,7 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
 
 SCENE_POOL_TAG, UNNAMED_POOL_TAG, SPEECH_POOL_TAG, BRIGHT_POOL_TAG, BANDED_POOL_TAG = 11, 12, 13, 14, 15
 RECOMBINED_POOL_TAG = 16
+PICO_POOL_TAG = 17
 # seed-stream tags of the training pools
 
 
@@ -243,6 +244,49 @@ def recombined_pool_sample(seed: int, index: int, config: GeneratorConfig = Gene
     return {"id": f"recombined-{index:06d}", "query": text, "audio": utt.audio,
             "speech_start_s": utt.speech_start_s, "speech_end_s": utt.speech_end_s,
             "voice": speech_synth.voice_to_dict(utt.voice), "augment": speech_synth.augment_to_dict(utt.augment)}
+
+
+PICO_RECOMBINED_RATE = 0.4  # share of the Pico pool speaking recombined text (the rest: training queries)
+PICO_PITCH = (60, 160)  # percent of the Pico voice's own pitch, log-uniform
+PICO_RATE = (75, 135)  # percent of the Pico voice's own speaking rate, log-uniform
+
+
+def pico_pool_sample(seed: int, index: int, config: GeneratorConfig = GeneratorConfig()) -> dict | None:
+    """Item `index` of the recogniser's Pico pool: a training query (training phrasings and
+    colour/kind pairs) or, PICO_RECOMBINED_RATE of the time, recombined text, spoken by SVOX
+    Pico (data/pico_synth.py: HMM voices of two real speakers, en-US and en-GB) at a random pitch
+    and rate, with the dataset's augmentation; no scene. None when the drawn query is typed.
+
+    espeak-ng's formant voices were the only voices the recogniser heard until session 23, and
+    its CTC alone picked the right sentence for 8 of 60 Pico, 40 of 150 flite and 22 of 90
+    Festival utterances (pocketsphinx: 58, 150, 89): it had learnt espeak, not speech."""
+    from . import pico_synth
+    from .recombined_text import recombined_sentence
+
+    rng = pool_rng(seed, PICO_POOL_TAG, index)
+    if rng.random() < PICO_RECOMBINED_RATE:
+        text = recombined_sentence(rng)
+    else:
+        spec = sample_scene(int(rng.integers(2**31)), allowed_combos=TRAIN_COMBOS,
+                            num_frames=config.num_frames, image_size=config.image_size)
+        intent = language.sample_intent(rng)
+        if not (intent in language.SPEECH_INTENTS or rng.random() >= config.typed_rate):
+            return None
+        turn = make_turn(render_scene(spec).objects, rng, intent=intent, spoken=True, phrasing="train",
+                         allowed_combos=TRAIN_COMBOS)
+        text = turn.query
+    voice = pico_synth.DEFAULT_VOICES[int(rng.integers(len(pico_synth.DEFAULT_VOICES)))]
+    pitch = int(round(np.exp(rng.uniform(np.log(PICO_PITCH[0]), np.log(PICO_PITCH[1])))))
+    rate = int(round(np.exp(rng.uniform(np.log(PICO_RATE[0]), np.log(PICO_RATE[1])))))
+    clean = pico_synth.pico_synthesize(text, voice, pitch, rate)
+    if rng.random() < config.augment_rate:
+        aug = speech_synth.sample_augment(rng)
+    else:
+        aug = speech_synth.AugmentSpec.clean(float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
+    audio, start, end = speech_synth.augment(clean, aug)
+    return {"id": f"picopool-{index:06d}", "query": text, "audio": audio, "speech_start_s": start,
+            "speech_end_s": end, "voice": {"engine": "pico", "voice": voice, "pitch": pitch, "rate": rate},
+            "augment": speech_synth.augment_to_dict(aug)}
 
 
 # ----------------------------------------------------------------------------- writing

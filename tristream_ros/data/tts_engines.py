@@ -8,6 +8,8 @@ voices it has not heard (`tristream eval --engine NAME`). Each engine is a small
 - ``festival`` (data/festival_synth.py): Festival's diphone voices (``kal_diphone``,
   ``ked_diphone``: concatenated recordings of two real American speakers) and an HTS voice
   (``cmu_us_slt_arctic_hts``).
+- ``pico`` (data/pico_synth.py): SVOX Pico's HMM voices of two real speakers (``en-US``,
+  ``en-GB``), from PyPI's ``ttspico``.
 
     voices = engine_voices("festival"); audio = engine_synthesize("festival", "turn left", voices[0])
 """
@@ -23,7 +25,7 @@ import numpy as np
 from ..errors import InputError
 from .speech_synth import wav_to_trimmed_audio
 
-ENGINES: tuple[str, ...] = ("flite", "festival")
+ENGINES: tuple[str, ...] = ("flite", "festival", "pico")
 
 
 def _module(engine: str):
@@ -31,6 +33,8 @@ def _module(engine: str):
         from . import flite_synth as mod
     elif engine == "festival":
         from . import festival_synth as mod
+    elif engine == "pico":
+        from . import pico_synth as mod
     else:
         raise InputError(f"unknown TTS engine {engine!r}; expected one of {', '.join(ENGINES)}")
     return mod

@@ -57,6 +57,7 @@ class RecognizerOptions:
     warp: tuple[float, float] = (0.85, 1.35)  # formant scale range, log-uniform
     warp_rate: float = 0.7  # share of utterances warped (the rest as recorded)
     recombined_pool: int = 6000  # recombined-text pool items (training.speech_pool kind "recombined"; 0: none)
+    pico_pool: int = 0  # SVOX Pico pool items (kind "pico": training queries + recombined text; 0: none)
 
     def __post_init__(self) -> None:
         from tristream_ros.errors import InputError
@@ -65,8 +66,9 @@ class RecognizerOptions:
             raise InputError(f"RecognizerOptions.warp={self.warp}: need 0.5 <= low <= high <= 2.0")
         if not 0.0 <= self.warp_rate <= 1.0:
             raise InputError(f"RecognizerOptions.warp_rate={self.warp_rate} must be in [0, 1]")
-        if self.recombined_pool < 0:
-            raise InputError(f"RecognizerOptions.recombined_pool={self.recombined_pool} must be >= 0")
+        if self.recombined_pool < 0 or self.pico_pool < 0:
+            raise InputError(f"RecognizerOptions recombined_pool / pico_pool ({self.recombined_pool} / "
+                             f"{self.pico_pool}) must be >= 0")
         if self.steps < 1 or self.batch < 1:
             raise InputError(f"RecognizerOptions steps / batch must be >= 1, got {self.steps} / {self.batch}")
 
@@ -132,7 +134,8 @@ def train_recognizer(speech, mel: dict[str, np.ndarray], text: dict[str, str], o
 
 
 def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: RecognizerOptions = RecognizerOptions(),
-        out: str | Path | None = None, seed: int = 0, resume: bool = False, progress: bool = True) -> dict:
+        out: str | Path | None = None, seed: int = 0, resume: bool = False, progress: bool = True,
+        threads: int = 1) -> dict:
     """Fine-tune MODEL/speech.safetensors on DATA's spoken training queries + the speech pool (+ the
     recombined-text pool, `opts.recombined_pool` items, cached beside it) and
     write the recogniser (default MODEL/RECOGNIZER_FILE) + its loss curve. RUN is the training
@@ -148,7 +151,7 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
     from tristream_ros.training.loop import seed_everything
     from tristream_ros.training.speech_pool import speech_pool
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     seed_everything(seed)
     model_dir, run_dir = Path(model_dir), Path(run_dir)
     out = Path(out) if out is not None else model_dir / RECOGNIZER_FILE
@@ -157,7 +160,7 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
     cache = RunCache(data_dir, run_dir / "cache")
     mel = cache.mel("train", config.speech.n_mels, progress=progress)
     text = {r["id"]: r["query"] for r in cache.rows("train") if r["id"] in mel}
-    for kind, n in (("speech", opts.speech_pool), ("recombined", opts.recombined_pool)):
+    for kind, n in (("speech", opts.speech_pool), ("recombined", opts.recombined_pool), ("pico", opts.pico_pool)):
         if n > 0:
             (run_dir / "phase2").mkdir(parents=True, exist_ok=True)
             pool_mel, pool_text = speech_pool(seed, n, config.speech.n_mels, run_dir / "phase2",
@@ -183,14 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=RecognizerOptions.steps)
     p.add_argument("--recombined-pool", type=int, default=RecognizerOptions.recombined_pool,
                    help="items of recombined-text speech added to the training speech (0: none)")
+    p.add_argument("--pico-pool", type=int, default=RecognizerOptions.pico_pool,
+                   help="items of SVOX Pico speech added to the training speech (0: none)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     from tristream_ros.errors import InputError, ModelFileError
     try:
-        res = run(a.model, a.data, a.run, RecognizerOptions(steps=a.steps, recombined_pool=a.recombined_pool),
-                  a.out, a.seed, a.resume, progress=not a.no_progress)
+        res = run(a.model, a.data, a.run, RecognizerOptions(steps=a.steps, recombined_pool=a.recombined_pool,
+                                                     pico_pool=a.pico_pool),
+                  a.out, a.seed, a.resume, progress=not a.no_progress, threads=a.threads)
     except (InputError, ModelFileError, FileNotFoundError) as exc:
         print(f"recognizer: {exc}", file=sys.stderr)
         return 2

@@ -29,8 +29,9 @@ import numpy as np
 from tristream_ros.training.cache import crop_voiced, parallel_map
 
 CHUNK = 100  # pool items per worker job
-# pool kind -> the data.dataset function drawing its item i: dataset-like training queries, recombined text
-SAMPLERS = {"speech": "speech_pool_sample", "recombined": "recombined_pool_sample"}
+# pool kind -> the data.dataset function drawing its item i: dataset-like training queries, recombined text,
+# either spoken by SVOX Pico (session 23)
+SAMPLERS = {"speech": "speech_pool_sample", "recombined": "recombined_pool_sample", "pico": "pico_pool_sample"}
 KINDS = tuple(SAMPLERS)
 
 
@@ -67,7 +68,7 @@ def _cached_sizes(root: Path, seed: int, kind: str = "speech") -> list[int]:
 
 def _load(path: Path, tpath: Path, kind: str = "speech") -> tuple[dict[str, np.ndarray], dict[str, str]]:
     text = json.loads(tpath.read_text())
-    if kind == "recombined":
+    if kind in ("recombined", "pico"):
         _check_recombined(text, tpath)
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}, text
