@@ -76,3 +76,21 @@ def test_eval_engine_pico_runs_frontend_and_model(tmp_path):
     v = report["per_voice"]["en-GB"]
     assert v["n"] == 3 and all(p["heard"] for p in report["predictions"]["en-GB"])
     assert v["transcript_cer"] < 0.3  # clean Pico speech is transcribed (session 23: 0.0 on 30)
+
+
+def test_pico_pool_cache_and_option(tmp_path):
+    """The recogniser's Pico pool goes through the same cache as the other pools (log-mel of the
+    voiced span + transcript, keyed by seed / size / kind) and its option is checked."""
+    from tristream_ros.data.dataset import pico_pool_sample
+    from tristream_ros.training.recognizer import RecognizerOptions
+    from tristream_ros.training.speech_pool import speech_pool
+    mel, text = speech_pool(2, 6, 80, tmp_path, processes=1, progress=False, kind="pico")
+    assert (tmp_path / "pico_pool_s2_n6.npz").is_file()
+    assert text and all(k.startswith("picopool-") for k in text)
+    for k, m in mel.items():
+        assert m.ndim == 2 and m.shape[1] == 80 and m.shape[0] > 10
+        assert text[k] == pico_pool_sample(2, int(k.split("-")[1]))["query"]
+    again, again_text = speech_pool(2, 6, 80, tmp_path, processes=1, progress=False, kind="pico")
+    assert again_text == text and all(np.array_equal(again[k], mel[k]) for k in mel)
+    with pytest.raises(InputError, match="pico_pool"):
+        RecognizerOptions(pico_pool=-1)

@@ -151,7 +151,7 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
     from tristream_ros.training.loop import seed_everything
     from tristream_ros.training.speech_pool import speech_pool
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)  # pools are built by forked workers: fork after a multi-threaded pool can hang
     seed_everything(seed)
     model_dir, run_dir = Path(model_dir), Path(run_dir)
     out = Path(out) if out is not None else model_dir / RECOGNIZER_FILE
@@ -168,6 +168,7 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
             mel, text = {**mel, **pool_mel}, {**text, **pool_text}
     work = run_dir / RECOGNIZER_LOOP
     work.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(threads)
     summary = train_recognizer(speech, mel, text, work, opts, seed=seed, resume=resume, progress=progress)
     save_file({k: v.detach().contiguous() for k, v in speech.state_dict().items()}, str(out))
     curve = work / f"{RECOGNIZER_LOOP}_loss.png"
