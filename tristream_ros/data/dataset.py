@@ -257,9 +257,9 @@ def pico_pool_sample(seed: int, index: int, config: GeneratorConfig = GeneratorC
     Pico (data/pico_synth.py: HMM voices of two real speakers, en-US and en-GB) at a random pitch
     and rate, with the dataset's augmentation; no scene. None when the drawn query is typed.
 
-    espeak-ng's formant voices were the only voices the recogniser heard until session 23, and
-    its CTC alone picked the right sentence for 8 of 60 Pico, 40 of 150 flite and 22 of 90
-    Festival utterances (pocketsphinx: 58, 150, 89): it had learnt espeak, not speech."""
+    The shipped recogniser has heard espeak-ng's formant voices only: its CTC alone picks the right
+    sentence for 8 of 60 Pico, 40 of 150 flite and 22 of 90 Festival utterances (pocketsphinx: 58,
+    150, 89). With 4000 of these items: 45, 70, 43; not shipped (docs/training.md, session 23)."""
     from . import pico_synth
     from .recombined_text import recombined_sentence
 

@@ -1,10 +1,12 @@
-"""Spoken queries from a third TTS engine, SVOX Pico (PyPI ``ttspico``, Apache-2.0).
+"""Spoken queries from another TTS engine, SVOX Pico (PyPI ``ttspico``, Apache-2.0).
 
 Pico is the small HMM synthesizer of Android's early years: statistical models trained on
 recordings of two real speakers, one US English (``en-US``, "lh0") and one British English
 (``en-GB``, "kh0"), both female. It is neither espeak-ng's formant synthesis (what the model is
 trained on) nor flite's or Festival's voices (the guard and the other-engine evaluation), so it
-is one more kind of voice the front end has not heard (``tristream eval --engine pico``).
+is one more kind of voice the shipped front end has not heard (``tristream eval --engine pico``).
+The recogniser can also be trained on it (``training/recognizer.py --pico-pool``; measured in
+session 23, not shipped: docs/training.md).
 ``ttspico`` ships the engine's C source and both voices' data in its sdist: it builds with gcc,
 with nothing downloaded.
 
@@ -21,6 +23,7 @@ DEFAULT_VOICES: tuple[str, ...] = ("en-US", "en-GB")
 PICO_RATE = 16000  # Hz: Pico's output (16-bit mono)
 PITCH_RANGE = (50, 200)  # percent of the voice's own pitch, Pico's limits
 RATE_RANGE = (20, 500)  # percent of the voice's own speaking rate, Pico's limits
+assert PICO_RATE == SAMPLE_RATE  # Pico's PCM is used as it comes, no resampling
 
 
 def _ttspico():
@@ -65,7 +68,6 @@ def pico_synthesize(text: str, voice: str = "en-US", pitch: int = 100, rate: int
     if not chunks:
         raise InputError(f"Pico (voice {voice!r}) produced no audio for {text!r}")
     pcm = np.frombuffer(b"".join(chunks), dtype="<i2").astype(np.float32) / 32768.0
-    assert PICO_RATE == SAMPLE_RATE  # no resampling needed
     return _trim(pcm)
 
 

@@ -1,4 +1,5 @@
-"""Other TTS engines than the training one (espeak-ng), for evaluation only.
+"""Other TTS engines than the training one (espeak-ng), for evaluation (Pico also as optional
+recogniser training speech, not used by the shipped model).
 
 The model is trained on espeak-ng voices; these engines are never trained on and stand in for
 voices it has not heard (`tristream eval --engine NAME`). Each engine is a small module with

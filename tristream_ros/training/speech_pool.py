@@ -17,7 +17,9 @@ The recogniser (training/recognizer.py) also draws a *recombined* pool (`kind="r
 data.dataset.recombined_pool_sample: the training phrasings' words in new orders, spoken the
 same way), cached as RUN/phase2/recombined_pool_s{seed}_n{n}.npz / .json; a cached one whose
 transcripts name a held-out pair or hold a held-out query (drawn before session 18's refusals)
-is an error, not reused.
+is an error, not reused. Kind "pico" (data.dataset.pico_pool_sample, `recognizer --pico-pool`)
+is training queries or recombined text spoken by SVOX Pico instead of espeak-ng (session 23;
+not in the shipped recipe); its transcripts get the same check.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from tristream_ros.training.cache import crop_voiced, parallel_map
 
 CHUNK = 100  # pool items per worker job
 # pool kind -> the data.dataset function drawing its item i: dataset-like training queries, recombined text,
-# either spoken by SVOX Pico (session 23)
+# either of them spoken by SVOX Pico
 SAMPLERS = {"speech": "speech_pool_sample", "recombined": "recombined_pool_sample", "pico": "pico_pool_sample"}
 KINDS = tuple(SAMPLERS)
 
