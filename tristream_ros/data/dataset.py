@@ -165,11 +165,15 @@ def _speak(text: str, rng: np.random.Generator, split: str, config: GeneratorCon
     """`text` spoken by a voice of `split`, augmented (noise / reverb / gain) at the config's rate,
     else clean with random silence around it; voice and augmentation drawn from `rng` in this order."""
     voice = speech_synth.sample_voice(rng, split)
+    return speech_synth.render_utterance(text, voice, _draw_augment(rng, config), cache_dir)
+
+
+def _draw_augment(rng: np.random.Generator, config: GeneratorConfig) -> speech_synth.AugmentSpec:
+    """Noise / reverb / gain augmentation at the config's rate, else clean with random silence
+    around the speech (the same draws for every engine's utterances)."""
     if rng.random() < config.augment_rate:
-        aug = speech_synth.sample_augment(rng)
-    else:
-        aug = speech_synth.AugmentSpec.clean(float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
-    return speech_synth.render_utterance(text, voice, aug, cache_dir)
+        return speech_synth.sample_augment(rng)
+    return speech_synth.AugmentSpec.clean(float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
 
 
 def generate_sample(split: str, index: int, config: GeneratorConfig = GeneratorConfig(),
@@ -279,10 +283,7 @@ def pico_pool_sample(seed: int, index: int, config: GeneratorConfig = GeneratorC
     pitch = int(round(np.exp(rng.uniform(np.log(PICO_PITCH[0]), np.log(PICO_PITCH[1])))))
     rate = int(round(np.exp(rng.uniform(np.log(PICO_RATE[0]), np.log(PICO_RATE[1])))))
     clean = pico_synth.pico_synthesize(text, voice, pitch, rate)
-    if rng.random() < config.augment_rate:
-        aug = speech_synth.sample_augment(rng)
-    else:
-        aug = speech_synth.AugmentSpec.clean(float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
+    aug = _draw_augment(rng, config)
     audio, start, end = speech_synth.augment(clean, aug)
     return {"id": f"picopool-{index:06d}", "query": text, "audio": audio, "speech_start_s": start,
             "speech_end_s": end, "voice": {"engine": "pico", "voice": voice, "pitch": pitch, "rate": rate},

@@ -137,7 +137,8 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
         out: str | Path | None = None, seed: int = 0, resume: bool = False, progress: bool = True,
         threads: int = 1) -> dict:
     """Fine-tune MODEL/speech.safetensors on DATA's spoken training queries + the speech pool (+ the
-    recombined-text pool, `opts.recombined_pool` items, cached beside it) and
+    recombined-text pool, `opts.recombined_pool` items, and the Pico pool, `opts.pico_pool`, each
+    cached beside it; training with `threads` torch threads, the pools built with one) and
     write the recogniser (default MODEL/RECOGNIZER_FILE) + its loss curve. RUN is the training
     output folder: features cached in RUN/cache and the pool in RUN/phase2 (phase 2's caches,
     reused), the loop's state in RUN/recognizer."""

@@ -71,15 +71,15 @@ def _cached_sizes(root: Path, seed: int, kind: str = "speech") -> list[int]:
 def _load(path: Path, tpath: Path, kind: str = "speech") -> tuple[dict[str, np.ndarray], dict[str, str]]:
     text = json.loads(tpath.read_text())
     if kind in ("recombined", "pico"):
-        _check_recombined(text, tpath)
+        _check_no_heldout(text, tpath)
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}, text
 
 
-def _check_recombined(text: dict[str, str], tpath: Path) -> None:
-    """A cached recombined pool is keyed by seed and size only: one drawn before session 18's
-    refusals (its sentences could name held-out colour/kind pairs or hold held-out queries) would
-    be reused silently. Its transcripts are checked instead; a leaky cache is an error naming the
+def _check_no_heldout(text: dict[str, str], tpath: Path) -> None:
+    """A cached recombined (or Pico) pool is keyed by seed and size only: one drawn before session
+    18's refusals (its sentences could name held-out colour/kind pairs or hold held-out queries)
+    would be reused silently. Its transcripts are checked instead; a leaky cache is an error naming the
     files to delete (nothing is deleted or overwritten here)."""
     from tristream_ros.data.recombined_text import contains_heldout_query, names_heldout_pair
     bad = [t for t in text.values() if names_heldout_pair(t) or contains_heldout_query(t)]
