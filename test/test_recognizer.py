@@ -30,6 +30,18 @@ def test_options_are_checked():
         RecognizerOptions(warp=(1.3, 0.9))
     with pytest.raises(InputError, match="warp_rate"):
         RecognizerOptions(warp_rate=1.5)
+    with pytest.raises(InputError, match="lr"):
+        RecognizerOptions(lr=0.0)
+
+
+def test_continued_fine_tune_starts_from_the_given_recogniser(tmp_path):
+    """--init: a missing file is a clear error before any data is read; main() reports it (exit 2)."""
+    from tristream_ros.errors import ModelFileError
+    from tristream_ros.training.recognizer import main, run
+    with pytest.raises(ModelFileError, match="no such recogniser"):
+        run(MODEL, tmp_path / "data", tmp_path / "run", init=tmp_path / "missing.safetensors")
+    assert main(["--model", str(MODEL), "--data", str(tmp_path / "data"), "--run", str(tmp_path / "run"),
+                 "--init", str(tmp_path / "missing.safetensors")]) == 2
 
 
 def test_fine_tuning_trains_encoder_and_ctc_not_adapter(tmp_path):

@@ -69,6 +69,8 @@ class RecognizerOptions:
         if self.recombined_pool < 0 or self.pico_pool < 0:
             raise InputError(f"RecognizerOptions recombined_pool / pico_pool ({self.recombined_pool} / "
                              f"{self.pico_pool}) must be >= 0")
+        if not 0.0 < self.lr < 1.0:
+            raise InputError(f"RecognizerOptions.lr={self.lr} must be in (0, 1)")
         if self.steps < 1 or self.batch < 1:
             raise InputError(f"RecognizerOptions steps / batch must be >= 1, got {self.steps} / {self.batch}")
 
@@ -135,13 +137,15 @@ def train_recognizer(speech, mel: dict[str, np.ndarray], text: dict[str, str], o
 
 def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: RecognizerOptions = RecognizerOptions(),
         out: str | Path | None = None, seed: int = 0, resume: bool = False, progress: bool = True,
-        threads: int = 1) -> dict:
+        threads: int = 1, init: str | Path | None = None) -> dict:
     """Fine-tune MODEL/speech.safetensors on DATA's spoken training queries + the speech pool (+ the
     recombined-text pool, `opts.recombined_pool` items, and the Pico pool, `opts.pico_pool`, each
     cached beside it; training with `threads` torch threads, the pools built with one) and
     write the recogniser (default MODEL/RECOGNIZER_FILE) + its loss curve. RUN is the training
     output folder: features cached in RUN/cache and the pool in RUN/phase2 (phase 2's caches,
-    reused), the loop's state in RUN/recognizer."""
+    reused), the loop's state in RUN/recognizer. `init`: start from this recogniser file's weights
+    (e.g. the shipped MODEL/RECOGNIZER_FILE, to continue its fine-tune on more voices) instead of
+    MODEL/speech.safetensors."""
     import torch
     from safetensors.torch import save_file
 
@@ -158,6 +162,12 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
     out = Path(out) if out is not None else model_dir / RECOGNIZER_FILE
     config = load_config(model_dir)
     speech = load_speech_model(model_dir, config).float()
+    if init is not None:
+        from tristream_ros.errors import ModelFileError
+        from safetensors.torch import load_file
+        if not Path(init).is_file():
+            raise ModelFileError(f"--init {init}: no such recogniser file")
+        speech.load_state_dict(load_file(str(init)))
     cache = RunCache(data_dir, run_dir / "cache")
     mel = cache.mel("train", config.speech.n_mels, progress=progress)
     text = {r["id"]: r["query"] for r in cache.rows("train") if r["id"] in mel}
@@ -190,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="items of recombined-text speech added to the training speech (0: none)")
     p.add_argument("--pico-pool", type=int, default=RecognizerOptions.pico_pool,
                    help="items of SVOX Pico speech added to the training speech (0: none)")
+    p.add_argument("--lr", type=float, default=RecognizerOptions.lr, help="peak learning rate")
+    p.add_argument("--init", default=None, help="start from this recogniser file (e.g. MODEL/recognizer.safetensors: "
+                   "a continued fine-tune) instead of MODEL/speech.safetensors")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
@@ -198,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     from tristream_ros.errors import InputError, ModelFileError
     try:
         res = run(a.model, a.data, a.run, RecognizerOptions(steps=a.steps, recombined_pool=a.recombined_pool,
-                                                     pico_pool=a.pico_pool),
-                  a.out, a.seed, a.resume, progress=not a.no_progress, threads=a.threads)
+                                                     pico_pool=a.pico_pool, lr=a.lr),
+                  a.out, a.seed, a.resume, progress=not a.no_progress, threads=a.threads, init=a.init)
     except (InputError, ModelFileError, FileNotFoundError) as exc:
         print(f"recognizer: {exc}", file=sys.stderr)
         return 2
