@@ -19,6 +19,13 @@ the grammar's best sentence right on 0.932 of 680 val-voice held-out-phrasing ut
 shipped recogniser: 0.854), but its text had not yet refused held-out pairs and queries inside a
 sequence, so it was not shipped (docs/training.md, session 18); these defaults are its recipe.
 
+Session 24 adds a *continued* fine-tune (`--init FILE`): start from a finished recogniser (the
+shipped one) instead of speech.safetensors and train it further on the same speech plus more
+voices (`--pico-pool`), at a lower learning rate (`--lr`); its loop state lives in
+RUN/recognizer_continued, its curve is recognizer_continued_loss.png. Trained from
+speech.safetensors with the Pico pool, the CTC gained the new voices but gave up some espeak
+(session 23); continued from the shipped recogniser it keeps espeak (docs/training.md, session 24).
+
 speech.safetensors is left as it is: its adapter tokens are what the fusion model was trained
 on, and with respoken tokens (the default) it only ever encodes the recognised sentence spoken
 by a training voice. The front end uses the recogniser's CTC (override, rescoring, rejection)
@@ -44,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 RECOGNIZER_LOOP = "recognizer"
+CONTINUED_LOOP = "recognizer_continued"  # the loop of a fine-tune started from a recogniser (--init)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +108,7 @@ def warp_mel(mel: np.ndarray, alpha: float) -> np.ndarray:
 
 def train_recognizer(speech, mel: dict[str, np.ndarray], text: dict[str, str], out: Path,
                      opts: RecognizerOptions = RecognizerOptions(), seed: int = 0, resume: bool = False,
-                     progress: bool = True) -> dict:
+                     progress: bool = True, name: str = RECOGNIZER_LOOP) -> dict:
     """Fine-tune `speech` (a SpeechModel, in place) on {id: log-mel} / {id: transcript} with CTC;
     the adapter is not trained (its tokens are not used from this model). Returns the loop summary."""
     from tristream_ros.model.speech.ctc import ctc_loss
@@ -116,7 +124,7 @@ def train_recognizer(speech, mel: dict[str, np.ndarray], text: dict[str, str], o
     targets = {i: vocab.encode(text[i]) for i in ids}
     params = [p for n, p in speech.named_parameters() if not n.startswith("adapter.")]
     loop = TrainLoop(params, LoopConfig(steps=opts.steps, lr=opts.lr, warmup=50, save_every=100), out,
-                     RECOGNIZER_LOOP, progress=progress)
+                     name, progress=progress)
     modules = {"speech": speech}
     loop.start(modules, resume)
     speech.train()
@@ -143,7 +151,7 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
     cached beside it; training with `threads` torch threads, the pools built with one) and
     write the recogniser (default MODEL/RECOGNIZER_FILE) + its loss curve. RUN is the training
     output folder: features cached in RUN/cache and the pool in RUN/phase2 (phase 2's caches,
-    reused), the loop's state in RUN/recognizer. `init`: start from this recogniser file's weights
+    reused), the loop's state in RUN/recognizer (RUN/recognizer_continued with `init`). `init`: start from this recogniser file's weights
     (e.g. the shipped MODEL/RECOGNIZER_FILE, to continue its fine-tune on more voices) instead of
     MODEL/speech.safetensors."""
     import torch
@@ -177,14 +185,15 @@ def run(model_dir: str | Path, data_dir: str | Path, run_dir: str | Path, opts: 
             pool_mel, pool_text = speech_pool(seed, n, config.speech.n_mels, run_dir / "phase2",
                                               progress=progress, kind=kind)
             mel, text = {**mel, **pool_mel}, {**text, **pool_text}
-    work = run_dir / RECOGNIZER_LOOP
+    name = RECOGNIZER_LOOP if init is None else CONTINUED_LOOP  # a continued fine-tune keeps its own state
+    work = run_dir / name
     work.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
-    summary = train_recognizer(speech, mel, text, work, opts, seed=seed, resume=resume, progress=progress)
+    summary = train_recognizer(speech, mel, text, work, opts, seed=seed, resume=resume, progress=progress, name=name)
     save_file({k: v.detach().contiguous() for k, v in speech.state_dict().items()}, str(out))
-    curve = work / f"{RECOGNIZER_LOOP}_loss.png"
+    curve = work / f"{name}_loss.png"
     if curve.is_file():
-        (out.parent / "recognizer_loss.png").write_bytes(curve.read_bytes())
+        (out.parent / f"{name}_loss.png").write_bytes(curve.read_bytes())
     return {"out": str(out), "utterances": len(mel), "options": dataclasses.asdict(opts), "summary": summary}
 
 

@@ -23,7 +23,7 @@ SHIP_FILES = ("model.safetensors", "config.json", "vocab.json", "speech.safetens
 # when those ran on phase3/
 OPTIONAL_FILES = ("ctc_grammar.json", "budget_calibration.json", "budget_calibration.png",
                   "existence_calibration.json", "existence_calibration.png", "recognizer.safetensors",
-                  "recognizer_loss.png")
+                  "recognizer_loss.png", "recognizer_continued_loss.png")
 KIND_DIR = "kind_readout"  # RUN/out/KIND_DIR: training/kind_readout.py's --run in scripts/train_demo.sh
 COLOUR_DIR = "colour_readout"  # RUN/out/COLOUR_DIR: training/colour_readout.py's --run (session 17)
 READOUT_DIRS = (KIND_DIR, COLOUR_DIR)  # the read-out steps after phase 3, in the order they run
