@@ -504,3 +504,45 @@ def test_shipped_front_end_rejects_real_digits_read_aloud():
     tok = build_frontend(speech, "hybrid", demo)
     utt = tok.transcribe(read_wav(RECORDINGS_DIR / "numbers.wav"))
     assert utt.text and not utt.understood, (utt.text, tok.last_rejection)
+
+
+def test_rejection_keeps_its_margin_from_the_in_domain_records():
+    """Session 25: the rejection does not sit at val's edge. With the margin, every val and
+    guard record stays at least REJECT_MARGIN above the weighted sum's threshold; without it
+    the search may put the threshold right under the nearest one."""
+    from tristream_ros.training.calibrate_grammar import (REJECT_MARGIN, rejected, rejection_fields,
+                                                          reject_search)
+
+    def rec(query, ctc, align, phone):
+        return {"query": query, "heard": "halt", "pocketsphinx": "halt", "ctc_best": query, "score": ctc,
+                "margin": 1.0, "lead": 1.0, "pocketsphinx_score": 1.0, "candidates": [[query, ctc, align]],
+                "phone_loop": phone}
+    th = (-9.0, 0.0, 0.0, float("-inf"), float("inf"), 0, 0.0, 0.0, 0.0)
+    # in-domain: sums (weight 500) -0.2-0.05 = -0.25 and -0.6-0.3 = -0.9 (the nearest)
+    val = [rec("turn left", -0.2, -3.1e-3, -3.0e-3), rec("stop", -0.6, -3.0e-3, -2.4e-3)]
+    # out of domain at sums -0.95 (just past val's edge), -1.3 and -2.0
+    ood = [rec("stop", -0.7, -3.0e-3, -2.5e-3), rec("stop", -0.8, -3.5e-3, -2.5e-3),
+           rec("stop", -1.0, -4.0e-3, -2.0e-3)]
+    for r in ood:
+        r["query"] = "something else entirely"
+    edge = reject_search(val, [], ood, th, margin=0.0)
+    safe = reject_search(val, [], ood, th)
+    assert safe["reject_margin"] == REJECT_MARGIN > 0.0
+    for res in (edge, safe):
+        assert not any(rejected(r, *th, *rejection_fields(res)) for r in val)
+    # at the edge the closest out-of-domain record is taken too; with the margin it is not
+    assert all(rejected(r, *th, *rejection_fields(edge)) for r in ood)
+    t = (*th, *rejection_fields(safe))
+    assert not rejected(ood[0], *t) and rejected(ood[2], *t)
+    assert safe["reject_combined_below"] <= -0.9 - REJECT_MARGIN + 1e-9
+    # a margin too wide for every candidate leaves the rejection off
+    assert reject_search(val, [], ood, th, margin=5.0)["reject_form"] is None
+
+
+def test_calibration_refuses_a_negative_rejection_margin(capsys):
+    import pytest
+
+    from tristream_ros.training.calibrate_grammar import main
+    with pytest.raises(SystemExit):
+        main(["--model", "x", "--records", "y.json", "--reject-margin", "-0.1"])
+    assert "negative" in capsys.readouterr().err
