@@ -58,10 +58,11 @@ if [ ! -f "$RUN/val_grammar/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
   step generate_val tristream generate dataset --out "$RUN/val_grammar" --train 0 --val 800 --test 0 --seed 5 \
        --frames render --no-progress
 fi
-# (--reject-margin 0: the shipped thresholds were chosen before session 25 put a margin between
-# the out-of-domain rejection and the in-domain records; a new recogniser gets the default 0.15)
+# (--reject-margin 0 --guard-engines flite --guard-rooms off: the shipped thresholds were chosen
+# before session 25 put a margin between the out-of-domain rejection and the in-domain records and
+# session 26 widened the guard; a new recogniser gets the defaults)
 step calibrate python -m tristream_ros.training.calibrate_grammar --model "$RUN/out/phase3" --data "$RUN/val_grammar" \
-     --out "$RUN/calibration.json" --reject-margin 0 --write --no-progress
+     --out "$RUN/calibration.json" --reject-margin 0 --guard-engines flite --guard-rooms off --write --no-progress
 # the STVE token budget the model answers with: the cheapest whose exact match on 800 more val
 # samples (seed 11) is at least that of all 64 tokens -> phase3/config.json + budget_calibration.*
 if [ ! -f "$RUN/val_budget/info.json" ] || [ "${RESUME:-0}" != 1 ]; then

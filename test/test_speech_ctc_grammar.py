@@ -243,13 +243,13 @@ def test_rescoring_calibration_turns_on_only_when_it_gains():
     guard = [rec("stop", "stop", [["turn left", -0.3, -0.004], ["stop", -0.5, -0.0035]])]
     th = (-0.4, 0.0, 0.8, float("-inf"), float("inf"))
     assert chosen(val[0], *th) == "stop"
-    res = rescore_search(val, guard, th, base_guard=1.0)
+    res = rescore_search(val, guard, th)
     assert res["rescore_top"] == 2 and res["val_exact"] == 1.0 and res["guard_exact"] == 1.0
     assert res["val_exact_without_rescoring"] == 0.0
     assert chosen(val[0], *th, res["rescore_top"], res["rescore_weight"], res["rescore_bonus"]) == "turn left"
     # a guard the rescoring would break keeps it off
     bad_guard = [rec("stop", "stop", [["turn left", -0.1, -0.003], ["stop", -0.9, -0.0031]])]
-    assert rescore_search(val, bad_guard, th, base_guard=1.0)["rescore_top"] == 0
+    assert rescore_search(val, bad_guard, th)["rescore_top"] == 0
 
 
 def test_rescoring_settings_travel_with_the_model_folder(tmp_path):
@@ -435,6 +435,85 @@ def test_calibration_replays_recorded_utterances(tmp_path):
     assert written["source"]["replayed_from"] == str(f) and written["source"]["data"] == "d"
     with pytest.raises(SystemExit):
         main(["--model", str(model)])  # neither --data nor --records
+
+
+def test_every_guard_family_stays_as_exact_as_pocketsphinx_alone():
+    """A gain on one family of the guard (flite) does not pay for a loss on another (pico): the
+    override that breaks a pico utterance is not chosen, though the guard as a whole would keep."""
+    from tristream_ros.training.calibrate_grammar import chosen, grid_search, guard_groups, guard_kept, thresholds_of
+
+    def rec(source, query, ps, ctc):  # the CTC is sure (score -0.2, margin 0.5, lead 1.0) of `ctc`
+        return {"source": source, "query": query, "heard": ps, "pocketsphinx": ps, "ctc_best": ctc, "score": -0.2,
+                "margin": 0.5, "lead": 1.0, "pocketsphinx_score": 1.0, "candidates": []}
+    val = [rec("val:m1", "turn left", "stop", "turn left")]
+    flite = [rec("flite:kal", "go back", "go forward", "go back")]  # the override fixes it
+    pico = [rec("pico:en-US", "stop", "stop", "go back")]  # the override breaks it
+    never = (float("inf"),) * 3
+    groups = guard_groups(flite + pico)
+    assert set(groups) == {"flite", "pico"}
+    base = {g: float(chosen(rs[0], *never) == rs[0]["query"]) for g, rs in groups.items()}
+    on = (-0.3, 0.0, 0.8)
+    assert not guard_kept(groups, base, *on) and guard_kept({"flite": flite}, {"flite": 0.0}, *on)
+    with_pico = grid_search(val, flite + pico)["chosen"]
+    assert with_pico["val_exact"] == 0.0 and chosen(pico[0], *thresholds_of(with_pico)) == "stop"
+    assert grid_search(val, flite)["chosen"]["val_exact"] == 1.0  # without pico's family, the override pays
+
+
+def test_calibration_replays_a_chosen_part_of_the_recorded_guard(tmp_path):
+    """--records with --guard-engines/--guard-rooms re-chooses with those families of the guard
+    only; a family that was not recorded, or an engine that does not exist, is a clear error."""
+    import json
+    from tristream_ros.training.calibrate_grammar import main, replay
+
+    def rec(source, query, ps, ctc):
+        return {"source": source, "query": query, "heard": ps, "pocketsphinx": ps, "ctc_best": ctc, "score": -0.2,
+                "margin": 0.5, "lead": 1.0, "pocketsphinx_score": 1.0, "candidates": []}
+    recs = [rec("val:m1", "turn left", "stop", "turn left"), rec("flite:kal", "go back", "go back", "go back"),
+            rec("pico:en-US", "stop", "stop", "stop"), rec("pico-room:en-US", "stop", "stop", "go back")]
+    f = tmp_path / "calib.json"
+    f.write_text(json.dumps({"model": "m", "data": "d", "guard_seed": 1, "records": recs}))
+    every = replay(str(f))
+    assert every["guard_families"] == {"flite": 1, "pico": 1, "pico-room": 1} and every["guard_rooms"]
+    assert every["chosen"]["val_exact"] == 0.0  # the room's utterance keeps the override off
+    clean = replay(str(f), guard_engines=("flite", "pico"), guard_rooms=False)
+    assert clean["guard_families"] == {"flite": 1, "pico": 1} and clean["guard_engines"] == ["flite", "pico"]
+    assert clean["chosen"]["val_exact"] == 1.0
+    with pytest.raises(ValueError, match="festival"):
+        replay(str(f), guard_engines=("festival",), guard_rooms=False)
+    model = tmp_path / "model"
+    model.mkdir()
+    assert main(["--model", str(model), "--records", str(f), "--guard-engines", "festival"]) == 2
+    with pytest.raises(SystemExit):
+        main(["--model", str(model), "--records", str(f), "--guard-engines", "espeak"])
+    assert main(["--model", str(model), "--records", str(f), "--guard-engines", "flite,pico", "--guard-rooms", "off",
+                 "--write"]) == 0
+    source = json.loads((model / "ctc_grammar.json").read_text())["source"]
+    assert source["guard_families"] == {"flite": 1, "pico": 1} and source["guard_n"] == 1 and not source["guard_rooms"]
+
+
+def test_guard_records_speak_every_voice_of_an_engine_clean_and_in_a_room():
+    """The guard set is recorded through the real front end (shipped model, override off): each
+    of Pico's voices speaks the held-out-phrasing query clean and in a test-split room, as two
+    families of records the calibration holds on their own."""
+    from pathlib import Path
+    from tristream_ros.model.checkpoint import load_config
+    from tristream_ros.model.speech.ctc_grammar import NEVER_OVERRIDE
+    from tristream_ros.model.text_tokenizer import normalize
+    from tristream_ros.training.calibrate_grammar import guard_groups, guard_records
+    from tristream_ros.training.evaluate import build_frontend, load_speech_model
+    from tristream_ros.training.evaluate_tts import tts_queries
+    demo = Path(__file__).resolve().parents[1] / "models" / "demo"
+    tok = build_frontend(load_speech_model(demo, load_config(demo)), "hybrid", recognizer_dir=demo)
+    tok.thresholds = NEVER_OVERRIDE
+    recs = guard_records(tok, ("pico",), 1, 1, rooms=True, progress=False)
+    query = normalize(tts_queries(1, 1)[0]["query"])
+    assert sorted(r["source"] for r in recs) == ["pico-room:en-GB", "pico-room:en-US", "pico:en-GB", "pico:en-US"]
+    assert set(guard_groups(recs)) == {"pico", "pico-room"} and {r["query"] for r in recs} == {query}
+    assert all(r["ctc_best"] and r["candidates"] and r["frames"] > 0 for r in recs)
+    by = {r["source"]: r for r in recs}
+    clean, room = by["pico:en-US"], by["pico-room:en-US"]
+    assert clean["heard"] == query  # Pico's clean voice is heard exactly (0.979 of the 48 guard utterances)
+    assert (clean["frames"], clean["score"]) != (room["frames"], room["score"])  # the room changes what is heard
 
 
 def test_real_out_of_domain_recordings_are_split_for_calibration():

@@ -6,7 +6,8 @@ GRAMMAR_MIN_SCORE, GRAMMAR_MIN_MARGIN, GRAMMAR_MIN_LEAD). They depend on the CTC
 are re-chosen after every CTC change, on voices the model was not trained on and not tested on:
 
     python -m tristream_ros.training.calibrate_grammar --model MODEL_DIR --data VAL_DATA \\
-        [--flite-n 24] [--flite-seed 1] [--out calib.json] [--write]
+        [--guard-n 24] [--guard-seed 1] [--guard-engines flite,pico,festival] [--guard-rooms on]
+        [--out calib.json] [--write]
 
 --write stores the chosen thresholds in MODEL_DIR/ctc_grammar.json, which every front end built
 for that folder reads (the speech_tokenizer_node, `tristream eval`, the benchmarks; see
@@ -14,12 +15,14 @@ model/speech/ctc_grammar.load_grammar_thresholds); training/ship.py ships it wit
 
 VAL_DATA: a generated dataset with a *val* split (val voices: neither training nor test voices;
 `tristream generate dataset --train 0 --val 800 --test 0 --seed 5`; 200 before session 18). Each spoken val query and
-each of `flite-n` held-out-phrasing queries per flite voice (tts_queries, `flite-seed`) runs once
-through the hybrid front end with the override off, recording pocketsphinx's sentence and the
-CTC grammar's best match (score, margin, lead). The grid below is then replayed offline: the
-chosen thresholds maximise sentence-exact transcripts on the val voices while the flite set stays
-at least as exact as with pocketsphinx alone (flite voices sound unlike espeak: they stand for
-the voices the CTC does not know); ties go to the highest (most conservative) thresholds.
+each of `guard-n` held-out-phrasing queries (tts_queries, `guard-seed`) per voice of the guard's
+engines (flite, Pico, Festival: never trained on; each also heard in a test-split room) runs
+once through the hybrid front end with the override off, recording pocketsphinx's sentence and
+the CTC grammar's best match (score, margin, lead). The grid below is then replayed offline: the
+chosen thresholds maximise sentence-exact transcripts on the val voices while every family of the
+guard (an engine, clean or in rooms) stays at least as exact as with pocketsphinx alone (these
+voices sound unlike espeak: they stand for the voices the CTC does not know; sessions 6-25 had
+flite's clean voices only, GUARD_ENGINES); ties go to the highest (most conservative) thresholds.
 Two more thresholds (session 6) relax the lead for utterances pocketsphinx itself matched
 poorly (its acoustic score per frame below `unsure_below`: lead >= `unsure_min_lead` instead);
 the grid includes "off" (-inf), so they are only used where they pay on val and keep the guard.
@@ -48,7 +51,10 @@ Session 19 puts a floor under the override's lead over pocketsphinx's sentence (
 `--min-lead`; 0 searches the whole grid): a lead chosen by a couple of val utterances let the
 CTC outvote pocketsphinx's right sentence on voices it does not know. Session 25 puts a margin
 between the rejection and the in-domain records (REJECT_MARGIN, `--reject-margin`): the
-held-out voices' in-domain utterances reach past val's edge.
+held-out voices' in-domain utterances reach past val's edge. Session 26 widens the guard from
+flite's clean voices to flite, Pico and Festival, clean and in rooms, each family held on its own
+(GUARD_ENGINES, guard_kept; `--guard-engines`, `--guard-rooms`; --flite-n / --flite-seed are the
+old names of --guard-n / --guard-seed).
 """
 from __future__ import annotations
 
@@ -61,6 +67,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tristream_ros.data.tts_engines import ENGINES
+from tristream_ros.errors import InputError
 from tristream_ros.model.speech.ctc_grammar import (NEVER_OVERRIDE, REJECT_FIELDS, REJECT_OFF, GrammarThresholds,
                                                     grammar_overrides, not_understood, rescore_candidates,
                                                     rescored_sentence)
@@ -101,6 +109,16 @@ REJECT_MARGIN = 0.15
 # the box form's gap threshold moves by margin / this (CTC score per frame per unit of gap: the
 # weight both calibrated weighted sums, sessions 14 and 19, chose)
 REJECT_MARGIN_GAP_WEIGHT = 500.0
+# The guard set (session 26): GUARD_N held-out-phrasing queries (tts_queries, GUARD_SEED) spoken by
+# every voice of these engines, none trained on; with GUARD_ROOMS each also in a test-split room.
+# Each family ("flite", "pico-room", ...) must stay as exact as pocketsphinx alone (guard_kept).
+# Sessions 6-25 guarded with flite's clean voices only; the thresholds so chosen cost Pico and
+# Festival's clean voices 1 and 1 of 48 and 72 guard utterances (seed 1) and the rescoring picked
+# the CTC's "go back" for 5 of the 100 spliced real commands ("left", "look at it").
+GUARD_ENGINES: tuple[str, ...] = ("flite", "pico", "festival")
+GUARD_ROOMS = True
+GUARD_N = 24
+GUARD_SEED = 1
 RECORD_TOP = 8  # CTC candidates each record keeps (with pocketsphinx's alignment) for the rescoring grid
 
 
@@ -174,11 +192,29 @@ def exact(records: list[dict], *thresholds) -> float:
     return float(np.mean([chosen(r, *thresholds) == r["query"] for r in records])) if records else float("nan")
 
 
+def guard_groups(guard: list[dict]) -> dict[str, list[dict]]:
+    """The guard's records by voice family: the part of their source before ":" ("flite",
+    "pico-room", ...)."""
+    groups: dict[str, list[dict]] = {}
+    for r in guard:
+        groups.setdefault(r.get("source", "guard").split(":")[0], []).append(r)
+    return groups
+
+
+def guard_kept(groups: dict[str, list[dict]], base: dict[str, float], *thresholds) -> bool:
+    """Whether every voice family of the guard is at least as exact at these thresholds as its
+    `base` (pocketsphinx alone): one family's gain does not pay for another's loss."""
+    return all(exact(rs, *thresholds) >= base[g] - 1e-9 for g, rs in groups.items())
+
+
 def grid_search(val: list[dict], guard: list[dict], min_lead: float = MIN_LEAD) -> dict:
-    """Best thresholds on `val` that keep `guard` at least as exact as pocketsphinx alone, with
-    the override's lead at least `min_lead` (the grid's LEADS under it are skipped)."""
+    """Best thresholds on `val` that keep every family of `guard` at least as exact as
+    pocketsphinx alone (guard_kept), with the override's lead at least `min_lead` (the grid's
+    LEADS under it are skipped)."""
     never = (float("inf"),) * 3
     base_guard = exact(guard, *never)
+    groups = guard_groups(guard)
+    base = {g: exact(rs, *never) for g, rs in groups.items()}
     leads = [x for x in LEADS if x >= min_lead - 1e-12]
     if not leads:
         raise ValueError(f"min_lead {min_lead} is above every lead of the grid {LEADS}")
@@ -186,7 +222,7 @@ def grid_search(val: list[dict], guard: list[dict], min_lead: float = MIN_LEAD) 
     for s, m, lead, ub, ul in itertools.product(SCORES, MARGINS, leads, UNSURE_BELOWS, UNSURE_LEADS):
         if (ub == float("-inf")) != (ul == UNSURE_LEADS[-1]) or ul > lead:
             continue  # "off" once (its lead is moot); a relaxed lead is never stricter than min_lead
-        if guard and exact(guard, s, m, lead, ub, ul) < base_guard - 1e-9:
+        if not guard_kept(groups, base, s, m, lead, ub, ul):
             continue
         key = (exact(val, s, m, lead, ub, ul), s, m, lead, -ub, ul)
         if best is None or key > best:
@@ -201,22 +237,25 @@ def grid_search(val: list[dict], guard: list[dict], min_lead: float = MIN_LEAD) 
         out["chosen"] = {"score": s, "margin": m, "lead": lead, "unsure_below": None if off else ub,
                          "unsure_min_lead": None if off else ul,
                          "val_exact": exact(val, s, m, lead, ub, ul), "guard_exact": exact(guard, s, m, lead, ub, ul)}
-        out["chosen"].update(rescore_search(val, guard, (s, m, lead, ub, ul), base_guard))
+        out["chosen"].update(rescore_search(val, guard, (s, m, lead, ub, ul)))
     return out
 
 
-def rescore_search(val: list[dict], guard: list[dict], thresholds: tuple, base_guard: float) -> dict:
+def rescore_search(val: list[dict], guard: list[dict], thresholds: tuple) -> dict:
     """Second stage, with the override's thresholds fixed: the rescoring (top, weight, bonus,
-    length) that makes the most val transcripts exact while the guard set stays at least
-    `base_guard`. Off unless it gains on val; ties go to the fewest candidates (each costs an
-    alignment), then the largest bonus for pocketsphinx's own sentence, then the smallest
-    weight, then the smallest length reward."""
+    length) that makes the most val transcripts exact while every family of the guard stays at
+    least as exact as pocketsphinx alone (guard_kept). Off unless it gains on val; ties go to
+    the fewest candidates (each costs an alignment), then the largest bonus for pocketsphinx's
+    own sentence, then the smallest weight, then the smallest length reward."""
     without = exact(val, *thresholds)
+    groups = guard_groups(guard)
+    never = (float("inf"),) * 3
+    base = {g: exact(rs, *never) for g, rs in groups.items()}
     best_key, best = None, None
     for k, w, b, ln in itertools.product(RESCORE_TOPS, RESCORE_WEIGHTS, RESCORE_BONUSES, RESCORE_LENGTHS):
         t = (*thresholds, k, w, b, ln)
         v = exact(val, *t)
-        if v <= without + 1e-9 or (guard and exact(guard, *t) < base_guard - 1e-9):
+        if v <= without + 1e-9 or not guard_kept(groups, base, *t):
             continue
         key = (v, -k, b, -w, -ln)
         if best_key is None or key > best_key:
@@ -331,7 +370,9 @@ def thresholds_of(c: dict) -> tuple:
 def choose(val: list[dict], guard: list[dict], ood: list[dict], real: list[dict], min_lead: float = MIN_LEAD,
            reject_margin: float = REJECT_MARGIN) -> dict:
     """The three stages on recorded utterances (run's records, or a previous --out file's)."""
-    result = {"val_utterances": len(val), "flite_utterances": len(guard), "out_of_domain_utterances": len(ood),
+    result = {"val_utterances": len(val), "guard_utterances": len(guard),
+              "guard_families": {g: len(rs) for g, rs in guard_groups(guard).items()},
+              "out_of_domain_utterances": len(ood),
               "real_out_of_domain_utterances": len(real), "min_lead_floor": min_lead,
               **grid_search(val, guard, min_lead)}
     if (ood or real) and "chosen" in result:
@@ -339,30 +380,76 @@ def choose(val: list[dict], guard: list[dict], ood: list[dict], real: list[dict]
     return result
 
 
+def guard_families(engines: tuple[str, ...], rooms: bool) -> list[str]:
+    """The guard's voice families for these engines (guard_groups' keys)."""
+    return [f for e in engines for f in ((e, f"{e}-room") if rooms else (e,))]
+
+
 def replay(records_file: str, reject: bool = True, min_lead: float = MIN_LEAD,
-           reject_margin: float = REJECT_MARGIN) -> dict:
+           reject_margin: float = REJECT_MARGIN, guard_engines: tuple[str, ...] | None = None,
+           guard_rooms: bool = GUARD_ROOMS) -> dict:
     """The stages re-run on the records of a previous run's --out JSON, without recording again
-    (seconds instead of minutes; only valid for the same speech model and recogniser)."""
+    (seconds instead of minutes; only valid for the same speech model and recogniser). The guard
+    is every recorded family (records that are not val, ood or real), or with `guard_engines`
+    those engines' families (with `guard_rooms`, their rooms too); a family not recorded is an
+    error."""
     prev = json.loads(Path(records_file).read_text())
     if "records" not in prev:
         raise ValueError(f"{records_file}: no 'records' (write one with --out)")
     recs = prev["records"]
-    part = {p: [r for r in recs if r["source"].startswith(p + ":")] for p in ("val", "flite", "ood", "real")}
+    part = {p: [r for r in recs if r["source"].startswith(p + ":")] for p in ("val", "ood", "real")}
+    guard = [r for r in recs if r["source"].split(":")[0] not in part]
+    if guard_engines is not None:
+        want = guard_families(tuple(guard_engines), guard_rooms)
+        have = guard_groups(guard)
+        missing = [f for f in want if f not in have]
+        if missing:
+            raise ValueError(f"{records_file}: no guard records of {missing} (recorded: {sorted(have)})")
+        guard = [r for f in want for r in have[f]]
     if not reject:
         part["ood"], part["real"] = [], []
-    return {"model": prev.get("model"), "data": prev.get("data"), "flite_seed": prev.get("flite_seed"),
+    seed = prev.get("guard_seed", prev.get("flite_seed"))  # (flite_seed: before session 26)
+    return {"model": prev.get("model"), "data": prev.get("data"), "guard_seed": seed,
+            "guard_engines": sorted({r["source"].split(":")[0].removesuffix("-room") for r in guard}),
+            "guard_rooms": any(r["source"].split(":")[0].endswith("-room") for r in guard),
             "replayed_from": str(records_file),
-            **choose(part["val"], part["flite"], part["ood"], part["real"], min_lead, reject_margin), "records": recs}
+            **choose(part["val"], guard, part["ood"], part["real"], min_lead, reject_margin), "records": recs}
 
 
-def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: bool = True,
-        reject: bool = True, min_lead: float = MIN_LEAD, reject_margin: float = REJECT_MARGIN) -> dict:
+def guard_records(tok, engines: tuple[str, ...], n: int, seed: int, rooms: bool, progress: bool = True) -> list[dict]:
+    """The guard set: `n` held-out-phrasing queries (tts_queries, `seed`) spoken by every voice of
+    each engine (data/tts_engines: voices the model is not trained on), source "ENGINE:VOICE";
+    with `rooms` each also heard in a test-split room (evaluate_tts.room_for, `seed`), source
+    "ENGINE-room:VOICE". guard_kept holds each of these families to pocketsphinx alone."""
+    from tristream_ros.data.speech_synth import augment
+    from tristream_ros.data.tts_engines import engine_synthesize, engine_voices
+    from tristream_ros.training.evaluate_tts import _pad, room_for, tts_queries
+
+    queries = tts_queries(n, seed)
+    out = []
+    for e in engines:
+        for v in engine_voices(e):
+            it = queries
+            if progress:
+                from tqdm import tqdm
+                it = tqdm(queries, desc=f"guard {e} {v}", unit="utt", mininterval=2.0)
+            for q in it:
+                clean = engine_synthesize(e, q["query"], v)  # float32 16 kHz, trimmed
+                out.append(_record(tok, _pad(clean), q["query"], f"{e}:{v}"))
+                if rooms:
+                    out.append(_record(tok, augment(clean, room_for(seed, q["id"]))[0], q["query"], f"{e}-room:{v}"))
+    return out
+
+
+def run(model_dir: str, data_dir: str, guard_n: int = GUARD_N, guard_seed: int = GUARD_SEED,
+        progress: bool = True, reject: bool = True, min_lead: float = MIN_LEAD,
+        reject_margin: float = REJECT_MARGIN, guard_engines: tuple[str, ...] = GUARD_ENGINES,
+        guard_rooms: bool = GUARD_ROOMS) -> dict:
     import torch
 
     from tristream_ros.data.dataset import DatasetReader
     from tristream_ros.model.checkpoint import load_config
     from tristream_ros.training.evaluate import build_frontend, load_speech_model
-    from tristream_ros.training.evaluate_tts import _pad, tts_queries
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -379,16 +466,7 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
         s = reader[i]
         if s["audio"] is not None:
             val.append(_record(tok, s["audio"], s["query"], f"val:{s['voice']['variant']}"))
-    guard = []
-    if flite_n > 0:
-        from tristream_ros.data.flite_synth import available_voices, flite_synthesize
-        queries = tts_queries(flite_n, flite_seed)
-        for v in available_voices():
-            it = queries
-            if progress:
-                from tqdm import tqdm
-                it = tqdm(queries, desc=f"flite {v}", unit="utt", mininterval=2.0)
-            guard += [_record(tok, _pad(flite_synthesize(q["query"], v)), q["query"], f"flite:{v}") for q in it]
+    guard = guard_records(tok, guard_engines, guard_n, guard_seed, guard_rooms, progress) if guard_n > 0 else []
     ood, real = [], []
     if reject:
         from tristream_ros.data.out_of_domain import real_utterances, utterances
@@ -398,7 +476,8 @@ def run(model_dir: str, data_dir: str, flite_n: int, flite_seed: int, progress: 
             it = tqdm(it, desc="out of domain", unit="utt", mininterval=2.0)
         ood = [_record(tok, u["audio"], u["text"], f"ood:{u['source']}") for u in it]
         real = [_record(tok, u["audio"], u["text"] or "", f"real:{u['source']}") for u in real_utterances("calibration")]
-    result = {"model": str(model_dir), "data": str(data_dir), "flite_seed": flite_seed,
+    result = {"model": str(model_dir), "data": str(data_dir), "guard_seed": guard_seed,
+              "guard_engines": list(guard_engines), "guard_rooms": guard_rooms,
               **choose(val, guard, ood, real, min_lead, reject_margin)}
     result.update(seconds=round(time.perf_counter() - t0, 1), records=val + guard + ood + real)
     return result
@@ -409,13 +488,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True, help="model folder: config.json + speech.safetensors (the fusion "
                    "weights are not read)")
     p.add_argument("--data", default=None, help="generated dataset with a val split (required unless --records)")
-    p.add_argument("--flite-n", type=int, default=24, help="flite queries per voice (0: no guard set)")
-    p.add_argument("--flite-seed", type=int, default=1)
+    p.add_argument("--guard-n", "--flite-n", type=int, default=GUARD_N,
+                   help=f"guard queries per voice (default {GUARD_N}; 0: no guard set)")
+    p.add_argument("--guard-seed", "--flite-seed", type=int, default=GUARD_SEED)
+    p.add_argument("--guard-engines", default=None,
+                   help=f"comma-separated TTS engines whose voices form the guard (default "
+                        f"{','.join(GUARD_ENGINES)}; with --records: the recorded ones)")
+    p.add_argument("--guard-rooms", choices=("on", "off"), default="on" if GUARD_ROOMS else "off",
+                   help="each guard utterance also heard in a test-split room (default %(default)s)")
     p.add_argument("--out", default=None, help="write the full JSON (with per-utterance records) here")
     p.add_argument("--write", action="store_true", help="store the chosen thresholds in MODEL/ctc_grammar.json")
     p.add_argument("--no-reject", action="store_true", help="skip the out-of-domain rejection stage (off)")
     p.add_argument("--records", default=None, help="re-choose from the records of a previous run's --out JSON "
-                   "(same model; nothing is recorded, --data / --flite-* are taken from it)")
+                   "(same model; nothing is recorded, --data / --guard-n / --guard-seed are taken from it)")
     p.add_argument("--min-lead", type=float, default=MIN_LEAD,
                    help=f"the override's smallest lead over pocketsphinx's sentence (default {MIN_LEAD}; "
                         f"0 searches the whole grid {LEADS})")
@@ -430,14 +515,26 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--min-lead {a.min_lead} is above every lead of the grid {LEADS}")
     if a.reject_margin < 0:
         p.error(f"--reject-margin {a.reject_margin} is negative (it would let the rejection take in-domain speech)")
-    if a.records:
-        res = replay(a.records, reject=not a.no_reject, min_lead=a.min_lead, reject_margin=a.reject_margin)
-        a.data, a.flite_seed = res["data"], res["flite_seed"]
-        a.flite_n = res["flite_utterances"] // max(1, len({r["source"] for r in res["records"]
-                                                             if r["source"].startswith("flite:")}))
-    else:
-        res = run(a.model, a.data, a.flite_n, a.flite_seed, progress=not a.no_progress, reject=not a.no_reject,
-                  min_lead=a.min_lead, reject_margin=a.reject_margin)
+    engines = None if a.guard_engines is None else tuple(e.strip() for e in a.guard_engines.split(",") if e.strip())
+    if engines is not None:
+        bad = [e for e in engines if e not in ENGINES]
+        if bad or not engines:
+            p.error(f"--guard-engines {a.guard_engines!r}: expected engines out of {', '.join(ENGINES)}")
+    rooms = a.guard_rooms == "on"
+    try:
+        if a.records:
+            res = replay(a.records, reject=not a.no_reject, min_lead=a.min_lead, reject_margin=a.reject_margin,
+                         guard_engines=engines, guard_rooms=rooms)
+            a.data, a.guard_seed = res["data"], res["guard_seed"]
+            voices = {r["source"] for r in res["records"] if r["source"].split(":")[0] in res["guard_families"]}
+            a.guard_n = res["guard_utterances"] // max(1, len(voices))
+        else:
+            res = run(a.model, a.data, a.guard_n, a.guard_seed, progress=not a.no_progress, reject=not a.no_reject,
+                      min_lead=a.min_lead, reject_margin=a.reject_margin,
+                      guard_engines=GUARD_ENGINES if engines is None else engines, guard_rooms=rooms)
+    except (ValueError, InputError) as e:
+        print(f"calibrate_grammar: {e}", file=sys.stderr)
+        return 2
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
     if a.write:
@@ -447,9 +544,11 @@ def main(argv: list[str] | None = None) -> int:
         from tristream_ros.model.speech.ctc_grammar import save_grammar_thresholds
         c = res["chosen"]
         source = {"tool": "python -m tristream_ros.training.calibrate_grammar", "data": str(a.data),
-                  "flite_n": a.flite_n, "flite_seed": a.flite_seed,
+                  "guard_n": a.guard_n, "guard_seed": a.guard_seed, "guard_engines": res["guard_engines"],
+                  "guard_rooms": res["guard_rooms"],
                   **({"replayed_from": res["replayed_from"]} if "replayed_from" in res else {}),
-                  **{k: res[k] for k in ("min_lead_floor", "val_utterances", "flite_utterances", "out_of_domain_utterances",
+                  **{k: res[k] for k in ("min_lead_floor", "val_utterances", "guard_utterances", "guard_families",
+                                         "out_of_domain_utterances",
                                          "real_out_of_domain_utterances", "pocketsphinx_only",
                                          "ctc_grammar_always", "chosen")}}
         relax = {} if c["unsure_below"] is None else {"unsure_below": c["unsure_below"],
