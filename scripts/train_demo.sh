@@ -58,9 +58,10 @@ if [ ! -f "$RUN/val_grammar/info.json" ] || [ "${RESUME:-0}" != 1 ]; then
   step generate_val tristream generate dataset --out "$RUN/val_grammar" --train 0 --val 800 --test 0 --seed 5 \
        --frames render --no-progress
 fi
-# (--reject-margin 0 --guard-engines flite --guard-rooms off: the shipped thresholds were chosen
-# before session 25 put a margin between the out-of-domain rejection and the in-domain records and
-# session 26 widened the guard; a new recogniser gets the defaults)
+# (--reject-margin 0: the shipped thresholds were chosen before session 25 put a margin between
+# the out-of-domain rejection and the in-domain records; a new recogniser gets the default 0.15.
+# --guard-engines flite --guard-rooms off are the defaults, spelled out: session 26 measured a
+# wider guard and kept this one)
 step calibrate python -m tristream_ros.training.calibrate_grammar --model "$RUN/out/phase3" --data "$RUN/val_grammar" \
      --out "$RUN/calibration.json" --reject-margin 0 --guard-engines flite --guard-rooms off --write --no-progress
 # the STVE token budget the model answers with: the cheapest whose exact match on 800 more val
