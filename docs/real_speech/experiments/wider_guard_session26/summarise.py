@@ -5,7 +5,7 @@ shipped recogniser and not shipped. Summarised into summary.json from the run ou
 - /tmp/s25/calibB.json: `calibrate_grammar --model M --data /tmp/s12/val800 --out ...` (the
   shipped model's records: 680 val, 120 flite guard, 50 + 6 out-of-domain), session 25's code;
 - /tmp/s25/guardB.json: guardrecs.py M OUT flite,pico,festival 24 1 (the same queries clean and
-  in rooms, each engine); /tmp/s26/guardshortB.json: guardshort.py (the 14 short forms);
+  in rooms, each engine); /tmp/s26/guardshortB.json: guardrecs.py M OUT flite,pico,festival 0 1 short (the 14 short forms);
 - /tmp/s26/merged.json / merged2.json: calibB's records + those (without guardB's duplicate
   clean flite); C = `calibrate_grammar --model mC --records merged.json --write` (all six
   families, default margin), D = the same on merged2.json (short forms too);
