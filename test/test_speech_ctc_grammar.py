@@ -118,7 +118,7 @@ def test_threshold_calibration_keeps_the_guard_set_and_prefers_conservative_thre
     # guard: pocketsphinx is right, the CTC is wrong at -0.45: any score threshold below -0.45 loses it
     guard = [rec("face the cup", "face the cup", "face the cap", -0.45, 0.2, 0.6)]
     res = grid_search(val, guard, min_lead=0.0)  # the whole grid (the default floor is tested below)
-    assert res["pocketsphinx_only"] == {"val_exact": 1 / 3, "guard_exact": 1.0}
+    assert res["pocketsphinx_only"] == {"val_exact": 1 / 3, "guard_exact": 1.0, "guard_exact_by_family": {"guard": 1.0}}
     c = res["chosen"]
     assert c["val_exact"] == 1.0 and c["guard_exact"] == 1.0
     assert -0.45 < c["score"] <= -0.25  # most conservative score that still takes both fixes
@@ -454,8 +454,11 @@ def test_every_guard_family_stays_as_exact_as_pocketsphinx_alone():
     base = {g: float(chosen(rs[0], *never) == rs[0]["query"]) for g, rs in groups.items()}
     on = (-0.3, 0.0, 0.8)
     assert not guard_kept(groups, base, *on) and guard_kept({"flite": flite}, {"flite": 0.0}, *on)
-    with_pico = grid_search(val, flite + pico)["chosen"]
+    res = grid_search(val, flite + pico)
+    with_pico = res["chosen"]
     assert with_pico["val_exact"] == 0.0 and chosen(pico[0], *thresholds_of(with_pico)) == "stop"
+    assert res["pocketsphinx_only"]["guard_exact_by_family"] == {"flite": 0.0, "pico": 1.0}
+    assert with_pico["guard_exact_by_family"] == {"flite": 0.0, "pico": 1.0}  # what each family got
     assert grid_search(val, flite)["chosen"]["val_exact"] == 1.0  # without pico's family, the override pays
 
 

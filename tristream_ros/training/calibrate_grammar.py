@@ -230,7 +230,8 @@ def grid_search(val: list[dict], guard: list[dict], min_lead: float = MIN_LEAD) 
         key = (exact(val, s, m, lead, ub, ul), s, m, lead, -ub, ul)
         if best is None or key > best:
             best = key
-    out = {"pocketsphinx_only": {"val_exact": exact(val, *never), "guard_exact": base_guard},
+    out = {"pocketsphinx_only": {"val_exact": exact(val, *never), "guard_exact": base_guard,
+                                 "guard_exact_by_family": base},
            "ctc_grammar_always": {"val_exact": exact(val, -np.inf, -np.inf, -np.inf),
                                   "guard_exact": exact(guard, -np.inf, -np.inf, -np.inf)}}
     if best is not None:
@@ -241,6 +242,8 @@ def grid_search(val: list[dict], guard: list[dict], min_lead: float = MIN_LEAD) 
                          "unsure_min_lead": None if off else ul,
                          "val_exact": exact(val, s, m, lead, ub, ul), "guard_exact": exact(guard, s, m, lead, ub, ul)}
         out["chosen"].update(rescore_search(val, guard, (s, m, lead, ub, ul)))
+        t = thresholds_of(out["chosen"])
+        out["chosen"]["guard_exact_by_family"] = {g: exact(rs, *t) for g, rs in groups.items()}
     return out
 
 
