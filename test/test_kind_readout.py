@@ -171,19 +171,22 @@ def test_command_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--model", "m", "--run", "r", "--sparse-rate", "1.5"])
     assert "--sparse-rate" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--model", "m", "--run", "r", "--banded-scenes", "-1"])
+    assert "--banded-scenes" in capsys.readouterr().err
 
 
 def test_refit_on_a_copy_of_the_shipped_model(tmp_path):
-    """The whole step, tiny: pool tokens of the three pools, the fit, the folder rewritten."""
+    """The whole step, tiny: pool tokens of the four pools, the fit, the folder rewritten."""
     import shutil
     from tristream_ros.model.checkpoint import load_checkpoint
     from tristream_ros.training.kind_readout import refit
     model_dir = tmp_path / "m"
     shutil.copytree("models/demo", model_dir)
-    opts = KindFitOptions(steps=3, holdout=4, pool_scenes=12, unnamed_scenes=3, bright_scenes=4)
+    opts = KindFitOptions(steps=3, holdout=4, pool_scenes=12, unnamed_scenes=3, bright_scenes=4, banded_scenes=2)
     summary = refit(model_dir, tmp_path / "run", opts, count_steps=0, processes=1, progress=False)
     k = summary["kind_readout"]
-    assert k["unnamed_scenes"] == 7 and k["scenes_fit"] == 8 and k["options"]["bright_scenes"] == 4
+    assert k["unnamed_scenes"] == 9 and k["scenes_fit"] == 8 and k["options"]["bright_scenes"] == 4
     assert (tmp_path / "run" / "kind_readout.json").is_file() and "count_readout" not in summary
     before = load_checkpoint("models/demo").copy_head.probe.kind.weight
     after = load_checkpoint(model_dir).copy_head.probe.kind.weight

@@ -1,7 +1,7 @@
 """Session 26: per-object colour / kind confusion of the shipped probe on a dataset split (all tokens,
 dense; each object's majority vote over the tokens it covers; the first N scenes).
 
-    python probe_confusion.py /tmp/s12/test800 test 300"""
+    python probe_confusion.py /tmp/s12/test800 test 300 [MODEL_DIR]"""
 import json, sys, collections
 import numpy as np, torch
 torch.set_num_threads(2)
@@ -10,7 +10,7 @@ from tristream_ros.training.ship import load_shipped
 from tristream_ros.data.dataset import DatasetReader, HELDOUT_COMBOS
 from tristream_ros.data.scenes import render_scene, spec_from_dict, KINDS
 from tristream_ros.training.phase1_contrastive import COLOUR_NAMES, token_labels
-model, _ = load_shipped("/work/main/models/demo")
+model, _ = load_shipped(sys.argv[4] if len(sys.argv) > 4 else "/work/main/models/demo")
 model.eval()
 data, split = sys.argv[1], sys.argv[2]
 reader = DatasetReader(data, split, load_arrays=False)
