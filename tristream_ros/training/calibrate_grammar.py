@@ -204,6 +204,14 @@ def guard_groups(guard: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
+def guard_baseline(guard: list[dict]) -> tuple[dict[str, list[dict]], dict[str, float]]:
+    """The guard's families (guard_groups) and how exact each is with pocketsphinx alone: what
+    guard_kept holds them to."""
+    groups = guard_groups(guard)
+    never = (float("inf"),) * 3
+    return groups, {g: exact(rs, *never) for g, rs in groups.items()}
+
+
 def guard_kept(groups: dict[str, list[dict]], base: dict[str, float], *thresholds) -> bool:
     """Whether every voice family of the guard is at least as exact at these thresholds as its
     `base` (pocketsphinx alone): one family's gain does not pay for another's loss."""
@@ -216,8 +224,7 @@ def grid_search(val: list[dict], guard: list[dict], min_lead: float = MIN_LEAD) 
     LEADS under it are skipped)."""
     never = (float("inf"),) * 3
     base_guard = exact(guard, *never)
-    groups = guard_groups(guard)
-    base = {g: exact(rs, *never) for g, rs in groups.items()}
+    groups, base = guard_baseline(guard)
     leads = [x for x in LEADS if x >= min_lead - 1e-12]
     if not leads:
         raise ValueError(f"min_lead {min_lead} is above every lead of the grid {LEADS}")
@@ -254,9 +261,7 @@ def rescore_search(val: list[dict], guard: list[dict], thresholds: tuple) -> dic
     the fewest candidates (each costs an alignment), then the largest bonus for pocketsphinx's
     own sentence, then the smallest weight, then the smallest length reward."""
     without = exact(val, *thresholds)
-    groups = guard_groups(guard)
-    never = (float("inf"),) * 3
-    base = {g: exact(rs, *never) for g, rs in groups.items()}
+    groups, base = guard_baseline(guard)
     best_key, best = None, None
     for k, w, b, ln in itertools.product(RESCORE_TOPS, RESCORE_WEIGHTS, RESCORE_BONUSES, RESCORE_LENGTHS):
         t = (*thresholds, k, w, b, ln)
