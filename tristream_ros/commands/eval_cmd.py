@@ -37,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--short-forms", action="store_true", help="with --engine: the short forms people say "
                         "to robots (\"left\", \"go ahead\", \"stop it\": data/language.SHORT_FORMS) instead of "
                         "held-out-phrasing queries")
+    parser.add_argument("--wrapped", action="store_true", help="with --engine: each query (or short form) "
+                        "spoken inside words people wrap around commands (\"robot ...\", \"... please\", "
+                        "\"can you ...\": model/speech/command_wrappers.py); it should be heard as the query")
+    parser.add_argument("--command-wrappers", action="store_true", help="with --engine: the front end with "
+                        "speech.command_wrappers on (a second pocketsphinx decoder hears \"robot\", \"please\", ... "
+                        "around a command; off by default, as the node)")
+    parser.add_argument("--no-command-wrappers", action="store_true", help=argparse.SUPPRESS)  # the default
     parser.add_argument("--room", action="store_true", help="with --engine: each query heard in a room drawn "
                         "like the test split's (noise 5-35 dB SNR, reverb, gain, band limits, speed), not clean")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
@@ -176,7 +183,8 @@ def _run_engine(args) -> int:
         report = evaluate_tts(args.model, args.engine, voices, args.queries, args.seed,
                               keep_predictions=args.predictions, progress=not args.json, room=args.room,
                               tokens_from=args.speech_tokens, pause_s=args.pause,
-                              hold_ms=args.incomplete_hold_ms, query_set="short" if args.short_forms else "heldout")
+                              hold_ms=args.incomplete_hold_ms, query_set="short" if args.short_forms else "heldout",
+                              wrapped=args.wrapped, command_wrappers=args.command_wrappers and not args.no_command_wrappers)
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2

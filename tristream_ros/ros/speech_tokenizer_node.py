@@ -34,6 +34,10 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
   speech.confirm_short_forms  hybrid: a short form (data/language.SHORT_FORMS: "left", "go ahead")
                            is understood only when pocketsphinx heard it itself or our CTC is sure
                            of it (tokenizer.CONFIRM_CTC_MIN; default true)
+  speech.command_wrappers  grammar mode: an optional prefix / suffix people wrap around a command
+                           ("robot", "okay", "please", "can you" ... / "please", "now", "thanks")
+                           is heard and dropped: "robot stop" -> "stop" (model/speech/command_wrappers.py;
+                           default false: measured, not shipped, docs/training.md "Command wrappers")
   speech.ctc_grammar       hybrid only: sentences our encoder's CTC scores at end of utterance
                            (queries | templates | domain | none | PATH); its best sentence replaces
                            pocketsphinx's text when it clears speech.ctc_grammar_min_score
@@ -141,14 +145,15 @@ class StampMap:
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
                     ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None,
                     tokens_from: str = "respoken", beam: float | None = None, recognizer: str = "",
-                    confirm_short_forms: bool = True):
+                    confirm_short_forms: bool = True, command_wrappers: bool = False):
     """-> (SpeechTokenizer, frontend actually used). beam: pocketsphinx's search beam (None: the
     default DOMAIN_BEAM, 0: pocketsphinx's own defaults). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | templates | domain | none | PATH), with the
     override's `thresholds` (None: the module defaults); tokens_from (hybrid only): respoken | audio;
     recognizer (hybrid with respoken tokens): a second SpeechModel file in `folder` whose CTC
     recognises (used when present; '' = none); confirm_short_forms (hybrid): a short form ("left")
-    is understood only when pocketsphinx heard it itself or our CTC is sure of it."""
+    is understood only when pocketsphinx heard it itself or our CTC is sure of it; command_wrappers
+    (grammar mode): "robot", "please", "can you" ... around a sentence are heard and dropped."""
     from tristream_ros.model.speech.frontend import configured_frontend
 
     if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
@@ -169,7 +174,8 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
         rec = load_speech_model(folder, recognizer)  # None when the folder has no such file
     return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
                                ctc_grammar=ctc_grammar, thresholds=thresholds, tokens_from=tokens_from,
-                               beam=beam, recognizer=rec, confirm_short_forms=confirm_short_forms), frontend
+                               beam=beam, recognizer=rec, confirm_short_forms=confirm_short_forms,
+                               command_wrappers=command_wrappers), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -240,6 +246,9 @@ class SpeechTokenizerNode(Node):
         confirm = bool(param(self, "speech.confirm_short_forms", True,
                              "hybrid: a short form (\"left\", \"go ahead\") is understood only when pocketsphinx "
                              "heard it itself or our CTC is sure of it (score >= CONFIRM_CTC_MIN)"))
+        wrappers = bool(param(self, "speech.command_wrappers", False,
+                              "grammar mode: \"robot\", \"okay\", \"please\", \"can you\" ... around a command are "
+                              "heard and dropped (\"robot stop\" -> \"stop\")"))
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         quiet = float(param(self, "speech.quiet_peak_dbfs", QUIET_PEAK_DBFS,
@@ -264,7 +273,7 @@ class SpeechTokenizerNode(Node):
                                                         ctc_grammar, GrammarThresholds(g_score, g_margin, g_lead,
                                                                                        g_unsure, g_unsure_lead,
                                                                                        **g_rescore, **g_reject),
-                                                        tokens_from, beam, recognizer, confirm)
+                                                        tokens_from, beam, recognizer, confirm, wrappers)
         self.tokenizer.quiet_peak_dbfs = None if quiet <= -120.0 else quiet
         self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
@@ -428,8 +437,10 @@ class SpeechTokenizerNode(Node):
         self._publish_transcript(utt.text, True, 1.0, end_ns, end_ns)
         self.diag.count("utterances")
         self.diag.counters["finalize_ms"] = round(float(utt.finalize_ms), 2)
+        pre, suf = getattr(self.tokenizer, "last_wrapper", ("", ""))
+        wrapped = f", heard inside {pre or '-'} ... {suf or '-'}" if pre or suf else ""
         self.get_logger().info(f"{self._utt_id}: {utt.text!r} ({utt.end_s - utt.start_s:.2f} s, "
-                               f"{msg.num_tokens} tokens, finalize {utt.finalize_ms:.0f} ms)")
+                               f"{msg.num_tokens} tokens, finalize {utt.finalize_ms:.0f} ms{wrapped})")
 
     def close(self) -> None:
         self._stop.set()

@@ -465,7 +465,9 @@ def run(model_dir: str, data_dir: str, guard_n: int = GUARD_N, guard_seed: int =
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     speech = load_speech_model(model_dir, load_config(model_dir))
-    tok = build_frontend(speech, "hybrid", recognizer_dir=model_dir)  # its separate recogniser, if any
+    # its separate recogniser, if any; no command wrappers: the records (CTC top sentences, replayed
+    # offline) are of the grammar's own sentences, which the thresholds decide between
+    tok = build_frontend(speech, "hybrid", recognizer_dir=model_dir, command_wrappers=False)
     tok.thresholds = NEVER_OVERRIDE  # record only
     reader = DatasetReader(data_dir, "val")
     val = []

@@ -72,7 +72,8 @@ def load_recognizer(model_dir: str | Path | None) -> SpeechModel | None:
 
 
 def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | Path | None = None,
-                   tokens_from: str = "respoken", vad=None, recognizer_dir: str | Path | None = None):
+                   tokens_from: str = "respoken", vad=None, recognizer_dir: str | Path | None = None,
+                   command_wrappers: bool = False):
     """The speech_tokenizer_node's default front end (config/tristream.yaml), built by the same
     function the node uses: pocketsphinx with a grammar of the queries users say, and for
     `hybrid` our encoder's CTC scoring the same sentences with the override thresholds
@@ -81,7 +82,10 @@ def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | P
     (no CTC grammar). tokens_from: the hybrid's speech tokens, respoken (default, as the node) | audio.
     vad: a VadConfig (None: the defaults, as the node). The hybrid recognises with `model_dir`'s
     separate recogniser when it has one (RECOGNIZER_FILE, respoken tokens only), as the node does
-    (`recognizer_dir`: look for it there instead, e.g. with the module's default thresholds)."""
+    (`recognizer_dir`: look for it there instead, e.g. with the module's default thresholds).
+    command_wrappers: the grammar's optional "robot", "please", ... around a sentence, as the node
+    (model/speech/command_wrappers.py; calibrate_grammar turns them off: it calibrates the grammar's
+    own sentences)."""
     from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
     from tristream_ros.model.speech.frontend import configured_frontend
     thresholds = load_grammar_thresholds(model_dir)
@@ -90,7 +94,8 @@ def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | P
         return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none",
                                    thresholds=thresholds, tokens_from=tokens_from, vad=vad, recognizer=recognizer)
     return configured_frontend(kind, speech if kind != "pocketsphinx" else None, thresholds=thresholds,
-                               tokens_from=tokens_from, vad=vad, recognizer=recognizer)
+                               tokens_from=tokens_from, vad=vad, recognizer=recognizer,
+                               command_wrappers=command_wrappers)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:

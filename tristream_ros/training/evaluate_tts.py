@@ -66,6 +66,22 @@ def short_form_queries(seed: int = 0) -> list[dict]:
     return out
 
 
+def wrapped_queries(queries: list[dict], seed: int = 0) -> list[dict]:
+    """The same queries spoken inside words people wrap around a command ("robot, ...", "...
+    please", "can you ... now"): each gets a prefix, a suffix or both from
+    model/speech/command_wrappers.py's lists (deterministic in ``seed``), as ``spoken_text``; what it
+    should be heard as, answered and done stays the query's."""
+    from tristream_ros.model.speech.command_wrappers import PREFIXES, SUFFIXES, wrap
+    out = []
+    for i, q in enumerate(queries):
+        rng = np.random.default_rng([int(seed), 19, i])
+        form = int(rng.integers(3))  # 0: prefix, 1: suffix, 2: both
+        pre = PREFIXES[int(rng.integers(len(PREFIXES)))] if form != 1 else ""
+        suf = SUFFIXES[int(rng.integers(len(SUFFIXES)))] if form != 0 else ""
+        out.append({**q, "spoken_text": wrap(pre, q["query"], suf)})
+    return out
+
+
 def _pad(x: np.ndarray) -> np.ndarray:
     z = np.zeros(int(SILENCE_S * SAMPLE_RATE), np.float32)
     return np.concatenate([z, x.astype(np.float32), z])
@@ -112,7 +128,7 @@ def _run_voice(model, tok, queries: list[dict], synth, room: bool = False, seed:
     from tristream_ros.training.evaluate import run_query
     rows = []
     for q in queries:
-        clean = spoken_with_pause(q["query"], synth, pause_s)
+        clean = spoken_with_pause(q.get("spoken_text", q["query"]), synth, pause_s)
         audio = augment(clean, room_for(seed, q["id"]))[0] if room else _pad(clean)
         utt = tok.transcribe(audio)
         text, tokens = ("", None) if utt is None else (utt.text, utt.tokens if utt.tokens.numel() else None)
@@ -124,7 +140,8 @@ def _run_voice(model, tok, queries: list[dict], synth, room: bool = False, seed:
             pred = {"action": None, "text": "", "route": None}
         else:  # as evaluate_split: the front end's text as is, the scene offered lazily (sparse)
             pred = run_query(model, text, tokens, q["frames"], None, dense=False)
-        row = {"id": q["id"], "route": q["route"], "query": q["query"], "heard": heard,
+        row = {"id": q["id"], "route": q["route"], "query": q["query"], "spoken_text": q.get("spoken_text", q["query"]),
+               "heard": heard,
                "cer": char_error_rate(q["query"], heard), "answer": q["answer"], "pred": pred["text"],
                "action": q["action"], "pred_action": pred["action"], "pred_route": pred["route"],
                "no_utterance": utt is None, "not_understood": rejected}
@@ -139,13 +156,17 @@ def _run_voice(model, tok, queries: list[dict], synth, room: bool = False, seed:
 def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str] | None = None, n: int = 30,
                  seed: int = 0, espeak_reference: bool = True, keep_predictions: bool = False, room: bool = False,
                  tokens_from: str = "respoken", pause_s: float = 0.0, hold_ms: float | None = None,
-                 progress: bool = False, query_set: str = "heldout") -> dict:
+                 progress: bool = False, query_set: str = "heldout", wrapped: bool = False,
+                 command_wrappers: bool = False) -> dict:
     """Per-voice and overall figures for ``engine`` voices (data/tts_engines.py: flite, festival).
     query_set: ``heldout`` (``n`` held-out-phrasing queries, tts_queries) or ``short`` (every
     SHORT_FORMS sentence once, short_form_queries; ``n`` unused).
     room: each query heard through room_for(seed, id) (noise, reverb, ...) instead of clean.
     pause_s: each query spoken in two halves with this pause between (spoken_with_pause).
-    hold_ms: the front end's VadConfig.incomplete_hold_ms (None: the default)."""
+    hold_ms: the front end's VadConfig.incomplete_hold_ms (None: the default).
+    wrapped: each query spoken inside a prefix / suffix people wrap around commands
+    (wrapped_queries: "robot stop", "turn left please"); command_wrappers: the front end's grammar
+    hears them (the node's default) or not (False: the grammar's sentences only)."""
     from tristream_ros.data.tts_engines import check_engine_voices, engine_synthesize, engine_voices
     from tristream_ros.training.evaluate import build_frontend
     from tristream_ros.training.ship import load_shipped
@@ -158,10 +179,12 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
     if not pause_s >= 0:
         raise InputError(f"pause must be a number of seconds >= 0, got {pause_s}")
     vad = VadConfig() if hold_ms is None else VadConfig(incomplete_hold_ms=hold_ms)
-    tok = build_frontend(speech, "hybrid", model_dir, tokens_from, vad)
+    tok = build_frontend(speech, "hybrid", model_dir, tokens_from, vad, command_wrappers=command_wrappers)
     if query_set not in ("heldout", "short"):
         raise InputError(f"query set must be heldout or short, got {query_set!r}")
     queries = tts_queries(n, seed) if query_set == "heldout" else short_form_queries(seed)
+    if wrapped:
+        queries = wrapped_queries(queries, seed)
     per_voice, all_rows, preds = {}, [], {}
     for v in voices:
         if progress:
@@ -173,7 +196,8 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
         preds[v] = rows
     report = {"engine": engine, "model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from,
               "pause_s": pause_s, "incomplete_hold_ms": vad.incomplete_hold_ms, "seed": seed,
-              "queries": len(queries), "phrasing": query_set,
+              "queries": len(queries), "phrasing": query_set, "wrapped": wrapped,
+              "command_wrappers": command_wrappers,
               "audio": "test-split room effects (training/evaluate_tts.room_for)" if room else "clean, 0.3 s silence either side", "voices": voices, "per_voice": per_voice,
               "overall": _summary(all_rows)}
     report["overall"]["routes"] = {r: _summary([x for x in all_rows if x["route"] == r])

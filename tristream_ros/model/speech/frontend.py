@@ -11,6 +11,9 @@ is what runs.
                   heard it itself or our CTC is sure of it (HybridSpeechTokenizer.confirm)
     tokens_from   hybrid only: respoken (the final sentence spoken by a training voice, encoded:
                   model/speech/respoken.py) | audio (the user's own audio, encoded)
+    command_wrappers  grammar mode: an optional prefix / suffix ("robot", "okay", "please",
+                  "can you" ... / "please", "now", "thanks") around any sentence, dropped before
+                  the model (model/speech/command_wrappers.py: "robot stop" -> "stop")
 """
 from __future__ import annotations
 
@@ -27,15 +30,18 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
                         vocabulary: str = "queries", mode: str = "grammar", vad=None,
                         ctc_grammar: str = "queries", thresholds: GrammarThresholds | None = None,
                         tokens_from: str = "respoken", beam: float | None = None,
-                        recognizer: SpeechModel | None = None, confirm_short_forms: bool = True) -> SpeechTokenizer:
+                        recognizer: SpeechModel | None = None, confirm_short_forms: bool = True,
+                        command_wrappers: bool = False) -> SpeechTokenizer:
     """The SpeechTokenizer named by the node's parameters (defaults: the node's defaults;
     thresholds: the CTC-grammar override's, None = the module defaults; beam: pocketsphinx's
     search beam over the vocabulary, None = DOMAIN_BEAM, 0 = pocketsphinx's defaults;
     recognizer: a SpeechModel whose CTC recognises while `model` encodes the respoken sentence,
     used by the hybrid with respoken tokens only, else `model` does both; confirm_short_forms: the
     hybrid understands a SHORT_FORMS sentence only when pocketsphinx heard it itself or our CTC is
-    sure of it)."""
+    sure of it; command_wrappers: the grammar lets "robot", "please", "can you" ... wrap its
+    sentences and the front end forwards the sentence inside)."""
     from tristream_ros.data.language import all_queries, sentences_for
+    from tristream_ros.model.speech.command_wrappers import CommandWrappers
     from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig
 
     if frontend not in FRONTEND_NAMES:
@@ -57,4 +63,6 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
     confirm = all_queries("short") if frontend == "hybrid" and confirm_short_forms else ()
     return build_speech_tokenizer(frontend, model, ps, vad, grammar=grammar, thresholds=thresholds,
                                   respoken=respoken, recognizer=recognizer if respoken is not None else None,
-                                  confirm=confirm)
+                                  confirm=confirm,
+                                  wrappers=CommandWrappers(bare_only=frozenset(all_queries("short")))
+                                  if command_wrappers and mode == "grammar" else None)

@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from tristream_ros.errors import InputError, ModelFileError
+from tristream_ros.model.speech.command_wrappers import CommandWrappers
 
 _WORD = re.compile(r"[a-z']+")
 # A domain LM is tiny and trusted: weigh it more than pocketsphinx's default (6.5) and discount
@@ -72,10 +73,16 @@ class DomainVocabulary:
 
     sentences: e.g. ("go to the red ball", "turn left", "stop").
     mode: "grammar" (JSGF: exactly these sentences) or "lm" (bigram LM over their words).
+    wrappers: optional CommandWrappers ("robot", "please", ... around a sentence:
+        command_wrappers.py); grammar mode only (an LM accepts any word sequence of its words).
+        The front end decodes them with a second decoder beside the plain grammar's
+        (`tokenizer.PocketsphinxSpeechTokenizer`), whose grammar takes a wrapper only at the
+        JSGF weight `wrappers.weight` against none.
     """
 
     sentences: tuple[str, ...]
     mode: str = "grammar"
+    wrappers: CommandWrappers | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sentences", tuple(self.sentences))
@@ -86,12 +93,20 @@ class DomainVocabulary:
 
     @property
     def words(self) -> list[str]:
-        return sorted({w for s in self.sentences for w in sentence_words(s)})
+        words = {w for s in self.sentences for w in sentence_words(s)}
+        if self.wrappers is not None and self.mode == "grammar":
+            words |= set(self.wrappers.words)
+        return sorted(words)
 
     def jsgf(self) -> str:
         alts = sorted({" ".join(sentence_words(s)) for s in self.sentences if sentence_words(s)})
         body = " | ".join(alts)
-        return f"#JSGF V1.0;\ngrammar tristream;\npublic <utterance> = ( {body} );\n"
+        if self.wrappers is None:
+            return f"#JSGF V1.0;\ngrammar tristream;\npublic <utterance> = ( {body} );\n"
+        pre, suf = self.wrappers.jsgf_rules()  # one optional word group before and after a sentence,
+        w = f"/{self.wrappers.weight:g}/"  # taken at this weight against none (/1/ <NULL>)
+        return (f"#JSGF V1.0;\ngrammar tristream;\n<prefix> = ( {pre} );\n<suffix> = ( {suf} );\n"
+                f"public <utterance> = ( /1/ <NULL> | {w} <prefix> ) ( {body} ) ( /1/ <NULL> | {w} <suffix> );\n")
 
     def arpa(self, discount: float = 0.05) -> str:
         """A bigram ARPA model with absolute discounting (``discount``) and back-off to an add-one unigram."""

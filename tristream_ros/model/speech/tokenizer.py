@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 import numpy as np
@@ -44,6 +44,7 @@ import torch
 
 from tristream_ros.errors import InputError
 from tristream_ros.model.speech.adapter import AdapterStream
+from tristream_ros.model.speech.command_wrappers import CommandWrappers, wrap
 from tristream_ros.model.speech.ctc import GreedyCtcDecoder
 from tristream_ros.model.speech.ctc_grammar import (CtcSentenceScorer, GrammarMatch, GrammarThresholds,
                                                     grammar_overrides, not_understood, rescore_candidates,
@@ -424,7 +425,11 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
     frontend_name = "pocketsphinx"
 
     def __init__(self, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
-                 vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS):
+                 vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
+                 wrappers: CommandWrappers | None = None):
+        """wrappers (grammar mode): words people wrap around a command ("robot, stop":
+        command_wrappers.py), heard by a second decoder of the same grammar with them (module
+        doc of command_wrappers; `last_wrapper`)."""
         self.recognizer = (pocketsphinx if isinstance(pocketsphinx, PocketsphinxRecognizer)
                            else PocketsphinxRecognizer(pocketsphinx))
         self._ps_prev = ""
@@ -432,20 +437,59 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         # whole sentences of a grammar (an LM accepts any word sequence: nothing is incomplete)
         self._sentences = (frozenset(" ".join(sentence_words(t)) for t in vocab.sentences)
                            if vocab is not None and vocab.mode == "grammar" else None)
+        self.wrappers = wrappers if self._sentences is not None else None
+        # The plain grammar's decoder decides as it always has; the wrapper decoder (the same
+        # sentences, a wrapper allowed at a strong penalty) is listened to only when it hears a
+        # wrapper. One decoder with the wrappers in its grammar heard them in unwrapped speech
+        # and lost paths the plain one keeps (command_wrappers.WRAPPER_WEIGHT).
+        self.wrapper_recognizer = None
+        if self.wrappers is not None:
+            cfg = self.recognizer.config
+            wrapped_vocab = replace(vocab, sentences=tuple(self.wrappers.wrappable(vocab.sentences)), wrappers=self.wrappers)
+            self.wrapper_recognizer = PocketsphinxRecognizer(replace(cfg, vocabulary=wrapped_vocab))
+        self.last_wrapper = ("", "")  # (prefix, suffix) heard around the last sentence
         super().__init__(vad, pre_roll_ms)
+
+    def _split(self, text: str) -> tuple[str, str, str] | None:
+        """(prefix, sentence, suffix) of a text with a wrapper ("robot stop"), else None."""
+        if self.wrappers is None or not text:
+            return None
+        parts = self.wrappers.split(" ".join(sentence_words(text)), self._sentences)
+        return parts if parts is not None and (parts[0] or parts[2]) else None
+
+    def _inner(self, text: str) -> str:
+        """The grammar sentence inside a wrapped text ("robot stop" -> "stop"); others unchanged."""
+        parts = self._split(text)
+        return parts[1] if parts is not None else text
+
+    def _heard(self) -> str:
+        """End the utterance in both decoders -> pocketsphinx's text: the wrapper decoder's when
+        it heard a wrapper around a sentence ("robot stop"), else the plain grammar's."""
+        plain = self.recognizer.end()
+        wrapped = self.wrapper_recognizer.end() if self.wrapper_recognizer is not None else ""
+        parts = self._split(wrapped)
+        self.last_wrapper = (parts[0], parts[2]) if parts is not None else ("", "")
+        return wrapped if parts is not None else plain
 
     def _begin(self) -> None:
         self.recognizer.start()
+        if self.wrapper_recognizer is not None:
+            self.wrapper_recognizer.start()
         self._ps_prev = ""
 
     def _incomplete(self) -> bool:
-        """Pocketsphinx's partial under the grammar is a sentence's beginning ("go to the")."""
+        """Pocketsphinx's partial under the grammar is a sentence's beginning ("go to the") (and,
+        with wrappers, the wrapper decoder's partial has no sentence inside either)."""
         if self._sentences is None:
             return False
-        words = sentence_words(self.recognizer.current())
-        return bool(words) and " ".join(words) not in self._sentences
+        words = " ".join(sentence_words(self.recognizer.current()))
+        if not words or words in self._sentences:
+            return False
+        return self.wrapper_recognizer is None or self._split(self.wrapper_recognizer.current()) is None
 
     def _feed(self, pcm):
+        if self.wrapper_recognizer is not None:
+            self.wrapper_recognizer.feed(pcm)
         text = self.recognizer.feed(pcm)
         if text is None:
             return None
@@ -454,7 +498,7 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         return PartialTranscript(text, stability, text[: int(round(stability * len(text)))])
 
     def _end(self):
-        return self.recognizer.end(), torch.zeros(0, 0), ""
+        return self._inner(self._heard()), torch.zeros(0, 0), ""
 
     def _peek(self):
         return self.recognizer.current(), torch.zeros(0, 0), ""
@@ -510,7 +554,8 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
     def __init__(self, model: SpeechModel, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
                  grammar: CtcSentenceScorer | None = None, thresholds: GrammarThresholds | None = None,
-                 respoken=None, recognizer: SpeechModel | None = None, confirm: Iterable[str] = ()):
+                 respoken=None, recognizer: SpeechModel | None = None, confirm: Iterable[str] = (),
+                 wrappers: CommandWrappers | None = None):
         if recognizer is not None and respoken is None:
             raise InputError("a separate speech recognizer needs respoken speech tokens (speech.tokens_from: "
                              "respoken): its own tokens are not the ones the fusion model reads")
@@ -529,9 +574,18 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         # the out-of-domain test's inputs for the last utterance (None: not tested) and its verdict
         self.last_rejection: dict | None = None
         self.confirm = frozenset(" ".join(sentence_words(t)) for t in confirm)
-        super().__init__(pocketsphinx, vad, pre_roll_ms)
+        self._wrapped: dict[tuple[str, str], CtcSentenceScorer] = {}
+        super().__init__(pocketsphinx, vad, pre_roll_ms, wrappers)
         if self.thresholds.rejects:
             self.recognizer.enable_phone_loop()
+
+    def _wrapped_grammar(self, prefix: str, suffix: str) -> CtcSentenceScorer:
+        """The CTC grammar's sentences inside this prefix / suffix (made once per pair, ~30 ms)."""
+        key = (prefix, suffix)
+        if key not in self._wrapped:
+            self._wrapped[key] = CtcSentenceScorer([wrap(prefix, s, suffix)
+                                                    for s in self.wrappers.wrappable(self.grammar.sentences)])
+        return self._wrapped[key]
 
     def _choose(self, ps_text: str, ctc_text: str) -> str:
         self.last_pocketsphinx_text = ps_text
@@ -541,9 +595,14 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
             k = self.thresholds.rescore_top
+            grammar = self.grammar
+            if self.last_wrapper != ("", ""):
+                # pocketsphinx heard wrapper words ("robot stop"): every decision below is made
+                # between the grammar's sentences inside the same words, whose audio they explain
+                grammar = self._wrapped_grammar(*self.last_wrapper)
             # one scoring for the override (the best two and pocketsphinx's) and the rescoring
-            ranked = self.grammar.top(lp, max(2, k), extra=(ps_text,)) if lp.shape[0] else []
-            self.last_match = self.grammar.match(ranked, ps_text) if ranked else None
+            ranked = grammar.top(lp, max(2, k), extra=(ps_text,)) if lp.shape[0] else []
+            self.last_match = grammar.match(ranked, ps_text) if ranked else None
             m = self.last_match
             self.last_pocketsphinx_score = float(self.recognizer.acoustic_score)
             if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
@@ -553,7 +612,10 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                 text = self._rescore(rescore_candidates(ranked, k, ps_text), ps_text, lp.shape[0])
             if m is not None and self.thresholds.rejects:
                 self.last_rejection = self._rejection(m.score, text)
-        if not short_form_confirmed(text, ps_text, self.last_match, self.confirm):
+        text, ps_inner = self._inner(text), self._inner(ps_text)  # the sentence the model is given
+        m = self.last_match
+        inner_match = replace(m, text=self._inner(m.text)) if m is not None else None
+        if not short_form_confirmed(text, ps_inner, inner_match, self.confirm):
             self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
                                    "unconfirmed": "pocketsphinx heard " + repr(ps_text)}
         return text
@@ -600,7 +662,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
 
     def _end(self):
         ctc_text, tokens, self._gain_db = self.encoder_frontend.end_with_makeup(self._utt_audio, self.quiet_peak_dbfs)
-        text = self._choose(self.recognizer.end(), ctc_text)
+        text = self._choose(self._heard(), ctc_text)
         return text, self._tokens_for(text, tokens), ctc_text
 
     def _peek(self):
@@ -616,8 +678,10 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            pocketsphinx: PocketsphinxConfig | None = None,
                            vad: VadConfig | None = None, grammar: CtcSentenceScorer | None = None,
                            thresholds: GrammarThresholds | None = None, respoken=None,
-                           recognizer: SpeechModel | None = None, confirm: Iterable[str] = ()) -> SpeechTokenizer:
-    """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken, recognizer, confirm: hybrid only)."""
+                           recognizer: SpeechModel | None = None, confirm: Iterable[str] = (),
+                           wrappers: CommandWrappers | None = None) -> SpeechTokenizer:
+    """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken, recognizer, confirm: hybrid
+    only; wrappers: pocketsphinx and hybrid with a grammar)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
     if frontend in ("ctc", "hybrid") and model is None:
@@ -625,6 +689,6 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
     if frontend == "ctc":
         return CtcSpeechTokenizer(model, vad)
     if frontend == "pocketsphinx":
-        return PocketsphinxSpeechTokenizer(pocketsphinx, vad)
+        return PocketsphinxSpeechTokenizer(pocketsphinx, vad, wrappers=wrappers)
     return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds, respoken=respoken,
-                                 recognizer=recognizer, confirm=confirm)
+                                 recognizer=recognizer, confirm=confirm, wrappers=wrappers)

@@ -1,0 +1,38 @@
+"""Natural command wrappers outside the grammar ("please turn left", "robot stop") through the default front end."""
+import sys, json, collections
+import numpy as np, torch
+torch.set_num_threads(2)
+sys.path.insert(0, '/work/main')
+from tristream_ros.data import language
+from tristream_ros.data.dataset import ALL_COMBOS
+from tristream_ros.data.scenes import render_scene, sample_scene
+from tristream_ros.training.evaluate_tts import _run_voice
+from tristream_ros.training.evaluate import build_frontend
+from tristream_ros.training.ship import load_shipped
+from tristream_ros.data.tts_engines import engine_synthesize, engine_voices
+SENT = [("please turn left", "turn_left"), ("turn left please", "turn_left"), ("robot stop", "stop"),
+        ("stop now", "stop"), ("please stop", "stop"), ("go forward please", "forward"),
+        ("move forward please", "forward"), ("please go back", "backward"), ("turn right please", "turn_right"),
+        ("okay stop", "stop"), ("can you turn left", "turn_left"), ("robot go forward", "forward"),
+        ("please move back", "backward"), ("turn to the left", "turn_left"), ("turn to the right", "turn_right"),
+        ("go to the left", "turn_left"), ("stop the robot", "stop"), ("move backwards", "backward")]
+gram = set(language.all_queries(None))
+print("in grammar:", [s for s, _ in SENT if s in gram])
+model_dir = sys.argv[1] if len(sys.argv) > 1 else '/work/main/models/demo'
+model, speech = load_shipped(model_dir)
+tok = build_frontend(speech, "hybrid", model_dir, "respoken")
+frames = render_scene(sample_scene(3, allowed_combos=ALL_COMBOS)).frames
+inv = {v: k for k, v in language.INTENT_ACTION.items() if k in language.SPEECH_ANSWERS}
+qs = [{"id": f"w-{i:03d}", "route": "speech", "query": s, "answer": language.SPEECH_ANSWERS[inv[a]], "action": a, "frames": frames}
+      for i, (s, a) in enumerate(SENT)]
+out = {}
+for eng in ("pico", "flite", "festival"):
+    for v in engine_voices(eng):
+        rows = _run_voice(model, tok, qs, lambda t, v=v: engine_synthesize(eng, t, v))
+        out[f"{eng}:{v}"] = rows
+        ok = sum(r['pred_action'] == r['action'] for r in rows); wrong = sum(r['pred_action'] not in (None, 'none', r['action']) for r in rows)
+        print(eng, v, f"actions {ok}/{len(rows)} wrong motion {wrong}", flush=True)
+        for r in rows:
+            if r['pred_action'] != r['action']:
+                print("   ", r['query'], '->', repr(r['heard']), r['pred_action'], 'NU' if r['not_understood'] else '')
+json.dump(out, open(sys.argv[2] if len(sys.argv) > 2 else '/tmp/s27/wrapped.json', 'w'), indent=1, default=str)

@@ -1,0 +1,131 @@
+"""Words people wrap around a command ("robot, stop", "turn left please", "can you ..."):
+split off by model/speech/command_wrappers.py, heard by the front end's second pocketsphinx
+decoder (the grammar with a wrapper allowed at a penalty), and heard through the real default
+front end when another engine (flite: never trained on) says them; the sentence inside is what
+the model gets."""
+import pytest
+
+from shipped_model import MODEL
+from tristream_ros.errors import InputError
+from tristream_ros.model.speech.command_wrappers import PREFIXES, SUFFIXES, CommandWrappers, wrap
+
+SENTENCES = frozenset({"stop", "turn left", "turn left please", "please turn left", "go back", "move forward now",
+                       "move forward", "can you see a ball here", "see a ball"})
+
+
+def test_split_keeps_grammar_sentences_whole():
+    w = CommandWrappers()
+    for s in ("turn left please", "please turn left", "move forward now", "can you see a ball here"):
+        assert w.split(s, SENTENCES) == ("", s, "")  # trained sentences that start or end like a wrapper
+
+
+def test_split_takes_off_prefix_and_suffix():
+    w = CommandWrappers()
+    assert w.split("robot stop", SENTENCES) == ("robot", "stop", "")
+    assert w.split("okay robot go back please", SENTENCES) == ("okay robot", "go back", "please")
+    assert w.split("can you turn left", SENTENCES) == ("can you", "turn left", "")
+    assert w.split("Stop  Thank you", SENTENCES) == ("", "stop", "thank you")
+    # the longest sentence inside wins: "turn left please" is a sentence, so "please" stays in it
+    assert w.split("robot turn left please", SENTENCES) == ("robot", "turn left please", "")
+    assert w.inner("hey robot move forward now", SENTENCES) == "move forward now"
+
+
+def test_split_returns_none_without_a_sentence_inside():
+    w = CommandWrappers()
+    assert w.split("robot", SENTENCES) is None  # a wrapper alone is no command
+    assert w.split("robot dance", SENTENCES) is None
+    assert w.split("please please stop", SENTENCES) is None  # one prefix at most
+    assert w.inner("robot dance", SENTENCES) == "robot dance"
+    with pytest.raises(InputError):
+        CommandWrappers(prefixes=("robot", "  "))
+    with pytest.raises(InputError):
+        CommandWrappers(weight=0.0)
+
+
+def test_short_forms_are_heard_only_bare():
+    w = CommandWrappers(bare_only=frozenset({"left", "right"}))
+    sentences = SENTENCES | {"left", "right"}
+    assert w.split("right", sentences) == ("", "right", "")  # bare: as before
+    assert w.split("right now", sentences) is None and w.split("robot left", sentences) is None
+    assert w.wrappable(["left", "turn left", "right"]) == ["turn left"]
+
+
+def test_front_end_never_wraps_the_short_forms():
+    from tristream_ros.data.language import all_queries
+    from tristream_ros.model.speech.frontend import configured_frontend
+    tok = configured_frontend("pocketsphinx", command_wrappers=True)
+    wrapped = set(tok.wrapper_recognizer.config.vocabulary.sentences)
+    assert tok.wrappers.bare_only == frozenset(all_queries("short"))
+    assert not wrapped & set(all_queries("short")) and "turn left" in wrapped
+    assert set(tok.recognizer.config.vocabulary.sentences) >= set(all_queries("short"))  # the plain grammar keeps them
+    assert configured_frontend("pocketsphinx").wrapper_recognizer is None  # off by default (session 27)
+    assert configured_frontend("pocketsphinx", mode="lm", command_wrappers=True).wrapper_recognizer is None
+
+
+def test_wrap_and_lists():
+    assert wrap("robot", "stop", "") == "robot stop" and wrap("", "stop", "now") == "stop now"
+    assert "robot" in PREFIXES and "please" in SUFFIXES
+    assert set(CommandWrappers().words) >= {"robot", "okay", "please", "thank", "you"}
+
+
+def test_grammar_allows_one_optional_wrapper_each_side():
+    from tristream_ros.model.speech.pocketsphinx_frontend import DomainVocabulary
+    plain = DomainVocabulary(("stop", "turn left"))
+    assert "<prefix>" not in plain.jsgf() and "robot" not in plain.words
+    wrapped = DomainVocabulary(("stop", "turn left"), wrappers=CommandWrappers())
+    g = wrapped.jsgf()
+    assert "public <utterance> = ( /1/ <NULL> | /1e-30/ <prefix> ) ( stop | turn left ) ( /1/ <NULL> | /1e-30/ <suffix> );" in g
+    assert "<prefix> = ( robot | hey robot" in g and "robot" in wrapped.words
+    lm = DomainVocabulary(("stop", "turn left"), mode="lm", wrappers=CommandWrappers())
+    assert "robot" not in lm.words  # an LM accepts any word order already: no wrappers
+
+
+def test_wrapped_queries_keep_what_is_expected():
+    from tristream_ros.training.evaluate_tts import tts_queries, wrapped_queries
+    qs = tts_queries(12, seed=3)
+    a, b = wrapped_queries(qs, 3), wrapped_queries(qs, 3)
+    assert [x["spoken_text"] for x in a] == [x["spoken_text"] for x in b]  # deterministic
+    w = CommandWrappers()
+    for q, x in zip(qs, a):
+        assert (x["query"], x["answer"], x["action"]) == (q["query"], q["answer"], q["action"])
+        pre, inner, suf = w.split(x["spoken_text"], frozenset({q["query"]}))
+        assert inner == q["query"] and (pre or suf)
+
+
+def test_robot_stop_is_heard_as_stop():
+    """Two flite voices (real speakers' diphones, never trained on) say "robot stop": the default
+    front end hears the wrapper and forwards "stop". With the grammar's sentences alone the same
+    audio was heard as "go back" / "move back" (session 27: the robot backed up)."""
+    from tristream_ros.data.tts_engines import engine_synthesize
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.evaluate_tts import _pad
+    from tristream_ros.training.ship import load_shipped
+    _, speech = load_shipped(MODEL)
+    on = build_frontend(speech, "hybrid", MODEL, command_wrappers=True)
+    off = build_frontend(speech, "hybrid", MODEL)
+    for voice in ("slt", "rms"):
+        audio = _pad(engine_synthesize("flite", "robot stop", voice))
+        utt = on.transcribe(audio)
+        assert utt is not None and utt.understood and utt.text == "stop", (voice, utt and utt.text)
+        assert on.last_wrapper == ("robot", "") and on.wrapper_recognizer is not None
+        plain = off.transcribe(audio)
+        assert off.wrapper_recognizer is None
+        assert off.last_wrapper == ("", "")
+        assert plain is not None and plain.text in ("go back", "move back"), (voice, plain and plain.text)
+
+
+def test_flite_wrapped_commands_heard_with_the_wrappers_on():
+    """One flite voice says held-out commands inside wrapper words (`tristream eval --engine flite
+    --wrapped`); with speech.command_wrappers on the front end hears at least as many of the
+    commands themselves (the sentence inside) as without (session 27: off by default, because
+    the rejection then marks many of them not understood; docs/training.md)."""
+    from tristream_ros.training.evaluate_tts import evaluate_tts
+    kw = dict(voices=["slt"], n=10, seed=0, espeak_reference=False, keep_predictions=True, wrapped=True)
+    on = evaluate_tts(MODEL, "flite", command_wrappers=True, **kw)
+    off = evaluate_tts(MODEL, "flite", **kw)
+    assert on["wrapped"] and on["command_wrappers"] and not off["command_wrappers"]
+    rows_on, rows_off = on["predictions"]["slt"], off["predictions"]["slt"]
+    assert all(x["spoken_text"] != x["query"] for x in rows_on)
+    heard_on = sum(x["heard"] == x["query"] for x in rows_on)
+    heard_off = sum(x["heard"] == x["query"] for x in rows_off)
+    assert heard_on >= heard_off, [(x["spoken_text"], x["heard"]) for x in rows_on]
