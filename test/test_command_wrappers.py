@@ -108,6 +108,16 @@ def test_robot_stop_is_heard_as_stop():
         utt = on.transcribe(audio)
         assert utt is not None and utt.understood and utt.text == "stop", (voice, utt and utt.text)
         assert on.last_wrapper == ("robot", "") and on.wrapper_recognizer is not None
+        # our CTC scored only the command's frames (the wrapper decoder's word timing): its
+        # candidates are the grammar's own sentences, not "robot ..."
+        words = [w for w, _, _ in on.wrapper_recognizer.last_segments]
+        assert words[0] == "robot" and words[-1] == "stop", words
+        assert on.last_match is not None and "robot" not in on.last_match.text.split()
+        # the plain decoder aligns the wrapped sentence (its dictionary has the wrapper words):
+        # without them every alignment was -inf, the rescoring fell back to the CTC's guess and
+        # the rejection marked the command not understood (session 27's first measurements)
+        assert on.last_rejection is None or on.last_rejection["gap"] is None or on.last_rejection["gap"] > -1.0
+        assert on.recognizer.align_scores(["robot stop"])[0] > float("-inf")
         plain = off.transcribe(audio)
         assert off.wrapper_recognizer is None
         assert off.last_wrapper == ("", "")

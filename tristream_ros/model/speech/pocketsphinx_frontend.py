@@ -32,6 +32,7 @@ from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.model.speech.command_wrappers import CommandWrappers
 
 _WORD = re.compile(r"[a-z']+")
+_WORD_VARIANT = re.compile(r"\(\d+\)$")  # a dictionary variant's suffix: "robot(2)"
 # A domain LM is tiny and trusted: weigh it more than pocketsphinx's default (6.5) and discount
 # little. Measured on 11 commands x 4 espeak-ng voices: exact 22/44 at (6.5, 0.5) -> 35/44 at
 # (10, 0.05); a JSGF grammar of the same sentences: 39/44.
@@ -213,6 +214,8 @@ class PocketsphinxRecognizer:
         # to the number of segments per frame, each weighted by its fit: a speech-rate-like number
         # more than a likelihood. The hybrid's `unsure_below` was calibrated on it as it is.
         self.acoustic_score = float("inf")
+        self.last_segments: list[tuple[str, int, int]] = []  # (word, first frame, last frame) of the last end()
+        self.last_frames = 0  # frames of the last utterance
 
     def enable_phone_loop(self) -> None:
         """Make the free phone-loop decoder phone_loop_score() uses (pocketsphinx's allphone
@@ -263,10 +266,24 @@ class PocketsphinxRecognizer:
         self._active = False
         hyp = self.decoder.hyp()
         self.acoustic_score = float("inf")
+        self.last_segments = []
+        self.last_frames = max(1, int(self.decoder.n_frames()))
         if hyp is not None:
-            frames = max(1, int(self.decoder.n_frames()))
-            self.acoustic_score = sum(float(s.ascore) for s in self.decoder.seg()) / frames
+            segs = list(self.decoder.seg())
+            self.acoustic_score = sum(float(s.ascore) for s in segs) / self.last_frames
+            # the words of the final path with their first and last frame (100 per second),
+            # fillers and silences left out ("robot(2)" -> "robot")
+            self.last_segments = [(_WORD_VARIANT.sub("", s.word), int(s.start_frame), int(s.end_frame)) for s in segs
+                                  if _WORD.fullmatch(_WORD_VARIANT.sub("", s.word) or "-")]
         return _clean(hyp.hypstr) if hyp is not None else ""
+
+    def align_words_of(self, other: "PocketsphinxRecognizer") -> None:
+        """Let `align_scores` pronounce `other`'s words too (the command wrappers' "robot",
+        "okay": the front end aligns wrapped sentences on this decoder's audio)."""
+        if self._dict_lines is None or other._dict_lines is None:
+            return
+        self._dict_lines = sorted(set(self._dict_lines) | set(other._dict_lines))
+        self._aligner = None  # made again, with them, on next use
 
     def align_scores(self, sentences: Sequence[str]) -> list[float]:
         """Pocketsphinx's forced-alignment log-score of each sentence against the last (or the

@@ -447,6 +447,8 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
             cfg = self.recognizer.config
             wrapped_vocab = replace(vocab, sentences=tuple(self.wrappers.wrappable(vocab.sentences)), wrappers=self.wrappers)
             self.wrapper_recognizer = PocketsphinxRecognizer(replace(cfg, vocabulary=wrapped_vocab))
+            # the hybrid aligns wrapped sentences ("robot stop") on the plain decoder's audio
+            self.recognizer.align_words_of(self.wrapper_recognizer)
         self.last_wrapper = ("", "")  # (prefix, suffix) heard around the last sentence
         super().__init__(vad, pre_roll_ms)
 
@@ -595,23 +597,28 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
             k = self.thresholds.rescore_top
-            grammar = self.grammar
+            grammar, heard, wrapper = self.grammar, ps_text, ("", "")
             if self.last_wrapper != ("", ""):
-                # pocketsphinx heard wrapper words ("robot stop"): every decision below is made
-                # between the grammar's sentences inside the same words, whose audio they explain
-                grammar = self._wrapped_grammar(*self.last_wrapper)
+                # pocketsphinx heard wrapper words ("robot stop"): our CTC never learnt them, so it
+                # scores only the frames of the command inside (where the wrapper decoder put its
+                # words) and pocketsphinx aligns each candidate inside the same wrapper words
+                span = self._inner_frames(lp.shape[0])
+                if span is not None:
+                    lp, heard, wrapper = lp[span[0]:span[1]], self._inner(ps_text), self.last_wrapper
+                else:  # no word timing: the grammar's sentences inside the same words
+                    grammar = self._wrapped_grammar(*self.last_wrapper)
             # one scoring for the override (the best two and pocketsphinx's) and the rescoring
-            ranked = grammar.top(lp, max(2, k), extra=(ps_text,)) if lp.shape[0] else []
-            self.last_match = grammar.match(ranked, ps_text) if ranked else None
+            ranked = grammar.top(lp, max(2, k), extra=(heard,)) if lp.shape[0] else []
+            self.last_match = grammar.match(ranked, heard) if ranked else None
             m = self.last_match
             self.last_pocketsphinx_score = float(self.recognizer.acoustic_score)
             if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
                                                    self.thresholds):
                 text = m.text
             elif m is not None and k > 0:
-                text = self._rescore(rescore_candidates(ranked, k, ps_text), ps_text, lp.shape[0])
+                text = self._rescore(rescore_candidates(ranked, k, heard), heard, lp.shape[0], wrapper)
             if m is not None and self.thresholds.rejects:
-                self.last_rejection = self._rejection(m.score, text)
+                self.last_rejection = self._rejection(m.score, text, wrapper)
         text, ps_inner = self._inner(text), self._inner(ps_text)  # the sentence the model is given
         m = self.last_match
         inner_match = replace(m, text=self._inner(m.text)) if m is not None else None
@@ -620,7 +627,22 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                                    "unconfirmed": "pocketsphinx heard " + repr(ps_text)}
         return text
 
-    def _rejection(self, ctc_score: float, text: str) -> dict:
+    def _inner_frames(self, ctc_frames: int, pad: int = 2) -> tuple[int, int] | None:
+        """CTC frames [start, end) of the command inside the wrapper words the wrapper decoder
+        heard (its word segments, 100 frames per second, mapped onto the CTC's frames of the same
+        audio, `pad` frames either side); None when its words do not line up with the wrapper."""
+        rec = self.wrapper_recognizer
+        pre, suf = self.last_wrapper
+        segs = rec.last_segments if rec is not None else []
+        n_pre, n_suf = len(pre.split()), len(suf.split())
+        if len(segs) <= n_pre + n_suf or not ctc_frames or rec.last_frames <= 0:
+            return None
+        first, last = segs[n_pre][1], segs[len(segs) - 1 - n_suf][2]
+        ratio = ctc_frames / rec.last_frames
+        start, end = max(0, int(first * ratio) - pad), min(ctc_frames, int((last + 1) * ratio) + pad)
+        return (start, end) if end - start > pad else None
+
+    def _rejection(self, ctc_score: float, text: str, wrapper: tuple[str, str] = ("", "")) -> dict:
         """The out-of-domain test (ctc_grammar.not_understood) of the chosen `text`, only when
         the CTC does not vouch for the sentence already: the alignment is taken from the
         rescoring when it aligned `text`, else made (~25 ms), and the phone loop decoded
@@ -630,7 +652,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             return out
         align = dict((t, a) for t, _, a in (self.last_rescored or ())).get(text)
         if align is None:
-            align = self.recognizer.align_scores([text])[0] if text else float("-inf")
+            align = self.recognizer.align_scores([wrap(wrapper[0], text, wrapper[1])])[0] if text else float("-inf")
         gap = align - self.recognizer.phone_loop_score()
         out.update(gap=gap, not_understood=not_understood(ctc_score, gap, self.thresholds))
         return out
@@ -638,10 +660,12 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
     def _understood(self) -> bool:
         return not (self.last_rejection or {}).get("not_understood", False)
 
-    def _rescore(self, cands: list[tuple[str, float]], ps_text: str, frames: int) -> str:
+    def _rescore(self, cands: list[tuple[str, float]], ps_text: str, frames: int,
+                 wrapper: tuple[str, str] = ("", "")) -> str:
         """The CTC's rescore_top sentences + pocketsphinx's, re-ranked with pocketsphinx's
-        alignment of each (ctc_grammar.rescored_sentence); `last_rescored` keeps the scores."""
-        align = self.recognizer.align_scores([t for t, _ in cands])
+        alignment of each (inside `wrapper`'s words; ctc_grammar.rescored_sentence);
+        `last_rescored` keeps the scores."""
+        align = self.recognizer.align_scores([wrap(wrapper[0], t, wrapper[1]) for t, _ in cands])
         self.last_rescored = [(t, c, a) for (t, c), a in zip(cands, align)]
         return rescored_sentence(cands, align, ps_text, self.thresholds, frames=frames)
 

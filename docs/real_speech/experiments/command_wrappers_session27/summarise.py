@@ -9,8 +9,12 @@ thresholds unchanged. Summarised into summary.json from the run outputs:
   wrappers on and off (`--no-command-wrappers`: the front end before this session). These ran
   while the session's code had the wrappers on by default (build_frontend's command_wrappers);
   the default was then turned off, so repeating them needs command_wrappers=True /
-  `--command-wrappers`. evalsC.sh FLITE|FESTIVAL: the wrapped queries on and off, with predictions
-  (wrong motions), run after the switch; the 800-sample set run was stopped (off by default);
+  `--command-wrappers`. The first run had a bug (the plain decoder could not align the wrapper
+  words: every wrapped utterance's alignments were -inf); the 800-sample set run was stopped;
+- F: the fixed front end (aligner with the wrapper words, CTC on the command's frames):
+  evalsD.sh ENGINE...: the wrapped queries on and off, with predictions (wrong motions);
+  evalsE.sh a|b|c: the spliced commands, the test split, the 355 real out-of-domain recordings
+  with the wrappers on (build_frontend patched to command_wrappers=True);
 - B: the same model and front end before this session: session 23-25's runs (/tmp/s23/B_*,
   /tmp/s24/B_real355.json, /tmp/s25_B_spliced_dom.json, models/demo/eval.json) and the README's 800-set figures (session 19's run);
 - harness.py / dual.py: pocketsphinx alone (plain grammar, one grammar with the wrappers at
@@ -63,7 +67,9 @@ out = {"what": __doc__.split("\n\n")[0].replace("\n", " "),
 files = {"B": {"engine": "/tmp/s23/B_{}.json", "test240": "/work/main/models/demo/eval.json",
                "spliced": "/tmp/s25_B_spliced_dom.json", "real355": "/tmp/s24/B_real355.json"},
          "W": {"engine": "/tmp/s27/W_{}.json", "test240": "/tmp/s27/W_eval240.json", "test800": "/tmp/s27/W_eval800.json",
-               "spliced": "/tmp/s27/W_spliced_dom.json", "real355": "/tmp/s27/W_real355.json"}}
+               "spliced": "/tmp/s27/W_spliced_dom.json", "real355": "/tmp/s27/W_real355.json"},
+         "F": {"engine": "/tmp/s27/F_{}.json", "test240": "/tmp/s27/F_eval240.json",
+               "spliced": "/tmp/s27/F_spliced_dom.json", "real355": "/tmp/s27/F_real355.json"}}
 for tag, f in files.items():
     r = {}
     for e in ("pico", "flite", "festival"):

@@ -1,4 +1,8 @@
-"""Natural command wrappers outside the grammar ("please turn left", "robot stop") through the default front end."""
+"""Session 27: 18 hand-written natural commands outside the grammar ("robot stop", "please go
+back", "move backwards") x every Pico / flite / Festival voice through the hybrid front end,
+with the command wrappers off or on.
+
+    python wrapped_probe.py MODEL OUT.json [on]"""
 import sys, json, collections
 import numpy as np, torch
 torch.set_num_threads(2)
@@ -20,7 +24,7 @@ gram = set(language.all_queries(None))
 print("in grammar:", [s for s, _ in SENT if s in gram])
 model_dir = sys.argv[1] if len(sys.argv) > 1 else '/work/main/models/demo'
 model, speech = load_shipped(model_dir)
-tok = build_frontend(speech, "hybrid", model_dir, "respoken")
+tok = build_frontend(speech, "hybrid", model_dir, "respoken", command_wrappers=len(sys.argv) > 3 and sys.argv[3] == "on")
 frames = render_scene(sample_scene(3, allowed_combos=ALL_COMBOS)).frames
 inv = {v: k for k, v in language.INTENT_ACTION.items() if k in language.SPEECH_ANSWERS}
 qs = [{"id": f"w-{i:03d}", "route": "speech", "query": s, "answer": language.SPEECH_ANSWERS[inv[a]], "action": a, "frames": frames}
