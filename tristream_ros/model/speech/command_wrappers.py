@@ -2,16 +2,18 @@
 
 The speech front end's grammar holds the sentences the model was trained on ("stop", "turn
 left", "go back") and a closed grammar turns any speech into one of them: "robot stop" had no
-sentence of its own, and pocketsphinx and our CTC heard it as "go back" (the robot backed up)
-for five of the ten engine voices measured in session 27 (docs/training.md "Command wrappers").
+sentence of its own, and pocketsphinx and our CTC heard it as "go back", "move back" or "back
+up" (the robot backed up) for seven of the ten engine voices measured in session 27
+(docs/training.md "Command wrappers").
 People address a robot, add "please" and "okay", and ask "can you ...".
 
 So the front end runs a second pocketsphinx decoder beside the plain grammar's: the same
 sentences, with an optional *prefix* and an optional *suffix* (one each, from the lists below)
 allowed at a strong penalty (JSGF weight WRAPPER_WEIGHT against none). The plain decoder decides
-as before unless the wrapper decoder hears a wrapper; then the hybrid makes all its decisions
-(CTC grammar override, rescoring, rejection) between the grammar's sentences inside those words,
-and hands the model the sentence inside (`CommandWrappers.split`): "robot stop" -> "stop",
+as before unless the wrapper decoder hears a wrapper; then the hybrid's CTC scores only the
+frames of the command inside (the wrapper decoder's word timing: our CTC never learnt the wrapper
+words), pocketsphinx aligns each candidate inside the same wrapper words for the rescoring and
+the rejection, and the model gets the sentence inside (`CommandWrappers.split`): "robot stop" -> "stop",
 "can you turn left" -> "turn left", "please go back now" -> "go back". A text that is itself a
 sentence of the grammar is never split ("please turn left", "move forward now" are trained
 sentences). The words carry no meaning the model needs: every wrapper here is politeness,
@@ -96,7 +98,7 @@ class CommandWrappers:
         joined = " ".join(words)
         if joined in sentences:
             return "", joined, ""
-        best: tuple[str, str, str] | None = None
+        best, best_len = None, 0
         for pre in ("", *self.prefixes):
             pw = _words(pre)
             if words[:len(pw)] != pw:
@@ -107,9 +109,8 @@ class CommandWrappers:
                     continue
                 inner = words[len(pw):len(words) - len(sw)]
                 joined_inner = " ".join(inner)
-                if inner and joined_inner in sentences and joined_inner not in self.bare_only \
-                        and (best is None or len(inner) > len(best[1].split())):
-                    best = (pre, " ".join(inner), suf)
+                if len(inner) > best_len and joined_inner in sentences and joined_inner not in self.bare_only:
+                    best, best_len = (pre, joined_inner, suf), len(inner)
         return best
 
     def inner(self, text: str, sentences: AbstractSet[str]) -> str:

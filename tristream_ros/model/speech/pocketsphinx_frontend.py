@@ -273,8 +273,9 @@ class PocketsphinxRecognizer:
             self.acoustic_score = sum(float(s.ascore) for s in segs) / self.last_frames
             # the words of the final path with their first and last frame (100 per second),
             # fillers and silences left out ("robot(2)" -> "robot")
-            self.last_segments = [(_WORD_VARIANT.sub("", s.word), int(s.start_frame), int(s.end_frame)) for s in segs
-                                  if _WORD.fullmatch(_WORD_VARIANT.sub("", s.word) or "-")]
+            words = [_WORD_VARIANT.sub("", s.word) for s in segs]
+            self.last_segments = [(w, int(s.start_frame), int(s.end_frame)) for w, s in zip(words, segs)
+                                  if _WORD.fullmatch(w)]
         return _clean(hyp.hypstr) if hyp is not None else ""
 
     def align_words_of(self, other: "PocketsphinxRecognizer") -> None:
