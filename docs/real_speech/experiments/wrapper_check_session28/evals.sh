@@ -1,0 +1,32 @@
+# Session 28: the default front end (command wrappers on, with the alignment check and the CTC
+# veto) on every set measured before. A: test split, probe, spliced, real OOD, 800-sample set;
+# B: the engines' held-out queries clean / short forms / room / wrapped.
+cd /work/main; export PYTHONPATH=/work/main
+M=models/demo; O=/tmp/s28/E
+case "$1" in
+ A)
+  .venv/bin/tristream eval --model $M --data /tmp/s23/train --no-domain --real none --predictions --json --out ${O}_eval240.json > ${O}_eval240.log 2>&1
+  .venv/bin/python docs/real_speech/experiments/command_wrappers_session27/wrapped_probe.py $M ${O}_probe.json on > ${O}_probe.log 2>&1
+  .venv/bin/python - <<'PY' > ${O}_spliced_dom.log 2>&1
+import json
+import torch; torch.set_num_threads(1)
+from tristream_ros.training.evaluate_domain import evaluate_real_folder
+r = evaluate_real_folder("models/demo", "/work/main/tristream_ros/data/recordings/spliced")
+mv = {"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"}
+r["wrong_motions"] = len([p for p in r["per_file"] if p["action"] != p["reference_action"] and p["action"] in mv])
+json.dump(r, open("/tmp/s28/E_spliced_dom.json", "w"), indent=1)
+print({k: r[k] for k in ("n", "not_understood", "moved_the_robot", "heard_exact", "action_as_reference", "wrong_motions")})
+PY
+  .venv/bin/python docs/real_speech/experiments/realrun.py $M /tmp/s23/real355 ${O}_real355.json > ${O}_real355.log 2>&1
+  .venv/bin/tristream eval --model $M --data /tmp/s12/test800 --no-domain --real none --json --out ${O}_eval800.json > ${O}_eval800.log 2>&1
+  ;;
+ B)
+  for e in pico flite festival; do
+    for s in "--wrapped" "" "--short-forms" "--room"; do
+      t=$(echo "$s" | sed 's/--short-forms/_short/; s/--room/_room/; s/--wrapped/_wrapped/')
+      .venv/bin/tristream eval --model $M --engine $e $s --predictions --json --out ${O}_${e}${t}.json > ${O}_${e}${t}.log 2>&1
+    done
+  done
+  ;;
+esac
+echo done $1
