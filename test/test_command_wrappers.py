@@ -58,7 +58,8 @@ def test_front_end_never_wraps_the_short_forms():
     assert tok.wrappers.bare_only == frozenset(all_queries("short"))
     assert not wrapped & set(all_queries("short")) and "turn left" in wrapped
     assert set(tok.recognizer.config.vocabulary.sentences) >= set(all_queries("short"))  # the plain grammar keeps them
-    assert configured_frontend("pocketsphinx").wrapper_recognizer is None  # off by default (session 27)
+    assert configured_frontend("pocketsphinx").wrapper_recognizer is not None  # on by default (session 28)
+    assert configured_frontend("pocketsphinx", command_wrappers=False).wrapper_recognizer is None
     assert configured_frontend("pocketsphinx", mode="lm", command_wrappers=True).wrapper_recognizer is None
 
 
@@ -118,6 +119,9 @@ def test_robot_stop_is_heard_as_stop():
         # the rejection marked the command not understood (session 27's first measurements)
         assert on.last_rejection is None or on.last_rejection["gap"] is None or on.last_rejection["gap"] > -1.0
         assert on.recognizer.align_scores(["robot stop"])[0] > float("-inf")
+        # the alignment check: "robot stop" aligned better than the plain decoder's sentence
+        wrapped_text, a_wrapped, plain_text, a_plain = on.last_wrapper_check
+        assert wrapped_text == "robot stop" and plain_text != "robot stop" and a_wrapped > a_plain
         plain = off.transcribe(audio)
         assert off.wrapper_recognizer is None
         assert off.last_wrapper == ("", "")
@@ -139,3 +143,23 @@ def test_flite_wrapped_commands_heard_with_the_wrappers_on():
     heard_on = sum(x["heard"] == x["query"] for x in rows_on)
     heard_off = sum(x["heard"] == x["query"] for x in rows_off)
     assert heard_on >= heard_off, [(x["spoken_text"], x["heard"]) for x in rows_on]
+
+
+def test_wrapper_refused_when_it_does_not_align_better():
+    """The alignment check (CommandWrappers.min_align_lead): with a lead no alignment can reach
+    the wrapper decoder's "robot stop" is refused and the front end answers exactly as the plain
+    grammar's (wrappers off); the check's inputs stay readable for diagnostics."""
+    from dataclasses import replace
+    from tristream_ros.data.tts_engines import engine_synthesize
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.evaluate_tts import _pad
+    from tristream_ros.training.ship import load_shipped
+    _, speech = load_shipped(MODEL)
+    strict = build_frontend(speech, "hybrid", MODEL, command_wrappers=True)
+    strict.wrappers = replace(strict.wrappers, min_align_lead=1e9)
+    off = build_frontend(speech, "hybrid", MODEL)
+    audio = _pad(engine_synthesize("flite", "robot stop", "slt"))
+    a, b = strict.transcribe(audio), off.transcribe(audio)
+    assert strict.last_wrapper == ("", "") and strict.last_wrapper_check is not None
+    assert strict.last_wrapper_check[0] == "robot stop"
+    assert (a.text, a.understood) == (b.text, b.understood)

@@ -79,3 +79,16 @@ def test_module_entry_point():
 def test_helpers():
     assert peak_rss_gb() > 0.01
     assert memory_bandwidth_gbs(size_mb=16, repeats=2)["copy_gbs"] > 0
+
+
+def test_latency_overrides_parse_and_reject_bad_input():
+    """`tristream bench latency --set NODE:KEY=VALUE`: values read as YAML, bad ones a clear error."""
+    from tristream_ros.bench.latency import parse_overrides
+    from tristream_ros.errors import InputError
+    got = parse_overrides(["speech_tokenizer_node:speech.command_wrappers=true",
+                           "fusion_node:vision.max_age_s=2.5"])
+    assert got == {"speech_tokenizer_node": {"speech.command_wrappers": True},
+                   "fusion_node": {"vision.max_age_s": 2.5}}
+    for bad in ("speech.command_wrappers=true", "no_such_node:a=1", "fusion_node:=1", "fusion_node:a"):
+        with pytest.raises(InputError):
+            parse_overrides([bad])

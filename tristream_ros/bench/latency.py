@@ -1,6 +1,6 @@
 """Latency of the running ROS graph, against a cascade baseline measured in the same run.
 
-    tristream bench latency --json [--model models/demo] [--utterances 30]
+    tristream bench latency --json [--model models/demo] [--utterances 30] [--set NODE:KEY=VALUE ...]
 
 1. **Graph** (speaker, vision encoder, speech tokenizer, fusion; separate processes via the
    launcher): demo bags (seeds 0, 1, ...) are played like live sensors until at least
@@ -51,6 +51,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--startup-timeout", type=float, default=120.0)
     p.add_argument("--no-cascade", action="store_true", help="skip the cascade baseline")
     p.add_argument("--no-audio-only", action="store_true", help="skip the audio-only runs")
+    p.add_argument("--set", action="append", default=[], metavar="NODE:KEY=VALUE",
+                   help="override one node parameter for the graph (repeatable; VALUE read as YAML), e.g. "
+                        "speech_tokenizer_node:speech.command_wrappers=true")
+
+
+def parse_overrides(items) -> dict[str, dict]:
+    """``NODE:dotted.key=VALUE`` strings -> GraphSession overrides ({node: {key: value}}), the value
+    read as YAML ("true" -> True, "0.5" -> 0.5); a clear InputError for anything else."""
+    import yaml
+
+    from tristream_ros.errors import InputError
+    from tristream_ros.ros.graph_session import GRAPH
+
+    out: dict[str, dict] = {}
+    for item in items:
+        node, sep, rest = str(item).partition(":")
+        key, eq, value = rest.partition("=")
+        if not sep or not eq or not key.strip():
+            raise InputError(f"--set expects NODE:KEY=VALUE, got {item!r}")
+        if node not in GRAPH:
+            raise InputError(f"--set: unknown node {node!r}; the benchmark's graph runs {', '.join(GRAPH)}")
+        out.setdefault(node, {})[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 def stats(values) -> dict:
@@ -294,10 +317,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.utterances < 1:
         raise InputError(f"--utterances must be >= 1, got {args.utterances}")
+    overrides = parse_overrides(args.set)
     bags = bags_for(args.utterances, Path(args.cache).expanduser(), log)
     result: dict = {"benchmark": "latency", "model": str(model), "machine": machine()}
-    session = GraphSession(model_path=str(model), overrides={"speaker_node": {"sink": "wav",
-                                                                              "wav.path": "/dev/null"}},
+    if overrides:
+        result["overrides"] = overrides
+    speaker = {"sink": "wav", "wav.path": "/dev/null"}
+    session = GraphSession(model_path=str(model),
+                           overrides={**overrides, "speaker_node": {**overrides.get("speaker_node", {}), **speaker}},
                            log_path=Path(args.cache).expanduser() / "graph.log")
     obs = Observer(name="bench_latency").start_spinning()
     try:

@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "decode": "tristream_ros.bench.decode",
     "speech": "tristream_ros.bench.speech",
     "rejection": "tristream_ros.bench.rejection",  # end-of-utterance cost of the out-of-domain rejection
+    "wrappers": "tristream_ros.bench.wrappers",  # cost of the command wrappers' second decoder, on vs off
 }
 
 

@@ -40,10 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wrapped", action="store_true", help="with --engine: each query (or short form) "
                         "spoken inside words people wrap around commands (\"robot ...\", \"... please\", "
                         "\"can you ...\": model/speech/command_wrappers.py); it should be heard as the query")
-    parser.add_argument("--command-wrappers", action="store_true", help="with --engine: the front end with "
-                        "speech.command_wrappers on (a second pocketsphinx decoder hears \"robot\", \"please\", ... "
-                        "around a command; off by default, as the node)")
-    parser.add_argument("--no-command-wrappers", action="store_true", help=argparse.SUPPRESS)  # the default
+    parser.add_argument("--command-wrappers", action="store_true", help=argparse.SUPPRESS)  # the default (session 28)
+    parser.add_argument("--no-command-wrappers", action="store_true", help="the front end without "
+                        "speech.command_wrappers (on by default, as the node: a second pocketsphinx decoder hears "
+                        "\"robot\", \"please\", ... around a command)")
     parser.add_argument("--room", action="store_true", help="with --engine: each query heard in a room drawn "
                         "like the test split's (noise 5-35 dB SNR, reverb, gain, band limits, speed), not clean")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
@@ -104,8 +104,9 @@ def run(args) -> int:
     try:
         split = evaluate_split(args.model, args.data, args.split, args.limit, args.frontend,
                                progress=not args.json, keep_predictions=args.predictions,
-                               tokens_from=args.speech_tokens)
-        report = {"model": args.model, "speech_tokens": args.speech_tokens, "split": split}
+                               tokens_from=args.speech_tokens, command_wrappers=not args.no_command_wrappers)
+        report = {"model": args.model, "speech_tokens": args.speech_tokens,
+                  "command_wrappers": not args.no_command_wrappers, "split": split}
         real = REAL_SPEECH_DIR if args.real is None else (None if args.real == "none" else Path(args.real))
         if real is not None and Path(real).is_dir():
             report["real_recordings"] = evaluate_real(args.model, real)
@@ -184,7 +185,7 @@ def _run_engine(args) -> int:
                               keep_predictions=args.predictions, progress=not args.json, room=args.room,
                               tokens_from=args.speech_tokens, pause_s=args.pause,
                               hold_ms=args.incomplete_hold_ms, query_set="short" if args.short_forms else "heldout",
-                              wrapped=args.wrapped, command_wrappers=args.command_wrappers and not args.no_command_wrappers)
+                              wrapped=args.wrapped, command_wrappers=not args.no_command_wrappers)
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2

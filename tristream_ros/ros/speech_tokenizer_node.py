@@ -99,6 +99,7 @@ import torch
 from rclpy.node import Node
 
 from tristream_ros.errors import InputError, ModelFileError
+from tristream_ros.model.speech.command_wrappers import COMMAND_WRAPPERS_DEFAULT
 from tristream_ros.model.speech.ctc_grammar import REJECT_OFF, GrammarThresholds, load_grammar_thresholds
 from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM
 from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE
@@ -145,7 +146,7 @@ class StampMap:
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
                     ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None,
                     tokens_from: str = "respoken", beam: float | None = None, recognizer: str = "",
-                    confirm_short_forms: bool = True, command_wrappers: bool = False):
+                    confirm_short_forms: bool = True, command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT):
     """-> (SpeechTokenizer, frontend actually used). beam: pocketsphinx's search beam (None: the
     default DOMAIN_BEAM, 0: pocketsphinx's own defaults). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | templates | domain | none | PATH), with the
@@ -246,7 +247,7 @@ class SpeechTokenizerNode(Node):
         confirm = bool(param(self, "speech.confirm_short_forms", True,
                              "hybrid: a short form (\"left\", \"go ahead\") is understood only when pocketsphinx "
                              "heard it itself or our CTC is sure of it (score >= CONFIRM_CTC_MIN)"))
-        wrappers = bool(param(self, "speech.command_wrappers", False,
+        wrappers = bool(param(self, "speech.command_wrappers", COMMAND_WRAPPERS_DEFAULT,
                               "grammar mode: \"robot\", \"okay\", \"please\", \"can you\" ... around a command are "
                               "heard and dropped (\"robot stop\" -> \"stop\")"))
         if g_rescore["rescore_top"] < 0:

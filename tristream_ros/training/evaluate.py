@@ -47,6 +47,7 @@ from tristream_ros.data.scenes import render_scene, spec_from_dict
 from tristream_ros.errors import InputError
 from tristream_ros.model.checkpoint import load_checkpoint
 from tristream_ros.model.config import ACTIONS, ROUTES
+from tristream_ros.model.speech.command_wrappers import COMMAND_WRAPPERS_DEFAULT
 from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE, SpeechModel
 from tristream_ros.model.text_tokenizer import normalize
 from tristream_ros.model.tristream_model import Action, Done, Query, RouteChosen, TextDelta
@@ -73,7 +74,7 @@ def load_recognizer(model_dir: str | Path | None) -> SpeechModel | None:
 
 def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | Path | None = None,
                    tokens_from: str = "respoken", vad=None, recognizer_dir: str | Path | None = None,
-                   command_wrappers: bool = False):
+                   command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT):
     """The speech_tokenizer_node's default front end (config/tristream.yaml), built by the same
     function the node uses: pocketsphinx with a grammar of the queries users say, and for
     `hybrid` our encoder's CTC scoring the same sentences with the override thresholds
@@ -229,7 +230,7 @@ def count_readout(model, rows: list[dict], frames_of) -> dict | None:
 
 def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "test", limit: int | None = None,
                    frontend: str = "hybrid", progress: bool = True, keep_predictions: bool = False,
-                   tokens_from: str = "respoken") -> dict:
+                   tokens_from: str = "respoken", command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT) -> dict:
     t0 = time.perf_counter()
     model = load_checkpoint(model_dir)
     speech = load_speech_model(model_dir, model.config)
@@ -238,7 +239,8 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     oracle = frontend in ("oracle_text", "oracle_text_foreign_tokens")
     foreign = frontend == "oracle_text_foreign_tokens"
     prev_tokens = None
-    tok = build_frontend(speech, "ctc" if oracle else frontend, model_dir, tokens_from)
+    tok = build_frontend(speech, "ctc" if oracle else frontend, model_dir, tokens_from,
+                         command_wrappers=command_wrappers)
     reader = DatasetReader(data_dir, split)  # read only: nothing is written beside the model or the data
     n = len(reader) if limit is None else min(limit, len(reader))
     rows, sparse, dense, nocam = [], [], [], []

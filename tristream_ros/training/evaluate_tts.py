@@ -30,6 +30,7 @@ from tristream_ros.data.dataset import ALL_COMBOS, HELDOUT_COMBOS
 from tristream_ros.data.scenes import render_scene, sample_scene
 from tristream_ros.data.speech_synth import SAMPLE_RATE, AugmentSpec, augment, sample_augment
 from tristream_ros.errors import InputError
+from tristream_ros.model.speech.command_wrappers import COMMAND_WRAPPERS_DEFAULT
 from tristream_ros.model.text_tokenizer import normalize
 from tristream_ros.training.cache import char_error_rate
 
@@ -157,7 +158,7 @@ def evaluate_tts(model_dir: str | Path, engine: str = "flite", voices: list[str]
                  seed: int = 0, espeak_reference: bool = True, keep_predictions: bool = False, room: bool = False,
                  tokens_from: str = "respoken", pause_s: float = 0.0, hold_ms: float | None = None,
                  progress: bool = False, query_set: str = "heldout", wrapped: bool = False,
-                 command_wrappers: bool = False) -> dict:
+                 command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT) -> dict:
     """Per-voice and overall figures for ``engine`` voices (data/tts_engines.py: flite, festival).
     query_set: ``heldout`` (``n`` held-out-phrasing queries, tts_queries) or ``short`` (every
     SHORT_FORMS sentence once, short_form_queries; ``n`` unused).

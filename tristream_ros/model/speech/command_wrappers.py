@@ -48,6 +48,21 @@ SUFFIXES: tuple[str, ...] = ("please", "now", "robot", "thanks", "thank you")
 # wrapped commands of ten Pico / flite / Festival voices: weight 1: 90, 68, 76 right; 1e-4: 92,
 # 70, 76; 1e-12: 97, 76, 76; 1e-30: 102, 76, 76; the plain decoder alone: 105, 76, 23.
 WRAPPER_WEIGHT = 1e-30
+# The wrapper decoder's text is taken only when pocketsphinx's forced alignment of it on the
+# utterance's audio is at least this much better than the plain decoder's sentence's (ln of the
+# path score per frame; a plain decoder that heard nothing is not compared), and, in the hybrid,
+# when our CTC does not explain the whole utterance with a bare sentence (its best scores under
+# the override's min_score per frame: HybridSpeechTokenizer._choose). The wrapper decoder, at any
+# weight, sometimes hears a wrapper that is not there, mostly in the espeak-like voices our CTC
+# knows ("please rotate to the left" -> "please freeze", session 28). Chosen in session 28
+# (docs/real_speech/experiments/wrapper_check_session28) on 200 val utterances, 80 wrapped
+# Pico / flite / Festival commands and 18 natural commands x 10 engine voices ("robot stop"):
+# leads above 0 cost the short commands ("robot stop" by flite slt: 5.3e-4) what they won on val.
+# None in `CommandWrappers.min_align_lead` turns the alignment check off.
+WRAPPER_MIN_ALIGN_LEAD = 0.0
+# whether the speech front end listens for the wrappers unless told otherwise (node parameter
+# speech.command_wrappers, configured_frontend, build_frontend, tristream eval); session 28
+COMMAND_WRAPPERS_DEFAULT = True
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -66,6 +81,8 @@ class CommandWrappers:
     # the grammar land on them easily, and with a wrapper around them ("now right", "right now")
     # 3 of 355 real out-of-domain recordings turned the robot (session 27)
     bare_only: frozenset[str] = frozenset()
+    # the alignment check on the wrapper decoder's text (WRAPPER_MIN_ALIGN_LEAD; None: off)
+    min_align_lead: float | None = WRAPPER_MIN_ALIGN_LEAD
 
     def __post_init__(self) -> None:
         if not 0.0 < float(self.weight) <= 1.0:

@@ -18,6 +18,7 @@ is what runs.
 from __future__ import annotations
 
 from tristream_ros.errors import InputError
+from tristream_ros.model.speech.command_wrappers import COMMAND_WRAPPERS_DEFAULT
 from tristream_ros.model.speech.ctc_grammar import CtcSentenceScorer, GrammarThresholds
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.tokenizer import SpeechTokenizer, build_speech_tokenizer
@@ -31,7 +32,7 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
                         ctc_grammar: str = "queries", thresholds: GrammarThresholds | None = None,
                         tokens_from: str = "respoken", beam: float | None = None,
                         recognizer: SpeechModel | None = None, confirm_short_forms: bool = True,
-                        command_wrappers: bool = False) -> SpeechTokenizer:
+                        command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT) -> SpeechTokenizer:
     """The SpeechTokenizer named by the node's parameters (defaults: the node's defaults;
     thresholds: the CTC-grammar override's, None = the module defaults; beam: pocketsphinx's
     search beam over the vocabulary, None = DOMAIN_BEAM, 0 = pocketsphinx's defaults;
@@ -39,7 +40,7 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
     used by the hybrid with respoken tokens only, else `model` does both; confirm_short_forms: the
     hybrid understands a SHORT_FORMS sentence only when pocketsphinx heard it itself or our CTC is
     sure of it; command_wrappers: the grammar lets "robot", "please", "can you" ... wrap its
-    sentences and the front end forwards the sentence inside)."""
+    sentences and the front end forwards the sentence inside; on by default since session 28)."""
     from tristream_ros.data.language import all_queries, sentences_for
     from tristream_ros.model.speech.command_wrappers import CommandWrappers
     from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig
