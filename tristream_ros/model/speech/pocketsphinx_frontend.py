@@ -286,12 +286,18 @@ class PocketsphinxRecognizer:
         self._dict_lines = sorted(set(self._dict_lines) | set(other._dict_lines))
         self._aligner = None  # made again, with them, on next use
 
-    def align_scores(self, sentences: Sequence[str]) -> list[float]:
+    def _audio(self, span: tuple[int, int] | None) -> bytes:
+        """The utterance's 16-bit audio as fed, or its samples [start, end) (span)."""
+        pcm = b"".join(self._pcm)
+        return pcm if span is None else pcm[2 * max(0, int(span[0])): 2 * max(0, int(span[1]))]
+
+    def align_scores(self, sentences: Sequence[str], span: tuple[int, int] | None = None) -> list[float]:
         """Pocketsphinx's forced-alignment log-score of each sentence against the last (or the
         current) utterance's audio, per frame: ln of its path score (relative to the best state
         per frame, so <= 0; higher = its acoustic model finds that word sequence likelier).
-        -inf for a sentence it cannot align (a word missing from the dictionary, no audio)."""
-        pcm = b"".join(self._pcm)
+        -inf for a sentence it cannot align (a word missing from the dictionary, no audio).
+        span: only the samples [start, end) of the utterance (the command inside wrapper words)."""
+        pcm = self._audio(span)
         if not pcm:
             return [float("-inf")] * len(sentences)
         if self._aligner is None:
@@ -312,15 +318,15 @@ class PocketsphinxRecognizer:
             out.append(math.log(hyp.score) / frames if hyp is not None and hyp.score > 0 else float("-inf"))
         return out
 
-    def phone_loop_score(self) -> float:
+    def phone_loop_score(self, span: tuple[int, int] | None = None) -> float:
         """The free phone loop's ln path score per frame on the last (or the current)
         utterance's audio: what the acoustic model finds with no words imposed, the reference an
         alignment's score is compared with (ctc_grammar.not_understood). Decoded over the whole
         utterance at once, like align_scores, so both see the same (batch) cepstral mean
         normalisation: a streamed phone loop's live normalisation differs from the aligner's, most
         on a fresh decoder's first utterance. ~36 ms of CPU per second of speech; -inf with no
-        audio."""
-        pcm = b"".join(self._pcm)
+        audio. span: only the samples [start, end), as align_scores."""
+        pcm = self._audio(span)
         if not pcm:
             return float("-inf")
         self.enable_phone_loop()

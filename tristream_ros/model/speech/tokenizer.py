@@ -419,6 +419,10 @@ class CtcSpeechTokenizer(SpeechTokenizer):
         return text, tokens, text
 
 
+PS_FRAME_SAMPLES = 160  # samples per pocketsphinx frame (10 ms at 16 kHz)
+PS_SPAN_PAD_FRAMES = 5  # pocketsphinx frames (50 ms) kept either side of a command inside wrapper words
+
+
 class PocketsphinxSpeechTokenizer(SpeechTokenizer):
     """Pocketsphinx (real-speech acoustic model) for text; no speech tokens."""
 
@@ -654,18 +658,34 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                                    "unconfirmed": "pocketsphinx heard " + repr(ps_text)}
         return text
 
-    def _inner_frames(self, ctc_frames: int, pad: int = 2) -> tuple[int, int] | None:
-        """CTC frames [start, end) of the command inside the wrapper words the wrapper decoder
-        heard (its word segments, 100 frames per second, mapped onto the CTC's frames of the same
-        audio, `pad` frames either side); None when its words do not line up with the wrapper."""
+    def _inner_ps_frames(self) -> tuple[int, int] | None:
+        """The wrapper decoder's first and last frame (100 per second) of the command inside the
+        wrapper words it heard; None when its words do not line up with the wrapper."""
         rec = self.wrapper_recognizer
         pre, suf = self.last_wrapper
         segs = rec.last_segments if rec is not None else []
         n_pre, n_suf = len(pre.split()), len(suf.split())
-        if len(segs) <= n_pre + n_suf or not ctc_frames or rec.last_frames <= 0:
+        if len(segs) <= n_pre + n_suf or rec.last_frames <= 0:
             return None
-        first, last = segs[n_pre][1], segs[len(segs) - 1 - n_suf][2]
-        ratio = ctc_frames / rec.last_frames
+        return segs[n_pre][1], segs[len(segs) - 1 - n_suf][2]
+
+    def _inner_samples(self, pad: int = PS_SPAN_PAD_FRAMES) -> tuple[int, int] | None:
+        """Samples [start, end) of the command inside the wrapper words (`pad` pocketsphinx frames
+        either side), for aligning it alone; None as _inner_ps_frames."""
+        f = self._inner_ps_frames()
+        if f is None:
+            return None
+        return max(0, (f[0] - pad) * PS_FRAME_SAMPLES), (f[1] + 1 + pad) * PS_FRAME_SAMPLES
+
+    def _inner_frames(self, ctc_frames: int, pad: int = 2) -> tuple[int, int] | None:
+        """CTC frames [start, end) of the command inside the wrapper words the wrapper decoder
+        heard (its word segments, 100 frames per second, mapped onto the CTC's frames of the same
+        audio, `pad` frames either side); None when its words do not line up with the wrapper."""
+        f = self._inner_ps_frames()
+        if f is None or not ctc_frames:
+            return None
+        first, last = f
+        ratio = ctc_frames / self.wrapper_recognizer.last_frames
         start, end = max(0, int(first * ratio) - pad), min(ctc_frames, int((last + 1) * ratio) + pad)
         return (start, end) if end - start > pad else None
 
@@ -677,10 +697,19 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         out = {"ctc_score": ctc_score, "gap": None, "not_understood": False}
         if not self.thresholds.may_reject(ctc_score):
             return out
-        align = dict((t, a) for t, _, a in (self.last_rescored or ())).get(text)
-        if align is None:
-            align = self.recognizer.align_scores([wrap(wrapper[0], text, wrapper[1])])[0] if text else float("-inf")
-        gap = align - self.recognizer.phone_loop_score()
+        span = self._inner_samples() if wrapper != ("", "") else None
+        if span is not None:
+            # the command's own audio, as the thresholds were calibrated on bare sentences: with
+            # the wrapper words aligned too, real speech outside the grammar hid its worst-matching
+            # words in a wrapper and passed ("something.wav" -> "focus on the orange bottle
+            # thanks", session 28)
+            align = self.recognizer.align_scores([text], span)[0] if text else float("-inf")
+            out["span_samples"] = span
+        else:
+            align = dict((t, a) for t, _, a in (self.last_rescored or ())).get(text)
+            if align is None:
+                align = self.recognizer.align_scores([wrap(wrapper[0], text, wrapper[1])])[0] if text else float("-inf")
+        gap = align - self.recognizer.phone_loop_score(span)
         out.update(gap=gap, not_understood=not_understood(ctc_score, gap, self.thresholds))
         return out
 

@@ -5,6 +5,7 @@ cd /work/main; export PYTHONPATH=/work/main
 M=models/demo; O=/tmp/s28/E
 case "$1" in
  A)
+  .venv/bin/python docs/real_speech/experiments/realrun.py $M /tmp/s23/real355 ${O}_real355.json > ${O}_real355.log 2>&1
   .venv/bin/tristream eval --model $M --data /tmp/s23/train --no-domain --real none --predictions --json --out ${O}_eval240.json > ${O}_eval240.log 2>&1
   .venv/bin/python docs/real_speech/experiments/command_wrappers_session27/wrapped_probe.py $M ${O}_probe.json on > ${O}_probe.log 2>&1
   .venv/bin/python - <<'PY' > ${O}_spliced_dom.log 2>&1
@@ -17,7 +18,6 @@ r["wrong_motions"] = len([p for p in r["per_file"] if p["action"] != p["referenc
 json.dump(r, open("/tmp/s28/E_spliced_dom.json", "w"), indent=1)
 print({k: r[k] for k in ("n", "not_understood", "moved_the_robot", "heard_exact", "action_as_reference", "wrong_motions")})
 PY
-  .venv/bin/python docs/real_speech/experiments/realrun.py $M /tmp/s23/real355 ${O}_real355.json > ${O}_real355.log 2>&1
   .venv/bin/tristream eval --model $M --data /tmp/s12/test800 --no-domain --real none --json --out ${O}_eval800.json > ${O}_eval800.log 2>&1
   ;;
  B)
