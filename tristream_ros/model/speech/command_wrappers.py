@@ -7,13 +7,19 @@ up" (the robot backed up) for seven of the ten engine voices measured in session
 (docs/training.md "Command wrappers").
 People address a robot, add "please" and "okay", and ask "can you ...".
 
-So the front end runs a second pocketsphinx decoder beside the plain grammar's: the same
-sentences, with an optional *prefix* and an optional *suffix* (one each, from the lists below)
-allowed at a strong penalty (JSGF weight WRAPPER_WEIGHT against none). The plain decoder decides
-as before unless the wrapper decoder hears a wrapper; then the hybrid's CTC scores only the
-frames of the command inside (the wrapper decoder's word timing: our CTC never learnt the wrapper
-words), pocketsphinx aligns each candidate inside the same wrapper words for the rescoring and
-the rejection, and the model gets the sentence inside (`CommandWrappers.split`): "robot stop" -> "stop",
+So the front end (on by default since session 28: COMMAND_WRAPPERS_DEFAULT) runs a second
+pocketsphinx decoder beside the plain grammar's: the same sentences, with an optional *prefix*
+and an optional *suffix* (one each, from the lists below) allowed at a strong penalty (JSGF
+weight WRAPPER_WEIGHT against none). The plain decoder decides as before unless the wrapper
+decoder hears a wrapper, its text aligns at least as well as the plain decoder's
+(WRAPPER_MIN_ALIGN_LEAD) and, in the hybrid, our CTC does not explain the whole utterance with a
+bare sentence (its best at the override's min_score or better: the voices it was trained on,
+where false wrappers came from). Then the hybrid's CTC scores only the frames of the command
+inside (the wrapper decoder's word timing: our CTC never learnt the wrapper words), pocketsphinx
+aligns each candidate inside the same wrapper words for the rescoring, the out-of-domain
+rejection reads the command's own audio (the span inside the wrapper words: its thresholds were
+calibrated on bare sentences, and real speech outside the grammar hid its worst words in a
+wrapper), and the model gets the sentence inside (`CommandWrappers.split`): "robot stop" -> "stop",
 "can you turn left" -> "turn left", "please go back now" -> "go back". A text that is itself a
 sentence of the grammar is never split ("please turn left", "move forward now" are trained
 sentences). The words carry no meaning the model needs: every wrapper here is politeness,

@@ -7,7 +7,6 @@ case "$1" in
  A)
   .venv/bin/python docs/real_speech/experiments/realrun.py $M /tmp/s23/real355 ${O}_real355.json > ${O}_real355.log 2>&1
   .venv/bin/tristream eval --model $M --data /tmp/s23/train --no-domain --real none --predictions --json --out ${O}_eval240.json > ${O}_eval240.log 2>&1
-  .venv/bin/python docs/real_speech/experiments/command_wrappers_session27/wrapped_probe.py $M ${O}_probe.json on > ${O}_probe.log 2>&1
   .venv/bin/python - <<'PY' > ${O}_spliced_dom.log 2>&1
 import json
 import torch; torch.set_num_threads(1)
@@ -22,8 +21,12 @@ PY
   ;;
  B)
   for e in pico flite festival; do
-    for s in "--wrapped" "" "--short-forms" "--room"; do
-      t=$(echo "$s" | sed 's/--short-forms/_short/; s/--room/_room/; s/--wrapped/_wrapped/')
+    .venv/bin/tristream eval --model $M --engine $e --wrapped --predictions --json --out ${O}_${e}_wrapped.json > ${O}_${e}_wrapped.log 2>&1
+  done
+  .venv/bin/python docs/real_speech/experiments/command_wrappers_session27/wrapped_probe.py $M ${O}_probe.json on > ${O}_probe.log 2>&1
+  for e in pico flite festival; do
+    for s in "--short-forms" "" "--room"; do
+      t=$(echo "$s" | sed 's/--short-forms/_short/; s/--room/_room/')
       .venv/bin/tristream eval --model $M --engine $e $s --predictions --json --out ${O}_${e}${t}.json > ${O}_${e}${t}.log 2>&1
     done
   done
