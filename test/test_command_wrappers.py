@@ -134,8 +134,7 @@ def test_robot_stop_is_heard_as_stop():
 def test_flite_wrapped_commands_heard_with_the_wrappers_on():
     """One flite voice says held-out commands inside wrapper words (`tristream eval --engine flite
     --wrapped`); with speech.command_wrappers on the front end hears at least as many of the
-    commands themselves (the sentence inside) as without (session 27: off by default, because
-    the rejection then marks many of them not understood; docs/training.md)."""
+    commands themselves (the sentence inside) as without (on by default since session 28)."""
     from tristream_ros.training.evaluate_tts import evaluate_tts
     kw = dict(voices=["slt"], n=10, seed=0, espeak_reference=False, keep_predictions=True, wrapped=True)
     on = evaluate_tts(MODEL, "flite", command_wrappers=True, **kw)
