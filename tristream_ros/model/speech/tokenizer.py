@@ -623,17 +623,18 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
             k = self.thresholds.rescore_top
-            grammar, heard, wrapper = self.grammar, ps_text, ("", "")
+            grammar, heard, wrapper, ranked = self.grammar, ps_text, ("", ""), None
             self.last_wrapper_veto = None
             if self.last_wrapper != ("", "") and lp.shape[0]:
                 # our CTC explains the whole utterance with a bare sentence as it does its training
                 # voices' (score per frame >= the override's min_score): no wrapper was said. The
                 # wrapper decoder's false wrappers came from such voices (session 28)
                 plain = self.last_plain_text
-                v = self.grammar.match(self.grammar.top(lp, 2, extra=(plain,) if plain else ()), plain)
-                if v is not None and v.score >= self.thresholds.min_score:
+                full = self.grammar.top(lp, max(2, k), extra=(plain,))
+                v = self.grammar.match(full, plain) if full else None
+                if v is not None and v.score >= self.thresholds.min_score:  # the plain path, its scoring already done
                     self.last_wrapper_veto = (v.text, v.score)
-                    self.last_wrapper, ps_text, heard = ("", ""), plain, plain
+                    self.last_wrapper, ps_text, heard, ranked = ("", ""), plain, plain, full
                     text = ps_text or ctc_text
                     self.last_pocketsphinx_text = ps_text
             if self.last_wrapper != ("", ""):
@@ -646,7 +647,8 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                 else:  # no word timing: the grammar's sentences inside the same words
                     grammar = self._wrapped_grammar(*self.last_wrapper)
             # one scoring for the override (the best two and pocketsphinx's) and the rescoring
-            ranked = grammar.top(lp, max(2, k), extra=(heard,)) if lp.shape[0] else []
+            if ranked is None:
+                ranked = grammar.top(lp, max(2, k), extra=(heard,)) if lp.shape[0] else []
             self.last_match = grammar.match(ranked, heard) if ranked else None
             m = self.last_match
             self.last_pocketsphinx_score = float(self.recognizer.acoustic_score)
