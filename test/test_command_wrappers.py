@@ -185,3 +185,27 @@ def test_real_speech_outside_the_grammar_cannot_hide_in_a_wrapper():
     assert tok.last_wrapper != ("", "") and not utt.understood, (utt.text, tok.last_wrapper, tok.last_rejection)
     start, end = tok.last_rejection["span_samples"]
     assert 0 <= start < end < len(audio)  # the command's span, not the whole utterance
+
+
+def test_eval_no_command_wrappers_reaches_the_recordings_sections(tmp_path):
+    """`tristream eval --real FOLDER --no-command-wrappers`: the per-file section and the CER
+    section build their front ends without the wrappers too (session 28 turned them off for the
+    split only). flite's "robot stop" is heard as "stop" with them and not without."""
+    import json
+
+    from tristream_ros.cli import main
+    from tristream_ros.data.speech_synth import write_wav
+    from tristream_ros.data.tts_engines import engine_synthesize
+    from tristream_ros.training.evaluate_tts import _pad
+    write_wav(tmp_path / "robot_stop.wav", _pad(engine_synthesize("flite", "robot stop", "slt")))
+    (tmp_path / "robot_stop.txt").write_text("robot stop\n")
+    heard = {}
+    for flag in ([], ["--no-command-wrappers"]):
+        out = tmp_path / f"real{len(flag)}.json"
+        assert main(["eval", "--model", str(MODEL), "--real", str(tmp_path), "--json", "--out", str(out), *flag]) == 0
+        report = json.loads(out.read_text())
+        assert report["command_wrappers"] is (not flag) and report["real_folder"]["command_wrappers"] is (not flag)
+        heard[bool(flag)] = (report["real_folder"]["per_file"][0]["heard"],
+                             report["real_recordings"]["per_file"][0]["hybrid_default"])
+    assert heard[False] == ("stop", "stop"), heard
+    assert "stop" not in heard[True], heard

@@ -101,19 +101,20 @@ def run(args) -> int:
         print("tristream eval: --data DIR is required (or --engine flite|festival|pico, or --real FOLDER)",
               file=sys.stderr)
         return 2
+    wrappers = not args.no_command_wrappers  # every section below builds its front end with it
     try:
         split = evaluate_split(args.model, args.data, args.split, args.limit, args.frontend,
                                progress=not args.json, keep_predictions=args.predictions,
-                               tokens_from=args.speech_tokens, command_wrappers=not args.no_command_wrappers)
+                               tokens_from=args.speech_tokens, command_wrappers=wrappers)
         report = {"model": args.model, "speech_tokens": args.speech_tokens,
-                  "command_wrappers": not args.no_command_wrappers, "split": split}
+                  "command_wrappers": wrappers, "split": split}
         real = REAL_SPEECH_DIR if args.real is None else (None if args.real == "none" else Path(args.real))
         if real is not None and Path(real).is_dir():
-            report["real_recordings"] = evaluate_real(args.model, real)
+            report["real_recordings"] = evaluate_real(args.model, real, command_wrappers=wrappers)
         if not args.no_domain:
             from tristream_ros.training.evaluate_domain import evaluate_domain
             report["domain"] = evaluate_domain(args.model, real, progress=not args.json,
-                                               tokens_from=args.speech_tokens)
+                                               tokens_from=args.speech_tokens, command_wrappers=wrappers)
     except (InputError, ModelFileError) as exc:
         print(f"tristream eval: {exc}", file=sys.stderr)
         return 2
@@ -153,8 +154,11 @@ def _run_real_folder(args) -> int:
     from tristream_ros.training.evaluate_domain import evaluate_real_folder
 
     try:
-        report = {"real_folder": evaluate_real_folder(args.model, args.real, args.speech_tokens)}
-        with_refs = evaluate_real(args.model, args.real)
+        wrappers = not args.no_command_wrappers
+        report = {"real_folder": evaluate_real_folder(args.model, args.real, args.speech_tokens,
+                                                      command_wrappers=wrappers),
+                  "command_wrappers": wrappers}
+        with_refs = evaluate_real(args.model, args.real, command_wrappers=wrappers)
         if with_refs["files"]:
             report["real_recordings"] = with_refs
     except (InputError, ModelFileError) as exc:

@@ -337,9 +337,11 @@ def evaluate_split(model_dir: str | Path, data_dir: str | Path, split: str = "te
     return report
 
 
-def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DIR) -> dict:
+def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DIR,
+                  command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT) -> dict:
     """Transcript CER per front end and VAD boundary error on real recordings: the audio files
-    of ``speech_dir`` that have a TXT reference beside them (any format signal/audio_file reads)."""
+    of ``speech_dir`` that have a TXT reference beside them (any format signal/audio_file reads).
+    command_wrappers: as build_frontend, for the hybrid front ends with a grammar."""
     from pocketsphinx import Decoder
 
     from tristream_ros.model.speech.vad import speech_segments
@@ -355,7 +357,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
     model = load_checkpoint(model_dir)
     speech = load_speech_model(model_dir, model.config)
     wavs = [f for f in audio_files(speech_dir) if f.with_suffix(".txt").is_file()]
-    fronts = {"hybrid_default": build_frontend(speech, "hybrid", model_dir),
+    fronts = {"hybrid_default": build_frontend(speech, "hybrid", model_dir, command_wrappers=command_wrappers),
               "hybrid_domain_lm": build_frontend(speech, "hybrid_lm", model_dir),
               "ctc": build_frontend(speech, "ctc", model_dir)}
     from tristream_ros.model.speech.pocketsphinx_frontend import PocketsphinxConfig
@@ -380,7 +382,7 @@ def evaluate_real(model_dir: str | Path, speech_dir: str | Path = REAL_SPEECH_DI
         sentences.write_text("\n".join(all_queries() + known_refs) + "\n")
         fronts["hybrid_grammar_with_references"] = configured_frontend(
             "hybrid", speech, vocabulary=str(sentences), ctc_grammar=str(sentences),
-            thresholds=load_grammar_thresholds(model_dir))
+            thresholds=load_grammar_thresholds(model_dir), command_wrappers=command_wrappers)
     per_file, cers = [], {k: [] for k in fronts}
     exact = {k: [] for k in fronts}
     start_err, end_err = [], []

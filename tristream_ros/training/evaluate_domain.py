@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tristream_ros.training.evaluate import MOVING_ACTIONS
+from tristream_ros.model.speech.command_wrappers import COMMAND_WRAPPERS_DEFAULT
 
 RECORDINGS_DIR = Path(__file__).resolve().parents[1] / "data" / "recordings"
 
@@ -106,22 +107,26 @@ def evaluate_folder(model, tok, folder: str | Path) -> dict:
             "per_file": [{k: r.get(k) for k in keys} for r in rows], "unreadable": errors}
 
 
-def evaluate_real_folder(model_dir: str | Path, folder: str | Path, tokens_from: str = "respoken") -> dict:
-    """`tristream eval --real FOLDER` without a dataset: evaluate_folder with the default front end."""
+def evaluate_real_folder(model_dir: str | Path, folder: str | Path, tokens_from: str = "respoken",
+                         command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT) -> dict:
+    """`tristream eval --real FOLDER` without a dataset: evaluate_folder with the default front end
+    (command_wrappers False: without the words around a command, `--no-command-wrappers`)."""
     from tristream_ros.training.evaluate import build_frontend
     from tristream_ros.training.ship import load_shipped
 
     t0 = time.perf_counter()
     model, speech = load_shipped(model_dir)
-    tok = build_frontend(speech, "hybrid", model_dir, tokens_from)
+    tok = build_frontend(speech, "hybrid", model_dir, tokens_from, command_wrappers=command_wrappers)
     report = {"model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from,
+              "command_wrappers": command_wrappers,
               "rejection_on": tok.thresholds.rejects, **evaluate_folder(model, tok, folder)}
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
 
 
 def evaluate_domain(model_dir: str | Path, shared_dir: str | Path | None = None, seed: int = 0,
-                    progress: bool = False, tokens_from: str = "respoken") -> dict:
+                    progress: bool = False, tokens_from: str = "respoken",
+                    command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT) -> dict:
     from tristream_ros.data.out_of_domain import utterances
     from tristream_ros.signal.audio_file import load_audio
     from tristream_ros.training.evaluate import build_frontend
@@ -129,8 +134,9 @@ def evaluate_domain(model_dir: str | Path, shared_dir: str | Path | None = None,
 
     t0 = time.perf_counter()
     model, speech = load_shipped(model_dir)
-    tok = build_frontend(speech, "hybrid", model_dir, tokens_from)
-    report = {"model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from, "rejection_on": tok.thresholds.rejects}
+    tok = build_frontend(speech, "hybrid", model_dir, tokens_from, command_wrappers=command_wrappers)
+    report = {"model": str(model_dir), "frontend": "hybrid (default)", "speech_tokens": tokens_from,
+              "command_wrappers": command_wrappers, "rejection_on": tok.thresholds.rejects}
     items = utterances("heldout", seed)
     if progress:
         from tqdm import tqdm
