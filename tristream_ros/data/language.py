@@ -157,12 +157,20 @@ ALL_INTENTS: dict[str, tuple[list[str], list[str]]] = {**SPEECH_INTENTS, **SCENE
 # in training or test data: the model answers them from the words it was trained on
 # (test/test_short_forms.py checks every one on the shipped model). Only words of the shipped
 # vocabulary; none the model gets wrong ("go" alone: backing up) and no follow-up wording.
+# Session 29 added the everyday ways of saying a direction that the templates lack ("go to the
+# left", "move to your right", "head left", "drive backwards": the natural-command probe's most
+# missed command was "go to the left"); each direction's forms mirror the other's ("move left"
+# is not one: the model answers it "moving forward", so "move right" stays out too, lest a
+# "move left" be heard as it).
 SHORT_FORMS: dict[str, list[str]] = {
-    "stop": ["stop it", "stop please", "stop that"],
-    "turn_left": ["left", "go left"],
-    "turn_right": ["right", "go right"],
-    "forward": ["forward", "go ahead", "keep going"],
-    "backward": ["backward", "backwards", "go backward"],
+    "stop": ["stop it", "stop please", "stop that", "stop stop", "stay there"],
+    "turn_left": ["left", "go left", "go to the left", "move to the left", "go to your left", "move to your left",
+                  "head left", "to the left", "left turn"],
+    "turn_right": ["right", "go right", "go to the right", "move to the right", "go to your right",
+                   "move to your right", "head right", "to the right", "right turn"],
+    "forward": ["forward", "go ahead", "keep going", "straight ahead", "drive ahead"],
+    "backward": ["backward", "backwards", "go backward", "move backwards", "drive backwards", "back off",
+                 "go in reverse"],
     "capabilities": ["help"],
 }
 INTENT_ACTION: dict[str, str] = {

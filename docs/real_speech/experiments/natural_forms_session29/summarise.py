@@ -1,0 +1,31 @@
+"""Summarise harness.py's runs: per set, actions right, wrong motions (a moving action other than
+the one meant), not understood, for the grammar before and after session 29's forms.
+
+    python summarise.py before.json after.json [before_room.json after_room.json] > summary.json"""
+import json
+import sys
+
+MOVING = {"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"}
+
+
+def stats(rows):
+    return {"n": len(rows),
+            "actions_right": sum(r["pred_action"] == r["action"] for r in rows),
+            "wrong_motions": sum(r["pred_action"] in MOVING and r["pred_action"] != r["action"] for r in rows),
+            "not_understood": sum(bool(r["not_understood"]) for r in rows),
+            "heard_exact": sum(r["heard"] == r["query"] for r in rows)}
+
+
+def summary(path):
+    d = json.load(open(path))
+    rows = [r for rs in d["voices"].values() for r in rs]
+    out = {"grammar": d["grammar"], "room": d["room"], "voices": len(d["voices"])}
+    for name in ("new", "probe", "unseen"):
+        rs = [r for r in rows if r["set"] == name]
+        out[name] = stats(rs)
+        out[name]["wrong_motion_examples"] = sorted({f"{r['query']} -> {r['heard']} ({r['pred_action']})" for r in rs
+                                                     if r["pred_action"] in MOVING and r["pred_action"] != r["action"]})
+    return out
+
+
+print(json.dumps({p.rsplit("/", 1)[-1]: summary(p) for p in sys.argv[1:]}, indent=1))
