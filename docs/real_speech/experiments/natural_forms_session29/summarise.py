@@ -1,7 +1,9 @@
 """Summarise harness.py's runs: per set, actions right, wrong motions (a moving action other than
-the one meant), not understood, for the grammar before and after session 29's forms.
+the one meant), not understood, for the grammar before and after session 29's forms. Each set is
+restricted to the sentences of the last file's sets (the final list: a first run had 4 more forms,
+summary_first_list.json).
 
-    python summarise.py before.json after.json [before_room.json after_room.json] > summary.json"""
+    python summarise.py before.json after.json > summary.json"""
 import json
 import sys
 
@@ -16,9 +18,9 @@ def stats(rows):
             "heard_exact": sum(r["heard"] == r["query"] for r in rows)}
 
 
-def summary(path):
+def summary(path, sets):
     d = json.load(open(path))
-    rows = [r for rs in d["voices"].values() for r in rs]
+    rows = [r for rs in d["voices"].values() for r in rs if r["query"] in sets[r["set"]]]
     out = {"grammar": d["grammar"], "room": d["room"], "voices": len(d["voices"])}
     for name in ("new", "probe", "unseen"):
         rs = [r for r in rows if r["set"] == name]
@@ -28,4 +30,5 @@ def summary(path):
     return out
 
 
-print(json.dumps({p.rsplit("/", 1)[-1]: summary(p) for p in sys.argv[1:]}, indent=1))
+final_sets = {k: set(v) for k, v in json.load(open(sys.argv[-1]))["sets"].items()}
+print(json.dumps({p.rsplit("/", 1)[-1]: summary(p, final_sets) for p in sys.argv[1:]}, indent=1))
