@@ -37,8 +37,9 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
   speech.command_wrappers  grammar mode: an optional prefix / suffix people wrap around a command
                            ("robot", "okay", "please", "can you" ... / "please", "now", "thanks")
                            is heard and dropped: "robot stop" -> "stop" (model/speech/command_wrappers.py;
-                           default true since session 28; false: one pocketsphinx search, about a
-                           third to a half less front-end CPU per second of audio, docs/training.md "Command wrappers")
+                           default true since session 28; false: one pocketsphinx search, about
+                           half the front-end CPU per second of audio (x1.9 with them, session 29's
+                           `tristream bench wrappers`), docs/training.md "Command wrappers")
   speech.ctc_grammar       hybrid only: sentences our encoder's CTC scores at end of utterance
                            (queries | templates | domain | none | PATH); its best sentence replaces
                            pocketsphinx's text when it clears speech.ctc_grammar_min_score
