@@ -11,6 +11,7 @@ grammar before (session 21's short forms) or after (session 29's):
     PYTHONPATH=/work/main python harness.py MODEL OUT.json before|after [room]"""
 import json
 import sys
+from pathlib import Path
 
 import torch
 
@@ -28,12 +29,8 @@ SESSION21 = {"stop": ["stop it", "stop please", "stop that"], "turn_left": ["lef
              "backward": ["backward", "backwards", "go backward"], "capabilities": ["help"]}
 AFTER = {k: list(v) for k, v in language.SHORT_FORMS.items()}
 NEW = [(s, k) for k, forms in AFTER.items() for s in forms if s not in SESSION21.get(k, [])]
-PROBE = [("please turn left", "turn_left"), ("turn left please", "turn_left"), ("robot stop", "stop"),
-         ("stop now", "stop"), ("please stop", "stop"), ("go forward please", "forward"),
-         ("move forward please", "forward"), ("please go back", "backward"), ("turn right please", "turn_right"),
-         ("okay stop", "stop"), ("can you turn left", "turn_left"), ("robot go forward", "forward"),
-         ("please move back", "backward"), ("turn to the left", "turn_left"), ("turn to the right", "turn_right"),
-         ("go to the left", "turn_left"), ("stop the robot", "stop"), ("move backwards", "backward")]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from natural_commands import PROBE  # noqa: E402  (session 27's 18 natural commands)
 # written before any run of this harness; expected action = what a person means
 UNSEEN = [("move left", "turn_left"), ("move right", "turn_right"), ("go forwards", "forward"),
           ("turn around", "none"), ("come here", "none"), ("slow down", "none"), ("wait", "none"),

@@ -8,6 +8,7 @@ default front end with the wrapper decoder's beam = BEAM (same order for every b
     PYTHONPATH=/work/main python harness.py MODEL OUT.json BEAM"""
 import json
 import sys
+from pathlib import Path
 import time
 from dataclasses import replace
 
@@ -25,12 +26,8 @@ from tristream_ros.training.evaluate import build_frontend
 from tristream_ros.training.evaluate_tts import _run_voice, tts_queries, wrapped_queries
 from tristream_ros.training.ship import load_shipped
 
-PROBE = [("please turn left", "turn_left"), ("turn left please", "turn_left"), ("robot stop", "stop"),
-         ("stop now", "stop"), ("please stop", "stop"), ("go forward please", "forward"),
-         ("move forward please", "forward"), ("please go back", "backward"), ("turn right please", "turn_right"),
-         ("okay stop", "stop"), ("can you turn left", "turn_left"), ("robot go forward", "forward"),
-         ("please move back", "backward"), ("turn to the left", "turn_left"), ("turn to the right", "turn_right"),
-         ("go to the left", "turn_left"), ("stop the robot", "stop"), ("move backwards", "backward")]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from natural_commands import PROBE  # noqa: E402  (session 27's 18 natural commands)
 model_dir, out_path, beam = sys.argv[1], sys.argv[2], float(sys.argv[3])
 model, speech = load_shipped(model_dir)
 tok = build_frontend(speech, "hybrid", model_dir, "respoken")
