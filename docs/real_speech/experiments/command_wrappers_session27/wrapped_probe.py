@@ -4,6 +4,7 @@ with the command wrappers off or on.
 
     python wrapped_probe.py MODEL OUT.json [on]"""
 import sys, json, collections
+from pathlib import Path
 import numpy as np, torch
 torch.set_num_threads(2)
 sys.path.insert(0, '/work/main')
@@ -14,12 +15,8 @@ from tristream_ros.training.evaluate_tts import _run_voice
 from tristream_ros.training.evaluate import build_frontend
 from tristream_ros.training.ship import load_shipped
 from tristream_ros.data.tts_engines import engine_synthesize, engine_voices
-SENT = [("please turn left", "turn_left"), ("turn left please", "turn_left"), ("robot stop", "stop"),
-        ("stop now", "stop"), ("please stop", "stop"), ("go forward please", "forward"),
-        ("move forward please", "forward"), ("please go back", "backward"), ("turn right please", "turn_right"),
-        ("okay stop", "stop"), ("can you turn left", "turn_left"), ("robot go forward", "forward"),
-        ("please move back", "backward"), ("turn to the left", "turn_left"), ("turn to the right", "turn_right"),
-        ("go to the left", "turn_left"), ("stop the robot", "stop"), ("move backwards", "backward")]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from natural_commands import PROBE as SENT  # noqa: E402  (the 18 natural commands)
 gram = set(language.all_queries(None))
 print("in grammar:", [s for s, _ in SENT if s in gram])
 model_dir = sys.argv[1] if len(sys.argv) > 1 else '/work/main/models/demo'

@@ -22,7 +22,7 @@ from tristream_ros.data.scenes import render_scene, sample_scene
 from tristream_ros.data.speech_synth import sample_voice, synthesize
 from tristream_ros.data.tts_engines import engine_synthesize, engine_voices
 from tristream_ros.model.speech.pocketsphinx_frontend import PocketsphinxRecognizer
-from tristream_ros.training.evaluate import build_frontend
+from tristream_ros.training.evaluate import MOVING_ACTIONS, build_frontend
 from tristream_ros.training.evaluate_tts import _run_voice, tts_queries, wrapped_queries
 from tristream_ros.training.ship import load_shipped
 
@@ -54,13 +54,12 @@ for i in range(4):
     out["rows"][f"espeak:{i}"] = _run_voice(model, tok, held, lambda t, voice=voice: synthesize(t, voice))
     cpu += time.process_time() - c
 rows = [r for rs in out["rows"].values() for r in rs]
-MOVING = {"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"}
 for name, pick in (("probe", lambda r: r["id"].startswith("p-")), ("wrapped", lambda r: r["spoken_text"] != r["query"]),
                    ("espeak_bare", lambda r: r["id"].startswith("tts-") and r["spoken_text"] == r["query"])):
     rs = [r for r in rows if pick(r)]
     out[name] = {"n": len(rs), "actions_right": sum(r["pred_action"] == r["action"] for r in rs),
                  "heard_exact": sum(r["heard"] == r["query"] for r in rs),
-                 "wrong_motions": sum(r["pred_action"] in MOVING and r["pred_action"] != r["action"] for r in rs)}
+                 "wrong_motions": sum(r["pred_action"] in MOVING_ACTIONS and r["pred_action"] != r["action"] for r in rs)}
 out["cpu_s"] = round(cpu, 1)
 print(json.dumps({k: v for k, v in out.items() if k != "rows"}))
 json.dump(out, open(out_path, "w"), default=str)

@@ -7,16 +7,7 @@ case "$1" in
  A)
   .venv/bin/python docs/real_speech/experiments/realrun.py $M /tmp/s23/real355 ${O}_real355.json > ${O}_real355.log 2>&1
   .venv/bin/tristream eval --model $M --data /tmp/s23/train --no-domain --real none --predictions --json --out ${O}_eval240.json > ${O}_eval240.log 2>&1
-  .venv/bin/python - <<'PY' > ${O}_spliced_dom.log 2>&1
-import json
-import torch; torch.set_num_threads(1)
-from tristream_ros.training.evaluate_domain import evaluate_real_folder
-r = evaluate_real_folder("models/demo", "/work/main/tristream_ros/data/recordings/spliced")
-mv = {"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"}
-r["wrong_motions"] = len([p for p in r["per_file"] if p["action"] != p["reference_action"] and p["action"] in mv])
-json.dump(r, open("/tmp/s28/E_spliced_dom.json", "w"), indent=1)
-print({k: r[k] for k in ("n", "not_understood", "moved_the_robot", "heard_exact", "action_as_reference", "wrong_motions")})
-PY
+  .venv/bin/python docs/real_speech/experiments/spliced_eval.py ${O}_spliced_dom.json > ${O}_spliced_dom.log 2>&1
   .venv/bin/tristream eval --model $M --data /tmp/s12/test800 --no-domain --real none --json --out ${O}_eval800.json > ${O}_eval800.log 2>&1
   ;;
  B)
