@@ -40,6 +40,11 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            default true since session 28; false: one pocketsphinx search, about
                            half the front-end CPU per second of audio (x1.9 with them, session 29's
                            `tristream bench wrappers`), docs/training.md "Command wrappers")
+  speech.wrapper_decoder_process  with speech.command_wrappers: their decoder runs in a child
+                           process (model/speech/decoder_process.py), on the other core instead of
+                           under this node's GIL (default true since session 30; the same words
+                           either way); if the child dies the node says so (log + diagnostics
+                           wrapper_decoder_failures) and decodes in its own process from then on
   speech.ctc_grammar       hybrid only: sentences our encoder's CTC scores at end of utterance
                            (queries | templates | domain | none | PATH); its best sentence replaces
                            pocketsphinx's text when it clears speech.ctc_grammar_min_score
@@ -102,6 +107,7 @@ from rclpy.node import Node
 
 from tristream_ros.errors import InputError, ModelFileError
 from tristream_ros.model.speech.command_wrappers import COMMAND_WRAPPERS_DEFAULT
+from tristream_ros.model.speech.decoder_process import WRAPPER_PROCESS_DEFAULT
 from tristream_ros.model.speech.ctc_grammar import REJECT_OFF, GrammarThresholds, load_grammar_thresholds
 from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM
 from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE
@@ -148,7 +154,8 @@ class StampMap:
 def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary: str, mode: str, vad_cfg,
                     ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None,
                     tokens_from: str = "respoken", beam: float | None = None, recognizer: str = "",
-                    confirm_short_forms: bool = True, command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT):
+                    confirm_short_forms: bool = True, command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT,
+                    wrapper_process: bool = WRAPPER_PROCESS_DEFAULT):
     """-> (SpeechTokenizer, frontend actually used). beam: pocketsphinx's search beam (None: the
     default DOMAIN_BEAM, 0: pocketsphinx's own defaults). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | templates | domain | none | PATH), with the
@@ -156,7 +163,8 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
     recognizer (hybrid with respoken tokens): a second SpeechModel file in `folder` whose CTC
     recognises (used when present; '' = none); confirm_short_forms (hybrid): a short form ("left")
     is understood only when pocketsphinx heard it itself or our CTC is sure of it; command_wrappers
-    (grammar mode): "robot", "please", "can you" ... around a sentence are heard and dropped."""
+    (grammar mode): "robot", "please", "can you" ... around a sentence are heard and dropped, by a
+    second decoder in a child process when wrapper_process (model/speech/decoder_process.py)."""
     from tristream_ros.model.speech.frontend import configured_frontend
 
     if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
@@ -178,7 +186,7 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
     return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
                                ctc_grammar=ctc_grammar, thresholds=thresholds, tokens_from=tokens_from,
                                beam=beam, recognizer=rec, confirm_short_forms=confirm_short_forms,
-                               command_wrappers=command_wrappers), frontend
+                               command_wrappers=command_wrappers, wrapper_process=wrapper_process), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -252,6 +260,9 @@ class SpeechTokenizerNode(Node):
         wrappers = bool(param(self, "speech.command_wrappers", COMMAND_WRAPPERS_DEFAULT,
                               "grammar mode: \"robot\", \"okay\", \"please\", \"can you\" ... around a command are "
                               "heard and dropped (\"robot stop\" -> \"stop\")"))
+        wrapper_process = bool(param(self, "speech.wrapper_decoder_process", WRAPPER_PROCESS_DEFAULT,
+                                     "speech.command_wrappers: their pocketsphinx decoder runs in a child process "
+                                     "(on another core; pocketsphinx holds the GIL), false: in this one"))
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         quiet = float(param(self, "speech.quiet_peak_dbfs", QUIET_PEAK_DBFS,
@@ -276,7 +287,8 @@ class SpeechTokenizerNode(Node):
                                                         ctc_grammar, GrammarThresholds(g_score, g_margin, g_lead,
                                                                                        g_unsure, g_unsure_lead,
                                                                                        **g_rescore, **g_reject),
-                                                        tokens_from, beam, recognizer, confirm, wrappers)
+                                                        tokens_from, beam, recognizer, confirm, wrappers,
+                                                        wrapper_process)
         self.tokenizer.quiet_peak_dbfs = None if quiet <= -120.0 else quiet
         self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
@@ -296,6 +308,7 @@ class SpeechTokenizerNode(Node):
         self._counter = itertools.count(1)
         self._utt_id = ""
         self._utt_start_ns = 0
+        self._wrapper_problem_said = False
         self.create_subscription(AudioChunk, AUDIO_TOPIC, self._on_chunk, audio_qos)
         self._worker = threading.Thread(target=self._loop, name="speech", daemon=True)
         self._worker.start()
@@ -440,16 +453,27 @@ class SpeechTokenizerNode(Node):
         self._publish_transcript(utt.text, True, 1.0, end_ns, end_ns)
         self.diag.count("utterances")
         self.diag.counters["finalize_ms"] = round(float(utt.finalize_ms), 2)
+        self._check_wrapper_decoder()
         pre, suf = getattr(self.tokenizer, "last_wrapper", ("", ""))
         wrapped = f", heard inside {pre or '-'} ... {suf or '-'}" if pre or suf else ""
         self.get_logger().info(f"{self._utt_id}: {utt.text!r} ({utt.end_s - utt.start_s:.2f} s, "
                                f"{msg.num_tokens} tokens, finalize {utt.finalize_ms:.0f} ms{wrapped})")
+
+    def _check_wrapper_decoder(self) -> None:
+        """Say once (log + diagnostics) when the wrapper decoder's child process was given up; the
+        front end goes on with that decoder in this process (decoder_process.DecoderProcess)."""
+        problem = getattr(self.tokenizer, "wrapper_problem", None)
+        if problem and not self._wrapper_problem_said:
+            self._wrapper_problem_said = True
+            self.diag.error(problem, key="wrapper_decoder_failures")
+            self.diag.ok("listening (the wrapper decoder in this process: its child process failed)")
 
     def close(self) -> None:
         self._stop.set()
         with self._cv:
             self._cv.notify_all()
         self._worker.join(timeout=2.0)
+        self.tokenizer.close()  # the wrapper decoder's child process
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,7 @@ from tristream_ros.errors import InputError
 from tristream_ros.model.checkpoint import load_checkpoint
 from tristream_ros.model.config import ACTIONS, ROUTES
 from tristream_ros.model.speech.command_wrappers import COMMAND_WRAPPERS_DEFAULT
+from tristream_ros.model.speech.decoder_process import WRAPPER_PROCESS_DEFAULT
 from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE, SpeechModel
 from tristream_ros.model.text_tokenizer import normalize
 from tristream_ros.model.tristream_model import Action, Done, Query, RouteChosen, TextDelta
@@ -74,7 +75,7 @@ def load_recognizer(model_dir: str | Path | None) -> SpeechModel | None:
 
 def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | Path | None = None,
                    tokens_from: str = "respoken", vad=None, recognizer_dir: str | Path | None = None,
-                   command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT):
+                   command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT):
     """The speech_tokenizer_node's default front end (config/tristream.yaml), built by the same
     function the node uses: pocketsphinx with a grammar of the queries users say, and for
     `hybrid` our encoder's CTC scoring the same sentences with the override thresholds
@@ -86,7 +87,8 @@ def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | P
     (`recognizer_dir`: look for it there instead, e.g. with the module's default thresholds).
     command_wrappers: the grammar's optional "robot", "please", ... around a sentence, as the node
     (model/speech/command_wrappers.py; calibrate_grammar turns them off: it calibrates the grammar's
-    own sentences)."""
+    own sentences); wrapper_process: the wrapper decoder in a child process, as the node
+    (model/speech/decoder_process.py; the same words either way)."""
     from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
     from tristream_ros.model.speech.frontend import configured_frontend
     thresholds = load_grammar_thresholds(model_dir)
@@ -96,7 +98,7 @@ def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | P
                                    thresholds=thresholds, tokens_from=tokens_from, vad=vad, recognizer=recognizer)
     return configured_frontend(kind, speech if kind != "pocketsphinx" else None, thresholds=thresholds,
                                tokens_from=tokens_from, vad=vad, recognizer=recognizer,
-                               command_wrappers=command_wrappers)
+                               command_wrappers=command_wrappers, wrapper_process=wrapper_process)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:

@@ -14,12 +14,15 @@ is what runs.
     command_wrappers  grammar mode: an optional prefix / suffix ("robot", "okay", "please",
                   "can you" ... / "please", "now", "thanks") around any sentence, dropped before
                   the model (model/speech/command_wrappers.py: "robot stop" -> "stop")
+    wrapper_process  with command_wrappers: their pocketsphinx decoder runs in a child process
+                  (model/speech/decoder_process.py), not under this process's GIL
 """
 from __future__ import annotations
 
 from tristream_ros.errors import InputError
 from tristream_ros.model.speech.command_wrappers import COMMAND_WRAPPERS_DEFAULT
 from tristream_ros.model.speech.ctc_grammar import CtcSentenceScorer, GrammarThresholds
+from tristream_ros.model.speech.decoder_process import WRAPPER_PROCESS_DEFAULT
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.tokenizer import SpeechTokenizer, build_speech_tokenizer
 
@@ -32,7 +35,8 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
                         ctc_grammar: str = "queries", thresholds: GrammarThresholds | None = None,
                         tokens_from: str = "respoken", beam: float | None = None,
                         recognizer: SpeechModel | None = None, confirm_short_forms: bool = True,
-                        command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT) -> SpeechTokenizer:
+                        command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT,
+                        wrapper_process: bool = WRAPPER_PROCESS_DEFAULT) -> SpeechTokenizer:
     """The SpeechTokenizer named by the node's parameters (defaults: the node's defaults;
     thresholds: the CTC-grammar override's, None = the module defaults; beam: pocketsphinx's
     search beam over the vocabulary, None = DOMAIN_BEAM, 0 = pocketsphinx's defaults;
@@ -40,7 +44,8 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
     used by the hybrid with respoken tokens only, else `model` does both; confirm_short_forms: the
     hybrid understands a SHORT_FORMS sentence only when pocketsphinx heard it itself or our CTC is
     sure of it; command_wrappers: the grammar lets "robot", "please", "can you" ... wrap its
-    sentences and the front end forwards the sentence inside; on by default since session 28)."""
+    sentences and the front end forwards the sentence inside; on by default since session 28;
+    wrapper_process: their decoder runs in a child process, decoder_process.py, since session 30)."""
     from tristream_ros.data.language import all_queries, sentences_for
     from tristream_ros.model.speech.command_wrappers import CommandWrappers
     from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig
@@ -66,4 +71,5 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
                                   respoken=respoken, recognizer=recognizer if respoken is not None else None,
                                   confirm=confirm,
                                   wrappers=CommandWrappers(bare_only=frozenset(all_queries("short")))
-                                  if command_wrappers and mode == "grammar" else None)
+                                  if command_wrappers and mode == "grammar" else None,
+                                  wrapper_process=wrapper_process)

@@ -49,6 +49,7 @@ from tristream_ros.model.speech.ctc import GreedyCtcDecoder
 from tristream_ros.model.speech.ctc_grammar import (CtcSentenceScorer, GrammarMatch, GrammarThresholds,
                                                     grammar_overrides, not_understood, rescore_candidates,
                                                     rescored_sentence)
+from tristream_ros.model.speech.decoder_process import WRAPPER_PROCESS_DEFAULT, DecoderProcess
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
                                                               partial_stability, sentence_words)
 from tristream_ros.model.speech.speech_model import SpeechModel
@@ -255,6 +256,10 @@ class SpeechTokenizer(ABC):
     def _peek(self) -> tuple[str, torch.Tensor, str]:
         """Like ``_end`` but the utterance goes on (for TentativeEndOfUtterance)."""
 
+    def close(self) -> None:
+        """Release what the front end holds outside this process (the wrapper decoder's child);
+        the tokenizer is not used after this."""
+
     def reset(self) -> None:
         """Forget everything: VAD state, buffered audio, an utterance in progress."""
         self.vad.reset()
@@ -437,10 +442,12 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
 
     def __init__(self, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
-                 wrappers: CommandWrappers | None = None):
+                 wrappers: CommandWrappers | None = None, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT):
         """wrappers (grammar mode): words people wrap around a command ("robot, stop":
         command_wrappers.py), heard by a second decoder of the same grammar with them (module
-        doc of command_wrappers; `last_wrapper`)."""
+        doc of command_wrappers; `last_wrapper`); wrapper_process: that decoder runs in a child
+        process (decoder_process.py: on the other core, pocketsphinx holds the GIL), else here.
+        `close()` stops the child."""
         self.recognizer = (pocketsphinx if isinstance(pocketsphinx, PocketsphinxRecognizer)
                            else PocketsphinxRecognizer(pocketsphinx))
         self._ps_prev = ""
@@ -457,7 +464,9 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         if self.wrappers is not None:
             cfg = self.recognizer.config
             wrapped_vocab = replace(vocab, sentences=tuple(self.wrappers.wrappable(vocab.sentences)), wrappers=self.wrappers)
-            self.wrapper_recognizer = PocketsphinxRecognizer(replace(cfg, vocabulary=wrapped_vocab))
+            wrapped_cfg = replace(cfg, vocabulary=wrapped_vocab)
+            self.wrapper_recognizer = (DecoderProcess(wrapped_cfg) if wrapper_process
+                                       else PocketsphinxRecognizer(wrapped_cfg))
             # the hybrid aligns wrapped sentences ("robot stop") on the plain decoder's audio
             self.recognizer.align_words_of(self.wrapper_recognizer)
         self.last_wrapper = ("", "")  # (prefix, suffix) heard around the last sentence
@@ -466,6 +475,15 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         self.last_wrapper_check: tuple[str, float, str, float] | None = None
         self.last_plain_text = ""  # the plain grammar decoder's text, last utterance
         super().__init__(vad, pre_roll_ms)
+
+    @property
+    def wrapper_problem(self) -> str | None:
+        """Why the wrapper decoder's process was given up (it then decodes in this process), else None."""
+        return getattr(self.wrapper_recognizer, "problem", None)
+
+    def close(self) -> None:
+        if isinstance(self.wrapper_recognizer, DecoderProcess):
+            self.wrapper_recognizer.close()
 
     def _split(self, text: str) -> tuple[str, str, str] | None:
         """(prefix, sentence, suffix) of a text with a wrapper ("robot stop"), else None."""
@@ -581,7 +599,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
                  grammar: CtcSentenceScorer | None = None, thresholds: GrammarThresholds | None = None,
                  respoken=None, recognizer: SpeechModel | None = None, confirm: Iterable[str] = (),
-                 wrappers: CommandWrappers | None = None):
+                 wrappers: CommandWrappers | None = None, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT):
         if recognizer is not None and respoken is None:
             raise InputError("a separate speech recognizer needs respoken speech tokens (speech.tokens_from: "
                              "respoken): its own tokens are not the ones the fusion model reads")
@@ -603,7 +621,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.last_wrapper_veto: tuple[str, float] | None = None
         self.confirm = frozenset(" ".join(sentence_words(t)) for t in confirm)
         self._wrapped: dict[tuple[str, str], CtcSentenceScorer] = {}
-        super().__init__(pocketsphinx, vad, pre_roll_ms, wrappers)
+        super().__init__(pocketsphinx, vad, pre_roll_ms, wrappers, wrapper_process)
         if self.thresholds.rejects:
             self.recognizer.enable_phone_loop()
 
@@ -773,9 +791,10 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            vad: VadConfig | None = None, grammar: CtcSentenceScorer | None = None,
                            thresholds: GrammarThresholds | None = None, respoken=None,
                            recognizer: SpeechModel | None = None, confirm: Iterable[str] = (),
-                           wrappers: CommandWrappers | None = None) -> SpeechTokenizer:
+                           wrappers: CommandWrappers | None = None,
+                           wrapper_process: bool = WRAPPER_PROCESS_DEFAULT) -> SpeechTokenizer:
     """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken, recognizer, confirm: hybrid
-    only; wrappers: pocketsphinx and hybrid with a grammar)."""
+    only; wrappers, wrapper_process: pocketsphinx and hybrid with a grammar)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
     if frontend in ("ctc", "hybrid") and model is None:
@@ -783,6 +802,7 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
     if frontend == "ctc":
         return CtcSpeechTokenizer(model, vad)
     if frontend == "pocketsphinx":
-        return PocketsphinxSpeechTokenizer(pocketsphinx, vad, wrappers=wrappers)
+        return PocketsphinxSpeechTokenizer(pocketsphinx, vad, wrappers=wrappers, wrapper_process=wrapper_process)
     return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds, respoken=respoken,
-                                 recognizer=recognizer, confirm=confirm, wrappers=wrappers)
+                                 recognizer=recognizer, confirm=confirm, wrappers=wrappers,
+                                 wrapper_process=wrapper_process)
