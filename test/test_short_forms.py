@@ -70,7 +70,8 @@ def test_templates_vocabulary_leaves_the_short_forms_out():
     templates = set(L.sentences_for("templates"))
     assert templates == set(L.all_queries("train")) | set(L.all_queries("heldout"))
     assert not templates & set(L.all_queries("short"))
-    assert set(L.sentences_for("queries")) == templates | set(L.all_queries("short"))
+    assert not templates & set(L.all_queries("alias"))
+    assert set(L.sentences_for("queries")) == templates | set(L.all_queries("short")) | set(L.all_queries("alias"))
     import pytest
     with pytest.raises(InputError, match="templates"):
         L.sentences_for("/no/such/file")
@@ -106,21 +107,65 @@ def test_front_end_rejects_an_unconfirmed_short_form_and_keeps_the_rest(shipped)
     from tristream_ros.model.text_tokenizer import normalize
     _, speech = shipped
     on = build_frontend(speech, "hybrid", MODEL)
-    assert on.confirm == frozenset(L.all_queries("short"))
+    assert on.confirm == frozenset(L.all_queries("short")) | frozenset(L.all_queries("alias"))
     off = configured_frontend("hybrid", speech, confirm_short_forms=False)
     assert off.confirm == frozenset()
     heard_short = 0
     for word in ("left", "right", "light", "bright", "go ahead", "ahead", "fight", "help"):
         audio = _pad(flite_synthesize(word, "slt"))
         u = on.transcribe(audio)
-        heard = normalize(u.text)
+        heard = on.last_alias[0] if on.last_alias else normalize(u.text)  # before an alias is forwarded
         if heard in on.confirm:
             heard_short += 1
             unconfirmed = "unconfirmed" in (on.last_rejection or {})
-            assert unconfirmed == (not short_form_confirmed(u.text, on.last_pocketsphinx_text, on.last_match,
+            assert unconfirmed == (not short_form_confirmed(heard, on.last_pocketsphinx_text, on.last_match,
                                                             on.confirm)), (word, heard, on.last_pocketsphinx_text)
             if unconfirmed:
                 assert not u.understood
         else:
             assert "unconfirmed" not in (on.last_rejection or {})
     assert heard_short >= 3  # "left", "right", "go ahead" at least
+
+
+def test_spoken_aliases_are_forwarded_as_trained_sentences(shipped):  # noqa: F811
+    """data/language.SPOKEN_ALIASES: each heard sentence is in the grammar only (not in generated
+    data, not in the model's text vocabulary), is forwarded as a trained sentence, and the shipped
+    model answers that sentence right; the model never reads the alias itself."""
+    model, speech = shipped
+    templated = set(L.all_queries("train")) | set(L.all_queries("heldout"))
+    short = set(L.all_queries("short"))
+    intent_of = {s: i for i, (tr, ho) in L.SPEECH_INTENTS.items() for s in tr + ho}
+    intent_of.update({s: i for i, forms in L.SHORT_FORMS.items() for s in forms})
+    assert set(L.all_queries("alias")) == set(L.SPOKEN_ALIASES) <= set(L.all_queries())
+    assert not set(L.SPOKEN_ALIASES) & (templated | short | set(L.all_sentences()))
+    assert L.SPOKEN_ALIASES["move left"] == "turn left" and L.SPOKEN_ALIASES["move right"] == "turn right"
+    wrong = []
+    for alias, target in L.SPOKEN_ALIASES.items():
+        assert target in templated | short, (alias, target)
+        intent = intent_of[target]
+        r = ask(model, speech, target)
+        if (r["action"], r["text"]) != (L.INTENT_ACTION[intent], L.SPEECH_ANSWERS[intent]):
+            wrong.append((alias, target, r["action"], r["text"]))
+    assert not wrong, wrong
+
+
+def test_move_left_heard_and_forwarded_as_turn_left(shipped):  # noqa: F811
+    """Two flite voices (never trained on) say "move left" / "move right": the default front end
+    hears the alias and forwards the trained sentence (before session 30 the grammar lacked it and
+    most voices were heard "go back" / "move back": the robot backed up)."""
+    from shipped_model import MODEL
+    from tristream_ros.data.flite_synth import flite_synthesize
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.evaluate_tts import _pad
+    _, speech = shipped
+    tok = build_frontend(speech, "hybrid", MODEL)
+    try:
+        for said, voice in (("move left", "slt"), ("move right", "rms")):
+            u = tok.transcribe(_pad(flite_synthesize(said, voice)))
+            assert u is not None and u.understood and u.text == L.SPOKEN_ALIASES[said], (said, voice, u and u.text)
+            assert tok.last_alias == (said, L.SPOKEN_ALIASES[said])
+        u = tok.transcribe(_pad(flite_synthesize("turn left", "slt")))
+        assert u.text == "turn left" and tok.last_alias is None  # a trained sentence is not an alias
+        assert "move left" in tok.wrappers.bare_only  # never inside wrapper words, like the short forms
+    finally:
+        tok.close()

@@ -175,6 +175,20 @@ SHORT_FORMS: dict[str, list[str]] = {
                  "go in reverse"],
     "capabilities": ["help"],
 }
+# Other everyday ways of saying a command, heard by the recognisers' grammar and forwarded to the
+# model as the trained sentence they mean (heard sentence -> sentence the model gets), like the
+# words around a command: the model never reads them. "move left" is the case: people say it,
+# and the shipped model answers it "moving forward" (action turn_left), so it cannot be a short
+# form; session 29's probe of commands in neither grammar heard it as "go back", "move back" or
+# "move forward" for most voices. Heard only when pocketsphinx heard them itself or our CTC is
+# sure, and never inside wrapper words, like the short forms (session 30).
+SPOKEN_ALIASES: dict[str, str] = {
+    "move left": "turn left", "move right": "turn right",
+    "take a left": "turn left", "take a right": "turn right",
+    "go forwards": "go forward", "go straight on": "go straight",
+    "step back": "go back", "back up a bit": "back up",
+    "stop there": "stop", "hold on": "stop",
+}
 INTENT_ACTION: dict[str, str] = {
     "stop": "stop", "turn_left": "turn_left", "turn_right": "turn_right", "forward": "forward",
     "backward": "backward", "capabilities": "none", "describe": "none", "what_in_region": "none",
@@ -493,8 +507,10 @@ def expand_template(template: str) -> set[str]:
 
 
 def all_queries(phrasing: str | None = None) -> list[str]:
-    """Every query sentence users may say: the templates' (``phrasing`` train or heldout) and the
-    SHORT_FORMS (``short``; never in generated data); None: all of them (the recognisers' grammar)."""
+    """Every query sentence users may say: the templates' (``phrasing`` train or heldout), the
+    SHORT_FORMS (``short``; never in generated data) and the SPOKEN_ALIASES' heard sentences
+    (``alias``; forwarded to the model as their trained sentence); None: all of them (the
+    recognisers' grammar)."""
     out: set[str] = set()
     for intent, (train, heldout) in ALL_INTENTS.items():
         for split, tmpls in (("train", train), ("heldout", heldout)):
@@ -503,6 +519,8 @@ def all_queries(phrasing: str | None = None) -> list[str]:
                     out |= expand_template(t)
     if phrasing in (None, "short"):
         out |= {s for forms in SHORT_FORMS.values() for s in forms}
+    if phrasing in (None, "alias"):
+        out |= set(SPOKEN_ALIASES)
     return sorted(out)
 
 
@@ -527,8 +545,9 @@ def all_answers() -> list[str]:
 
 
 def all_sentences() -> list[str]:
-    """Queries and answers: the domain of the speech recognizer and the text vocabulary."""
-    return sorted(set(all_queries()) | set(all_answers()))
+    """Queries and answers: the domain of the speech recognizer and the text vocabulary (not the
+    SPOKEN_ALIASES: the model never reads them)."""
+    return sorted((set(all_queries()) - set(SPOKEN_ALIASES)) | set(all_answers()))
 
 
 def vocabulary() -> list[str]:
@@ -541,7 +560,7 @@ def vocabulary() -> list[str]:
 
 def sentences_for(vocabulary: str) -> list[str] | None:
     """A recognizer vocabulary setting -> sentences: ``queries`` (what users say: the templates'
-    phrasings and the SHORT_FORMS), ``templates`` (the templates' phrasings only: no single
+    phrasings, the SHORT_FORMS and the SPOKEN_ALIASES), ``templates`` (the templates' phrasings only: no single
     "left" / "right" for short out-of-domain words to land on), ``domain`` (queries + answers),
     ``none`` (None) or a path to a file with one sentence a line."""
     if vocabulary in ("queries", "domain"):

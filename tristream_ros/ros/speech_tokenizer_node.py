@@ -456,6 +456,8 @@ class SpeechTokenizerNode(Node):
         self._check_wrapper_decoder()
         pre, suf = getattr(self.tokenizer, "last_wrapper", ("", ""))
         wrapped = f", heard inside {pre or '-'} ... {suf or '-'}" if pre or suf else ""
+        alias = getattr(self.tokenizer, "last_alias", None)
+        wrapped += f", heard as {alias[0]!r}" if alias else ""
         self.get_logger().info(f"{self._utt_id}: {utt.text!r} ({utt.end_s - utt.start_s:.2f} s, "
                                f"{msg.num_tokens} tokens, finalize {utt.finalize_ms:.0f} ms{wrapped})")
 

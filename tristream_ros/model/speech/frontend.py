@@ -11,6 +11,9 @@ is what runs.
                   heard it itself or our CTC is sure of it (HybridSpeechTokenizer.confirm)
     tokens_from   hybrid only: respoken (the final sentence spoken by a training voice, encoded:
                   model/speech/respoken.py) | audio (the user's own audio, encoded)
+    (always)      data/language.SPOKEN_ALIASES: a heard alias ("move left") is forwarded as the
+                  trained sentence it means ("turn left"); with the queries vocabulary only
+                  the grammar holds them
     command_wrappers  grammar mode: an optional prefix / suffix ("robot", "okay", "please",
                   "can you" ... / "please", "now", "thanks") around any sentence, dropped before
                   the model (model/speech/command_wrappers.py: "robot stop" -> "stop")
@@ -46,7 +49,7 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
     sure of it; command_wrappers: the grammar lets "robot", "please", "can you" ... wrap its
     sentences and the front end forwards the sentence inside; on by default since session 28;
     wrapper_process: their decoder runs in a child process, decoder_process.py, since session 30)."""
-    from tristream_ros.data.language import all_queries, sentences_for
+    from tristream_ros.data.language import SPOKEN_ALIASES, all_queries, sentences_for
     from tristream_ros.model.speech.command_wrappers import CommandWrappers
     from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig
 
@@ -66,10 +69,12 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
     if frontend == "hybrid":
         g_sentences = sentences_for(ctc_grammar)
         grammar = CtcSentenceScorer(g_sentences) if g_sentences else None
-    confirm = all_queries("short") if frontend == "hybrid" and confirm_short_forms else ()
+    # short forms and aliases: heard only on pocketsphinx's own word or a sure CTC, never wrapped
+    bare = all_queries("short") + all_queries("alias")
+    confirm = bare if frontend == "hybrid" and confirm_short_forms else ()
     return build_speech_tokenizer(frontend, model, ps, vad, grammar=grammar, thresholds=thresholds,
                                   respoken=respoken, recognizer=recognizer if respoken is not None else None,
                                   confirm=confirm,
-                                  wrappers=CommandWrappers(bare_only=frozenset(all_queries("short")))
+                                  wrappers=CommandWrappers(bare_only=frozenset(bare))
                                   if command_wrappers and mode == "grammar" else None,
-                                  wrapper_process=wrapper_process)
+                                  wrapper_process=wrapper_process, aliases=SPOKEN_ALIASES)

@@ -37,7 +37,7 @@ import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 import torch
@@ -442,8 +442,10 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
 
     def __init__(self, pocketsphinx: PocketsphinxConfig | PocketsphinxRecognizer | None = None,
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
-                 wrappers: CommandWrappers | None = None, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT):
-        """wrappers (grammar mode): words people wrap around a command ("robot, stop":
+                 wrappers: CommandWrappers | None = None, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT,
+                 aliases: Mapping[str, str] | None = None):
+        """aliases: heard sentence -> the sentence forwarded instead ("move left" -> "turn left":
+        data/language.SPOKEN_ALIASES; `last_alias`). wrappers (grammar mode): words people wrap around a command ("robot, stop":
         command_wrappers.py), heard by a second decoder of the same grammar with them (module
         doc of command_wrappers; `last_wrapper`); wrapper_process: that decoder runs in a child
         process (decoder_process.py: on the other core, pocketsphinx holds the GIL), else here.
@@ -474,6 +476,8 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         # wrapper decoder heard a wrapper and the plain one a sentence (CommandWrappers.min_align_lead)
         self.last_wrapper_check: tuple[str, float, str, float] | None = None
         self.last_plain_text = ""  # the plain grammar decoder's text, last utterance
+        self.aliases = {" ".join(sentence_words(k)): v for k, v in (aliases or {}).items()}
+        self.last_alias: tuple[str, str] | None = None  # (heard, forwarded) when the last text was an alias
         super().__init__(vad, pre_roll_ms)
 
     @property
@@ -491,6 +495,12 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
             return None
         parts = self.wrappers.split(" ".join(sentence_words(text)), self._sentences)
         return parts if parts is not None and (parts[0] or parts[2]) else None
+
+    def _forward(self, text: str) -> str:
+        """The sentence the model gets for a heard one: an alias's trained sentence, else itself."""
+        said = " ".join(sentence_words(text))
+        self.last_alias = (said, self.aliases[said]) if said in self.aliases else None
+        return self.aliases[said] if said in self.aliases else text
 
     def _inner(self, text: str) -> str:
         """The grammar sentence inside a wrapped text ("robot stop" -> "stop"); others unchanged."""
@@ -542,7 +552,7 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         return PartialTranscript(text, stability, text[: int(round(stability * len(text)))])
 
     def _end(self):
-        return self._inner(self._heard()), torch.zeros(0, 0), ""
+        return self._forward(self._inner(self._heard())), torch.zeros(0, 0), ""
 
     def _peek(self):
         return self.recognizer.current(), torch.zeros(0, 0), ""
@@ -599,7 +609,8 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                  vad: VadConfig | StreamingVad | None = None, pre_roll_ms: float = PRE_ROLL_MS,
                  grammar: CtcSentenceScorer | None = None, thresholds: GrammarThresholds | None = None,
                  respoken=None, recognizer: SpeechModel | None = None, confirm: Iterable[str] = (),
-                 wrappers: CommandWrappers | None = None, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT):
+                 wrappers: CommandWrappers | None = None, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT,
+                 aliases: Mapping[str, str] | None = None):
         if recognizer is not None and respoken is None:
             raise InputError("a separate speech recognizer needs respoken speech tokens (speech.tokens_from: "
                              "respoken): its own tokens are not the ones the fusion model reads")
@@ -621,7 +632,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.last_wrapper_veto: tuple[str, float] | None = None
         self.confirm = frozenset(" ".join(sentence_words(t)) for t in confirm)
         self._wrapped: dict[tuple[str, str], CtcSentenceScorer] = {}
-        super().__init__(pocketsphinx, vad, pre_roll_ms, wrappers, wrapper_process)
+        super().__init__(pocketsphinx, vad, pre_roll_ms, wrappers, wrapper_process, aliases)
         if self.thresholds.rejects:
             self.recognizer.enable_phone_loop()
 
@@ -683,7 +694,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         if not short_form_confirmed(text, ps_inner, inner_match, self.confirm):
             self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
                                    "unconfirmed": "pocketsphinx heard " + repr(ps_text)}
-        return text
+        return self._forward(text)
 
     def _inner_ps_frames(self) -> tuple[int, int] | None:
         """The wrapper decoder's first and last frame (100 per second) of the command inside the
@@ -792,9 +803,11 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            thresholds: GrammarThresholds | None = None, respoken=None,
                            recognizer: SpeechModel | None = None, confirm: Iterable[str] = (),
                            wrappers: CommandWrappers | None = None,
-                           wrapper_process: bool = WRAPPER_PROCESS_DEFAULT) -> SpeechTokenizer:
+                           wrapper_process: bool = WRAPPER_PROCESS_DEFAULT,
+                           aliases: Mapping[str, str] | None = None) -> SpeechTokenizer:
     """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken, recognizer, confirm: hybrid
-    only; wrappers, wrapper_process: pocketsphinx and hybrid with a grammar)."""
+    only; wrappers, wrapper_process: pocketsphinx and hybrid with a grammar; aliases: pocketsphinx
+    and hybrid)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
     if frontend in ("ctc", "hybrid") and model is None:
@@ -802,7 +815,8 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
     if frontend == "ctc":
         return CtcSpeechTokenizer(model, vad)
     if frontend == "pocketsphinx":
-        return PocketsphinxSpeechTokenizer(pocketsphinx, vad, wrappers=wrappers, wrapper_process=wrapper_process)
+        return PocketsphinxSpeechTokenizer(pocketsphinx, vad, wrappers=wrappers, wrapper_process=wrapper_process,
+                                           aliases=aliases)
     return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds, respoken=respoken,
                                  recognizer=recognizer, confirm=confirm, wrappers=wrappers,
-                                 wrapper_process=wrapper_process)
+                                 wrapper_process=wrapper_process, aliases=aliases)
