@@ -27,7 +27,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import weakref
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -89,7 +88,6 @@ class DecoderProcess:
         self.last_segments: list[tuple[str, int, int]] = []
         self.last_frames = 0
         self.acoustic_score = float("inf")
-        self.last_wait_s = 0.0  # s end() waited for the child's words, last utterance
         self._local: PocketsphinxRecognizer | None = None
         self._active = False  # an utterance is open in the child
         self._lost = False  # the child died inside this utterance: no words for it
@@ -113,7 +111,6 @@ class DecoderProcess:
         self._tx = Connection(to_child_w, readable=False)
         self._rx = Connection(from_child_r, writable=False)
         self._finalizer = weakref.finalize(self, _kill, self._proc, (self._tx, self._rx))
-        self._dict_lines = None
         try:
             self._tx.send(("config", config))
             reply = self._reply(ready_timeout_s, "start")
@@ -175,27 +172,24 @@ class DecoderProcess:
 
     def end(self) -> str:
         """End the utterance: the child's final text (waits for it to decode what was queued)."""
-        if self._local is not None and self._lost:
-            self._lost = False
-            self.last_segments, self.last_frames, self.acoustic_score = [], 0, float("inf")
-            return ""
+        self.last_segments, self.last_frames, self.acoustic_score = [], 0, float("inf")
         if self._local is not None:
+            if self._lost:  # the child died inside this utterance: no words for it
+                self._lost = False
+                return ""
             text = self._local.end()
             self.last_segments, self.last_frames = self._local.last_segments, self._local.last_frames
             self.acoustic_score = self._local.acoustic_score
             return text
-        self.last_segments, self.last_frames, self.acoustic_score = [], 0, float("inf")
         if not self._active:
             return ""
         self._active = False
-        t0 = time.monotonic()
         if not self._send(("end",)):
             return ""
         reply = self._reply(self.end_timeout_s, "end of utterance")
         if reply is None:
             return ""
         _, text, self.last_segments, self.last_frames, self.acoustic_score = reply
-        self.last_wait_s = time.monotonic() - t0
         return text
 
     def cpu_seconds(self) -> float:
