@@ -9,23 +9,15 @@ import json
 import sys
 from pathlib import Path
 
-MOVING = {"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"}
-
-
-def stats(rows):
-    return {"n": len(rows),
-            "actions_right": sum(r["pred_action"] == r["action"] for r in rows),
-            "wrong_motions": sum(r["pred_action"] in MOVING and r["pred_action"] != r["action"] for r in rows),
-            "not_understood": sum(bool(r["not_understood"]) for r in rows),
-            "wrong_motion_examples": sorted({f"{r['query']} -> {r['heard']} ({r['pred_action']})" for r in rows
-                                             if r["pred_action"] in MOVING and r["pred_action"] != r["action"]})}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from probe_stats import stats  # noqa: E402
 
 
 def summary(path):
     d = json.load(open(path))
     rows = [r for rs in d["voices"].values() for r in rs]
     return {"grammar": d["grammar"], "aliases": d["aliases"], "voices": len(d["voices"]),
-            **{name: stats([r for r in rows if r["set"] == name]) for name in d["sets"]}}
+            **{name: stats([r for r in rows if r["set"] == name], heard_exact=False) for name in d["sets"]}}
 
 
 s29 = json.load(open(Path(__file__).resolve().parents[1] / "natural_forms_session29" / "summary.json"))["nat_after2.json"]

@@ -6,16 +6,10 @@ summary_first_list.json).
     python summarise.py before.json after.json > summary.json"""
 import json
 import sys
+from pathlib import Path
 
-MOVING = {"forward", "backward", "turn_left", "turn_right", "navigate_to", "look_at"}
-
-
-def stats(rows):
-    return {"n": len(rows),
-            "actions_right": sum(r["pred_action"] == r["action"] for r in rows),
-            "wrong_motions": sum(r["pred_action"] in MOVING and r["pred_action"] != r["action"] for r in rows),
-            "not_understood": sum(bool(r["not_understood"]) for r in rows),
-            "heard_exact": sum(r["heard"] == r["query"] for r in rows)}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from probe_stats import stats  # noqa: E402
 
 
 def summary(path, sets):
@@ -25,8 +19,6 @@ def summary(path, sets):
     for name in ("new", "probe", "unseen"):
         rs = [r for r in rows if r["set"] == name]
         out[name] = stats(rs)
-        out[name]["wrong_motion_examples"] = sorted({f"{r['query']} -> {r['heard']} ({r['pred_action']})" for r in rs
-                                                     if r["pred_action"] in MOVING and r["pred_action"] != r["action"]})
     return out
 
 
