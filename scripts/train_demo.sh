@@ -64,6 +64,15 @@ fi
 # wider guard and kept this one)
 step calibrate python -m tristream_ros.training.calibrate_grammar --model "$RUN/out/phase3" --data "$RUN/val_grammar" \
      --out "$RUN/calibration.json" --reject-margin 0 --guard-engines flite --guard-rooms off --write --no-progress
+# the voice gate (session 31): our CTC overrides pocketsphinx only for voices like its espeak
+# training voices -> phase3/voice_gate.json. It needs real human speech, which no registry ships as
+# one file: REAL_SPEECH=folder of WAVs built with docs/real_speech/tools (the 355-file collection;
+# the Asterisk speaker kept out to test on). Without REAL_SPEECH no gate is fitted (the shipped
+# models/demo/voice_gate.json was fitted with exactly this command, seed 31).
+if [ -n "${REAL_SPEECH:-}" ]; then
+  step voice_gate python -m tristream_ros.training.voice_gate --real "$REAL_SPEECH" --exclude asterisk \
+       --threshold 0.3 --out "$RUN/out/phase3/voice_gate.json"
+fi
 # the STVE token budget the model answers with: the cheapest whose exact match on 800 more val
 # samples (seed 11) is at least that of all 64 tokens -> phase3/config.json + budget_calibration.*
 if [ ! -f "$RUN/val_budget/info.json" ] || [ "${RESUME:-0}" != 1 ]; then

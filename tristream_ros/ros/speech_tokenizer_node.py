@@ -155,7 +155,7 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
                     ctc_grammar: str = "none", thresholds: GrammarThresholds | None = None,
                     tokens_from: str = "respoken", beam: float | None = None, recognizer: str = "",
                     confirm_short_forms: bool = True, command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT,
-                    wrapper_process: bool = WRAPPER_PROCESS_DEFAULT):
+                    wrapper_process: bool = WRAPPER_PROCESS_DEFAULT, voice_gate: bool = True):
     """-> (SpeechTokenizer, frontend actually used). beam: pocketsphinx's search beam (None: the
     default DOMAIN_BEAM, 0: pocketsphinx's own defaults). ctc_grammar (hybrid only): the sentence set
     our encoder's CTC scores at end of utterance (queries | templates | domain | none | PATH), with the
@@ -164,7 +164,9 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
     recognises (used when present; '' = none); confirm_short_forms (hybrid): a short form ("left")
     is understood only when pocketsphinx heard it itself or our CTC is sure of it; command_wrappers
     (grammar mode): "robot", "please", "can you" ... around a sentence are heard and dropped, by a
-    second decoder in a child process when wrapper_process (model/speech/decoder_process.py)."""
+    second decoder in a child process when wrapper_process (model/speech/decoder_process.py);
+    voice_gate (hybrid): `folder`'s voice gate (model/speech/voice_gate.py) when it has one: our CTC
+    overrides pocketsphinx only for voices like its espeak training voices."""
     from tristream_ros.model.speech.frontend import configured_frontend
 
     if frontend not in ("auto", "hybrid", "ctc", "pocketsphinx"):
@@ -183,10 +185,15 @@ def build_tokenizer(frontend: str, folder: Path | None, weights: str, vocabulary
     rec = None
     if recognizer and folder is not None and frontend == "hybrid" and tokens_from == "respoken":
         rec = load_speech_model(folder, recognizer)  # None when the folder has no such file
+    gate = None
+    if voice_gate and frontend == "hybrid" and folder is not None:
+        from tristream_ros.model.speech.voice_gate import load_voice_gate
+        gate = load_voice_gate(folder)  # None when the folder has none; a broken file raises
     return configured_frontend(frontend, model, vocabulary=vocabulary, mode=mode, vad=vad_cfg,
                                ctc_grammar=ctc_grammar, thresholds=thresholds, tokens_from=tokens_from,
                                beam=beam, recognizer=rec, confirm_short_forms=confirm_short_forms,
-                               command_wrappers=command_wrappers, wrapper_process=wrapper_process), frontend
+                               command_wrappers=command_wrappers, wrapper_process=wrapper_process,
+                               voice_gate=gate), frontend
 
 
 class SpeechTokenizerNode(Node):
@@ -263,6 +270,9 @@ class SpeechTokenizerNode(Node):
         wrapper_process = bool(param(self, "speech.wrapper_decoder_process", WRAPPER_PROCESS_DEFAULT,
                                      "speech.command_wrappers: their pocketsphinx decoder runs in a child process "
                                      "(on another core; pocketsphinx holds the GIL), false: in this one"))
+        voice_gate = bool(param(self, "speech.voice_gate", True,
+                                "hybrid: our CTC (trained on espeak voices only) overrides pocketsphinx's sentence "
+                                "only for voices the model folder's voice_gate.json judges espeak-like"))
         if g_rescore["rescore_top"] < 0:
             raise InputError(f"speech.ctc_grammar_rescore_top must be >= 0, got {g_rescore['rescore_top']}")
         quiet = float(param(self, "speech.quiet_peak_dbfs", QUIET_PEAK_DBFS,
@@ -288,7 +298,7 @@ class SpeechTokenizerNode(Node):
                                                                                        g_unsure, g_unsure_lead,
                                                                                        **g_rescore, **g_reject),
                                                         tokens_from, beam, recognizer, confirm, wrappers,
-                                                        wrapper_process)
+                                                        wrapper_process, voice_gate)
         self.tokenizer.quiet_peak_dbfs = None if quiet <= -120.0 else quiet
         self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)

@@ -75,7 +75,8 @@ def load_recognizer(model_dir: str | Path | None) -> SpeechModel | None:
 
 def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | Path | None = None,
                    tokens_from: str = "respoken", vad=None, recognizer_dir: str | Path | None = None,
-                   command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT):
+                   command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT,
+                   voice_gate: bool = True):
     """The speech_tokenizer_node's default front end (config/tristream.yaml), built by the same
     function the node uses: pocketsphinx with a grammar of the queries users say, and for
     `hybrid` our encoder's CTC scoring the same sentences with the override thresholds
@@ -88,17 +89,21 @@ def build_frontend(speech: SpeechModel, kind: str = "hybrid", model_dir: str | P
     command_wrappers: the grammar's optional "robot", "please", ... around a sentence, as the node
     (model/speech/command_wrappers.py; calibrate_grammar turns them off: it calibrates the grammar's
     own sentences); wrapper_process: the wrapper decoder in a child process, as the node
-    (model/speech/decoder_process.py; the same words either way)."""
+    (model/speech/decoder_process.py; the same words either way); voice_gate: `model_dir`'s voice
+    gate (VOICE_GATE_FILE, model/speech/voice_gate.py) when it has one, as the node."""
     from tristream_ros.model.speech.ctc_grammar import load_grammar_thresholds
     from tristream_ros.model.speech.frontend import configured_frontend
+    from tristream_ros.model.speech.voice_gate import load_voice_gate
     thresholds = load_grammar_thresholds(model_dir)
+    gate = load_voice_gate(model_dir) if voice_gate and kind == "hybrid" else None
     recognizer = load_recognizer(recognizer_dir or model_dir) if kind in ("hybrid", "hybrid_lm") else None
     if kind == "hybrid_lm":
         return configured_frontend("hybrid", speech, vocabulary="domain", mode="lm", ctc_grammar="none",
                                    thresholds=thresholds, tokens_from=tokens_from, vad=vad, recognizer=recognizer)
     return configured_frontend(kind, speech if kind != "pocketsphinx" else None, thresholds=thresholds,
                                tokens_from=tokens_from, vad=vad, recognizer=recognizer,
-                               command_wrappers=command_wrappers, wrapper_process=wrapper_process)
+                               command_wrappers=command_wrappers, wrapper_process=wrapper_process,
+                               voice_gate=gate)
 
 
 def run_query(model, text: str, tokens, frames, context: str | None, dense: bool, camera: bool = True) -> dict:

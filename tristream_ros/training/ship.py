@@ -23,7 +23,7 @@ SHIP_FILES = ("model.safetensors", "config.json", "vocab.json", "speech.safetens
 # when those ran on phase3/
 OPTIONAL_FILES = ("ctc_grammar.json", "budget_calibration.json", "budget_calibration.png",
                   "existence_calibration.json", "existence_calibration.png", "recognizer.safetensors",
-                  "recognizer_loss.png", "recognizer_continued_loss.png")
+                  "recognizer_loss.png", "recognizer_continued_loss.png", "voice_gate.json")
 KIND_DIR = "kind_readout"  # RUN/out/KIND_DIR: training/kind_readout.py's --run in scripts/train_demo.sh
 COLOUR_DIR = "colour_readout"  # RUN/out/COLOUR_DIR: training/colour_readout.py's --run (session 17)
 READOUT_DIRS = (KIND_DIR, COLOUR_DIR)  # the read-out steps after phase 3, in the order they run
@@ -34,7 +34,8 @@ FRONTEND = {
             "scored by recognizer.safetensors' CTC (speech.safetensors' when the folder has no recogniser; "
             "training/recognizer.py) when its per-frame log-likelihood and lead over the "
             "runner-up and over pocketsphinx's sentence clear the thresholds in ctc_grammar.json "
-            "(training/calibrate_grammar.py)",
+            "(training/calibrate_grammar.py), and only for voices voice_gate.json judges espeak-like "
+            "(model/speech/voice_gate.py, training/voice_gate.py; session 31)",
     "speech_tokens": "speech.safetensors: streaming encoder + k=5 adapter over the recognised sentence spoken "
                      "by a training espeak-ng voice (model/speech/respoken.py; speech.tokens_from: respoken), "
                      "or over the user's audio (tokens_from: audio)",

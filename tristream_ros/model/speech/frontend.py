@@ -19,6 +19,8 @@ is what runs.
                   the model (model/speech/command_wrappers.py: "robot stop" -> "stop")
     wrapper_process  with command_wrappers: their pocketsphinx decoder runs in a child process
                   (model/speech/decoder_process.py), not under this process's GIL
+    voice_gate    hybrid only: the model's voice gate (model/speech/voice_gate.py): our CTC, which
+                  only ever heard espeak voices, overrides pocketsphinx only for espeak-like voices
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
                         tokens_from: str = "respoken", beam: float | None = None,
                         recognizer: SpeechModel | None = None, confirm_short_forms: bool = True,
                         command_wrappers: bool = COMMAND_WRAPPERS_DEFAULT,
-                        wrapper_process: bool = WRAPPER_PROCESS_DEFAULT) -> SpeechTokenizer:
+                        wrapper_process: bool = WRAPPER_PROCESS_DEFAULT,
+                        voice_gate=None) -> SpeechTokenizer:
     """The SpeechTokenizer named by the node's parameters (defaults: the node's defaults;
     thresholds: the CTC-grammar override's, None = the module defaults; beam: pocketsphinx's
     search beam over the vocabulary, None = DOMAIN_BEAM, 0 = pocketsphinx's defaults;
@@ -48,7 +51,9 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
     hybrid understands a SHORT_FORMS sentence only when pocketsphinx heard it itself or our CTC is
     sure of it; command_wrappers: the grammar lets "robot", "please", "can you" ... wrap its
     sentences and the front end forwards the sentence inside; on by default since session 28;
-    wrapper_process: their decoder runs in a child process, decoder_process.py, since session 30)."""
+    wrapper_process: their decoder runs in a child process, decoder_process.py, since session 30;
+    voice_gate: hybrid only, a voice_gate.VoiceGate: our CTC overrides or rescores pocketsphinx's
+    sentence only for voices it judges espeak-like, None = always, as before session 31)."""
     from tristream_ros.data.language import SPOKEN_ALIASES, all_queries, sentences_for
     from tristream_ros.model.speech.command_wrappers import CommandWrappers
     from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM, DomainVocabulary, PocketsphinxConfig
@@ -77,4 +82,5 @@ def configured_frontend(frontend: str = "hybrid", model: SpeechModel | None = No
                                   confirm=confirm,
                                   wrappers=CommandWrappers(bare_only=frozenset(bare))
                                   if command_wrappers and mode == "grammar" else None,
-                                  wrapper_process=wrapper_process, aliases=SPOKEN_ALIASES)
+                                  wrapper_process=wrapper_process, aliases=SPOKEN_ALIASES,
+                                  voice_gate=voice_gate if frontend == "hybrid" else None)

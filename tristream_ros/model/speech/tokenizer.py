@@ -54,6 +54,7 @@ from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig
                                                               partial_stability, sentence_words)
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.vad import StreamingVad, VadConfig
+from tristream_ros.model.speech.voice_gate import VoiceGate
 from tristream_ros.signal.features import SAMPLE_RATE, IncrementalLogMel, validate_pcm
 
 PRE_ROLL_MS = 200.0  # audio kept before the VAD start is fed to the front ends too
@@ -610,7 +611,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                  grammar: CtcSentenceScorer | None = None, thresholds: GrammarThresholds | None = None,
                  respoken=None, recognizer: SpeechModel | None = None, confirm: Iterable[str] = (),
                  wrappers: CommandWrappers | None = None, wrapper_process: bool = WRAPPER_PROCESS_DEFAULT,
-                 aliases: Mapping[str, str] | None = None):
+                 aliases: Mapping[str, str] | None = None, voice_gate: VoiceGate | None = None):
         if recognizer is not None and respoken is None:
             raise InputError("a separate speech recognizer needs respoken speech tokens (speech.tokens_from: "
                              "respoken): its own tokens are not the ones the fusion model reads")
@@ -631,6 +632,11 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         # (the CTC's bare sentence, its score per frame) when it vetoed the wrapper decoder's text
         self.last_wrapper_veto: tuple[str, float] | None = None
         self.confirm = frozenset(" ".join(sentence_words(t)) for t in confirm)
+        # voice_gate.VoiceGate (None: none): the CTC overrides or rescores pocketsphinx's sentence
+        # only for a voice it judges espeak-like (the CTC's training voices); for others
+        # pocketsphinx's sentence stands. The last utterance's p(espeak-like) (None: not judged)
+        self.voice_gate = voice_gate
+        self.last_voice_familiarity: float | None = None
         self._wrapped: dict[tuple[str, str], CtcSentenceScorer] = {}
         super().__init__(pocketsphinx, vad, pre_roll_ms, wrappers, wrapper_process, aliases)
         if self.thresholds.rejects:
@@ -648,6 +654,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.last_pocketsphinx_text = ps_text
         self.last_rescored = None
         self.last_rejection = None
+        self.last_voice_familiarity = None
         text = ps_text or ctc_text  # pocketsphinx found no words: fall back to CTC
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
@@ -681,11 +688,16 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             self.last_match = grammar.match(ranked, heard) if ranked else None
             m = self.last_match
             self.last_pocketsphinx_score = float(self.recognizer.acoustic_score)
+            if m is not None and self.voice_gate is not None and ps_text:
+                self.last_voice_familiarity = self.voice_gate.probability(np.concatenate(self._utt_audio))
+                if self.last_voice_familiarity < self.voice_gate.threshold:
+                    k, m = 0, None  # an unfamiliar voice: pocketsphinx's sentence stands
             if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
                                                    self.thresholds):
                 text = m.text
             elif m is not None and k > 0:
                 text = self._rescore(rescore_candidates(ranked, k, heard), heard, lp.shape[0], wrapper)
+            m = self.last_match  # the rejection and the short-form rule read the CTC's score either way
             if m is not None and self.thresholds.rejects:
                 self.last_rejection = self._rejection(m.score, text, wrapper)
         text, ps_inner = self._inner(text), self._inner(ps_text)  # the sentence the model is given
@@ -804,10 +816,11 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                            recognizer: SpeechModel | None = None, confirm: Iterable[str] = (),
                            wrappers: CommandWrappers | None = None,
                            wrapper_process: bool = WRAPPER_PROCESS_DEFAULT,
-                           aliases: Mapping[str, str] | None = None) -> SpeechTokenizer:
+                           aliases: Mapping[str, str] | None = None,
+                           voice_gate: VoiceGate | None = None) -> SpeechTokenizer:
     """Factory for nodes/config: ``frontend`` in FRONTENDS (grammar, respoken, recognizer, confirm: hybrid
     only; wrappers, wrapper_process: pocketsphinx and hybrid with a grammar; aliases: pocketsphinx
-    and hybrid)."""
+    and hybrid; voice_gate: hybrid only)."""
     if frontend not in FRONTENDS:
         raise InputError(f"unknown speech frontend {frontend!r}; expected one of {FRONTENDS}")
     if frontend in ("ctc", "hybrid") and model is None:
@@ -819,4 +832,4 @@ def build_speech_tokenizer(frontend: str, model: SpeechModel | None = None,
                                            aliases=aliases)
     return HybridSpeechTokenizer(model, pocketsphinx, vad, grammar=grammar, thresholds=thresholds, respoken=respoken,
                                  recognizer=recognizer, confirm=confirm, wrappers=wrappers,
-                                 wrapper_process=wrapper_process, aliases=aliases)
+                                 wrapper_process=wrapper_process, aliases=aliases, voice_gate=voice_gate)

@@ -1,0 +1,105 @@
+"""The voice gate (model/speech/voice_gate.py): is a voice like the espeak voices our CTC was
+trained on? Checked on audio it was not fitted on: espeak voices rendered here with a seed the
+fit did not use, the 100 real-voice commands spliced from telephone prompts (held out of the fit
+with every Asterisk recording), the real recordings packaged with pocketsphinx; and through the
+front end: the spliced "left"s our CTC turned into "go back" (session 22) keep pocketsphinx's
+"left" with the gate."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tristream_ros.errors import InputError, ModelFileError
+from tristream_ros.model.speech.voice_gate import (FEATURE_NAMES, MIN_SAMPLES, VOICE_GATE_FILE, VoiceGate,
+                                                   load_voice_gate, voice_features)
+from tristream_ros.training.evaluate_domain import RECORDINGS_DIR
+
+DEMO = Path(__file__).resolve().parents[1] / "models" / "demo"
+SPLICED = RECORDINGS_DIR / "spliced"
+
+
+@pytest.fixture(scope="module")
+def gate():
+    g = load_voice_gate(DEMO)
+    assert g is not None, "models/demo ships voice_gate.json"
+    return g
+
+
+def test_features_are_finite_and_short_audio_is_refused():
+    from tristream_ros.data.speech_synth import VoiceSpec, espeak_synthesize
+    f = voice_features(espeak_synthesize("turn left", VoiceSpec()))
+    assert f.shape == (len(FEATURE_NAMES),) and np.isfinite(f).all()
+    with pytest.raises(InputError):
+        voice_features(np.zeros(MIN_SAMPLES - 1, np.float32))
+    with pytest.raises(InputError):
+        voice_features(np.full(MIN_SAMPLES * 2, np.nan, np.float32))
+
+
+def test_shipped_gate_records_how_it_was_fitted(gate):
+    src = gate.source
+    assert src["tool"] == "python -m tristream_ros.training.voice_gate"
+    assert "asterisk" in src["argv"]  # the spliced speaker was kept out of the fit
+    assert src["espeak_val_voices"]["judged_espeak_like"] >= 0.95
+
+
+def test_espeak_voices_it_never_saw_are_familiar(gate):
+    """Held-out (test split) espeak voices with the training set's room augmentation, seed 99
+    (the fit used 31 and 32)."""
+    from tristream_ros.data.speech_synth import render_utterance, sample_augment, sample_voice
+    rng = np.random.default_rng(99)
+    texts = ["turn left", "what colour is the box", "go to the red ball", "how many cups are there", "stop"]
+    judged = [gate.familiar(render_utterance(texts[i % len(texts)], sample_voice(rng, "test"), sample_augment(rng)).audio)
+              for i in range(30)]
+    assert sum(judged) >= 27, judged
+
+
+def test_real_voices_are_not_familiar(gate):
+    from tristream_ros.signal.audio_file import audio_files, load_audio
+    """The spliced telephone voice is never judged espeak-like (fit: 0 of 100). Not asserted: the
+    recordings packaged with pocketsphinx (6 of 10 judged espeak-like at the shipped threshold,
+    docs/training.md "The voice gate"); for them the front end works as before the gate."""
+    spliced = [gate.familiar(load_audio(f)) for f in audio_files(SPLICED)]
+    assert len(spliced) == 100 and sum(spliced) <= 5
+
+
+def test_too_short_audio_keeps_the_ctc(gate):
+    assert gate.probability(np.zeros(100, np.float32)) == 1.0
+
+
+def test_missing_or_broken_gate_file(tmp_path):
+    assert load_voice_gate(tmp_path) is None and load_voice_gate(None) is None
+    (tmp_path / VOICE_GATE_FILE).write_text("{not json")
+    with pytest.raises(ModelFileError):
+        load_voice_gate(tmp_path)
+    good = json.loads((DEMO / VOICE_GATE_FILE).read_text())
+    (tmp_path / VOICE_GATE_FILE).write_text(json.dumps({**good, "weights": good["weights"][:-1]}))
+    with pytest.raises(ModelFileError):
+        load_voice_gate(tmp_path)
+    with pytest.raises(ModelFileError):
+        VoiceGate(tuple(good["mean"]), tuple(good["scale"]), tuple(good["weights"]), good["bias"], threshold=1.5)
+
+
+def test_spliced_left_keeps_pocketsphinxs_sentence_with_the_gate():
+    """Session 22: 4 of the 5 spliced "left"s were heard "go back" (the CTC outvoted pocketsphinx's
+    "left"); with the gate the real voice keeps pocketsphinx's sentence."""
+    from tristream_ros.signal.audio_file import load_audio
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.ship import load_shipped
+    _, speech = load_shipped(DEMO)
+    lefts = sorted(f for f in SPLICED.glob("*.wav") if f.with_suffix(".txt").read_text().strip() == "left")
+    assert len(lefts) == 5
+    heard = {}
+    for gated in (True, False):
+        tok = build_frontend(speech, "hybrid", DEMO, voice_gate=gated, command_wrappers=False)
+        heard[gated] = []
+        for f in lefts:
+            utt = tok.transcribe(load_audio(f))
+            heard[gated].append((utt.text if utt is not None else "", tok.last_voice_familiarity))
+        tok.close()
+    assert all(p is None for _, p in heard[False])
+    assert all(p is not None and p < load_voice_gate(DEMO).threshold for _, p in heard[True]), heard[True]
+    assert sum(t == "left" for t, _ in heard[True]) >= 4, heard
+    assert sum(t == "left" for t, _ in heard[True]) > sum(t == "left" for t, _ in heard[False]), heard
