@@ -691,7 +691,9 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             if m is not None and self.voice_gate is not None and ps_text:
                 self.last_voice_familiarity = self.voice_gate.probability(np.concatenate(self._utt_audio))
                 if self.last_voice_familiarity < self.voice_gate.threshold:
-                    k, m = 0, None  # an unfamiliar voice: pocketsphinx's sentence stands
+                    # an unfamiliar voice: pocketsphinx's sentence stands (inside its wrapper
+                    # words, as the rescoring's candidates: the rejection aligns it on their span)
+                    k, m, text = 0, None, heard or text
             if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
                                                    self.thresholds):
                 text = m.text
