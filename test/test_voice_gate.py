@@ -103,3 +103,26 @@ def test_spliced_left_keeps_pocketsphinxs_sentence_with_the_gate():
     assert all(p is not None and p < load_voice_gate(DEMO).threshold for _, p in heard[True]), heard[True]
     assert sum(t == "left" for t, _ in heard[True]) >= 4, heard
     assert sum(t == "left" for t, _ in heard[True]) > sum(t == "left" for t, _ in heard[False]), heard
+
+
+def test_unfamiliar_voice_wrapped_command_is_understood_as_the_sentence_inside():
+    """With every voice judged unfamiliar (threshold 0.999), a wrapped command keeps the sentence
+    inside the wrapper words and passes the rejection on its span ("robot stop" was refused
+    before the fix: the whole wrapped text was aligned on the command's span)."""
+    from dataclasses import replace
+
+    from tristream_ros.data.tts_engines import engine_synthesize
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.evaluate_tts import _pad
+    from tristream_ros.training.ship import load_shipped
+    _, speech = load_shipped(DEMO)
+    tok = build_frontend(speech, "hybrid", DEMO)
+    tok.voice_gate = replace(tok.voice_gate, threshold=0.999)
+    try:
+        for said, inner in (("robot stop", "stop"), ("can you turn left", "turn left")):
+            utt = tok.transcribe(_pad(engine_synthesize("pico", said, "en-US")))
+            assert tok.last_voice_familiarity is not None and tok.last_voice_familiarity < 0.999
+            assert tok.last_wrapper != ("", ""), said
+            assert utt.text == inner and utt.understood, (said, utt.text, tok.last_rejection)
+    finally:
+        tok.close()
