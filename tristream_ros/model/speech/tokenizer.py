@@ -634,7 +634,8 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.confirm = frozenset(" ".join(sentence_words(t)) for t in confirm)
         # voice_gate.VoiceGate (None: none): the CTC overrides or rescores pocketsphinx's sentence
         # only for a voice it judges espeak-like (the CTC's training voices); for others
-        # pocketsphinx's sentence stands. The last utterance's p(espeak-like) (None: not judged)
+        # pocketsphinx's sentence stands. The last utterance's p(espeak-like) (None: not judged,
+        # as when the CTC chose pocketsphinx's sentence itself)
         self.voice_gate = voice_gate
         self.last_voice_familiarity: float | None = None
         self._wrapped: dict[tuple[str, str], CtcSentenceScorer] = {}
@@ -688,18 +689,20 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             self.last_match = grammar.match(ranked, heard) if ranked else None
             m = self.last_match
             self.last_pocketsphinx_score = float(self.recognizer.acoustic_score)
-            if m is not None and self.voice_gate is not None and ps_text:
-                self.last_voice_familiarity = self.voice_gate.probability(np.concatenate(self._utt_audio))
-                if self.last_voice_familiarity < self.voice_gate.threshold:
-                    # an unfamiliar voice: pocketsphinx's sentence stands (inside its wrapper
-                    # words, as the rescoring's candidates: the rejection aligns it on their span)
-                    k, m, text = 0, None, heard or text
+            chosen = text
             if m is not None and grammar_overrides(m.score, m.margin, m.lead, self.last_pocketsphinx_score,
                                                    self.thresholds):
-                text = m.text
+                chosen = m.text
             elif m is not None and k > 0:
-                text = self._rescore(rescore_candidates(ranked, k, heard), heard, lp.shape[0], wrapper)
-            m = self.last_match  # the rejection and the short-form rule read the CTC's score either way
+                chosen = self._rescore(rescore_candidates(ranked, k, heard), heard, lp.shape[0], wrapper)
+            if ps_text and chosen != (heard or text) and self.voice_gate is not None:
+                # the CTC would change pocketsphinx's sentence: only for a voice like its training
+                # voices (judged here, ~30-60 ms, only when it matters); else pocketsphinx's stands,
+                # inside its wrapper words as the rescoring's candidates are
+                self.last_voice_familiarity = self.voice_gate.probability(np.concatenate(self._utt_audio))
+                if self.last_voice_familiarity < self.voice_gate.threshold:
+                    chosen = heard or text
+            text = chosen
             if m is not None and self.thresholds.rejects:
                 self.last_rejection = self._rejection(m.score, text, wrapper)
         text, ps_inner = self._inner(text), self._inner(ps_text)  # the sentence the model is given
