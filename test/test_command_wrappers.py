@@ -103,7 +103,10 @@ def test_robot_stop_is_heard_as_stop():
     from tristream_ros.training.ship import load_shipped
     _, speech = load_shipped(MODEL)
     on = build_frontend(speech, "hybrid", MODEL)  # on by default (session 28)
-    off = build_frontend(speech, "hybrid", MODEL, command_wrappers=False)
+    # without the wrappers, and without the voice gate (session 31): session 27's front end, whose
+    # CTC turned this audio into "go back" / "move back" (with the gate flite's rms keeps
+    # pocketsphinx's own "approach the cup": also not "stop")
+    off = build_frontend(speech, "hybrid", MODEL, command_wrappers=False, voice_gate=False)
     for voice in ("slt", "rms"):
         audio = _pad(engine_synthesize("flite", "robot stop", voice))
         utt = on.transcribe(audio)
