@@ -128,3 +128,29 @@ def test_unfamiliar_voice_wrapped_command_is_understood_as_the_sentence_inside()
         assert utt.text == "turn left" and utt.understood, (utt.text, tok.last_rejection)
     finally:
         tok.close()
+
+
+def test_ctc_that_vouches_for_its_sentence_is_not_gated(gate):
+    """Session 32: the gate judges some held-out espeak voices unfamiliar (Storm, linda: 8 of the
+    800-sample set's commands), and pocketsphinx hears "help" / "halt" for their "drive back now" /
+    "turn right now". Where the CTC is as sure of its sentence as of its training voices'
+    (tokenizer.CONFIRM_CTC_MIN) the gate is not asked and the CTC's right sentence stands."""
+    from tristream_ros.data.speech_synth import VoiceSpec, synthesize
+    from tristream_ros.model.speech.tokenizer import CONFIRM_CTC_MIN
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.ship import load_shipped
+    _, speech = load_shipped(DEMO)
+    tok = build_frontend(speech, "hybrid", DEMO)
+    try:
+        for text, voice in (("drive back now", VoiceSpec("en", "Storm", 147, 63, 2)),
+                            ("turn right now", VoiceSpec("en-029", "linda", 128, 32, 0))):
+            a = synthesize(text, voice)
+            a = np.concatenate([np.zeros(3840, a.dtype), a, np.zeros(2560, a.dtype)])  # 240 / 160 ms of silence
+            assert gate.probability(a) < gate.threshold, text  # the gate alone would keep pocketsphinx's
+            utt = tok.transcribe(a)
+            assert tok.last_pocketsphinx_text != text and tok.last_match.text == text, tok.last_pocketsphinx_text
+            assert tok.last_match.score >= CONFIRM_CTC_MIN
+            assert tok.last_voice_familiarity is None  # not asked
+            assert utt.text == text and utt.understood, (utt.text, tok.last_rejection)
+    finally:
+        tok.close()
