@@ -125,6 +125,7 @@ def test_unfamiliar_voice_wrapped_command_is_understood_as_the_sentence_inside()
         utt = tok.transcribe(_pad(engine_synthesize("flite", "can you turn left", "kal")))
         assert tok.last_wrapper == ("can you", "") and tok.last_pocketsphinx_text == "can you turn left"
         assert tok.last_voice_familiarity is not None  # the CTC wanted another sentence: the gate was asked
+        assert tok.last_unfamiliar_voice  # and kept pocketsphinx's (what the node counts)
         assert utt.text == "turn left" and utt.understood, (utt.text, tok.last_rejection)
     finally:
         tok.close()
@@ -150,7 +151,7 @@ def test_ctc_that_vouches_for_its_sentence_is_not_gated(gate):
             utt = tok.transcribe(a)
             assert tok.last_pocketsphinx_text != text and tok.last_match.text == text, tok.last_pocketsphinx_text
             assert tok.last_match.score >= CONFIRM_CTC_MIN
-            assert tok.last_voice_familiarity is None  # not asked
+            assert tok.last_voice_familiarity is None and not tok.last_unfamiliar_voice  # not asked
             assert utt.text == text and utt.understood, (utt.text, tok.last_rejection)
     finally:
         tok.close()

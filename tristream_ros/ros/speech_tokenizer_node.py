@@ -468,11 +468,11 @@ class SpeechTokenizerNode(Node):
         wrapped = f", heard inside {pre or '-'} ... {suf or '-'}" if pre or suf else ""
         alias = getattr(self.tokenizer, "last_alias", None)
         wrapped += f", heard as {alias[0]!r}" if alias else ""
-        familiarity = getattr(self.tokenizer, "last_voice_familiarity", None)
-        if familiarity is not None and familiarity < self.tokenizer.voice_gate.threshold:
+        if getattr(self.tokenizer, "last_unfamiliar_voice", False):
             # speech.voice_gate: a voice unlike the CTC's espeak training voices; pocketsphinx's sentence stood
             self.diag.count("unfamiliar_voice_utterances")
-            wrapped += f", voice unlike the training voices (p {familiarity:.2f}): pocketsphinx's sentence"
+            p = self.tokenizer.last_voice_familiarity
+            wrapped += f", voice unlike the training voices (p {p:.2f}): pocketsphinx's sentence"
         self.get_logger().info(f"{self._utt_id}: {utt.text!r} ({utt.end_s - utt.start_s:.2f} s, "
                                f"{msg.num_tokens} tokens, finalize {utt.finalize_ms:.0f} ms{wrapped})")
 

@@ -649,6 +649,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         # as when the CTC chose pocketsphinx's sentence itself)
         self.voice_gate = voice_gate
         self.last_voice_familiarity: float | None = None
+        self.last_unfamiliar_voice = False  # the gate kept pocketsphinx's sentence, last utterance
         self._wrapped: dict[tuple[str, str], CtcSentenceScorer] = {}
         super().__init__(pocketsphinx, vad, pre_roll_ms, wrappers, wrapper_process, aliases)
         if self.thresholds.rejects:
@@ -667,6 +668,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.last_rescored = None
         self.last_rejection = None
         self.last_voice_familiarity = None
+        self.last_unfamiliar_voice = False
         text = ps_text or ctc_text  # pocketsphinx found no words: fall back to CTC
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
@@ -714,7 +716,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                 # CTC vouches for its sentence as for its own training voices (ctc_vouches)
                 self.last_voice_familiarity = self.voice_gate.probability(np.concatenate(self._utt_audio))
                 if self.last_voice_familiarity < self.voice_gate.threshold:
-                    chosen = heard
+                    chosen, self.last_unfamiliar_voice = heard, True
             text = chosen
             if m is not None and self.thresholds.rejects:
                 self.last_rejection = self._rejection(m.score, text, wrapper)
