@@ -155,3 +155,37 @@ def test_ctc_that_vouches_for_its_sentence_is_not_gated(gate):
             assert utt.text == text and utt.understood, (utt.text, tok.last_rejection)
     finally:
         tok.close()
+
+
+def test_gate_kept_sentence_is_judged_on_its_own_ctc_score():
+    """Session 33: where the gate keeps pocketsphinx's sentence, the out-of-domain test reads the
+    CTC's score of that sentence (tokenizer.ctc_vote_score), not of the CTC's own best: pocketsphinx's
+    own decode fits its alignment (gap ~0), and the CTC's best may score above reject_ctc_below, so
+    nothing the gate kept could be refused. The spliced "forward please" #3 (a real telephone
+    voice) on a fresh front end: pocketsphinx hears "what do you do", the CTC prefers "go to it"
+    (-0.29 per frame: no rejection measured) and scores pocketsphinx's sentence at -1.22; the gate
+    keeps pocketsphinx's. Understood with session 31's shipping (and in the 100-file spliced run,
+    after the other files, pocketsphinx heard "turn right please" there: the robot turned right);
+    now not understood."""
+    from tristream_ros.model.speech.ctc_grammar import GrammarMatch
+    from tristream_ros.model.speech.tokenizer import ctc_vote_score
+    from tristream_ros.signal.audio_file import load_audio
+    from tristream_ros.training.evaluate import build_frontend
+    from tristream_ros.training.ship import load_shipped
+    m = GrammarMatch("go to it", -0.3, 0.01, 0.8)
+    assert ctc_vote_score(m, False) == -0.3 and ctc_vote_score(m, True) == pytest.approx(-1.1)
+    assert ctc_vote_score(GrammarMatch("go to it", -0.3, 0.01), True) == -0.3  # pocketsphinx's not scored
+    _, speech = load_shipped(DEMO)
+    tok = build_frontend(speech, "hybrid", DEMO)
+    try:
+        utt = tok.transcribe(load_audio(SPLICED / "spliced_forward_please_3.wav"))
+        heard = tok.last_pocketsphinx_text
+        assert heard and tok.last_match.text != heard, (heard, tok.last_match)
+        assert tok.last_match.score >= tok.thresholds.reject_ctc_below  # the CTC's best alone: no test
+        assert tok.last_unfamiliar_voice, tok.last_voice_familiarity  # the gate kept pocketsphinx's sentence
+        rej = tok.last_rejection
+        assert rej["ctc_score"] == pytest.approx(tok.last_match.score - tok.last_match.lead)
+        assert abs(rej["gap"]) < 1e-3  # pocketsphinx's own decode: its alignment fits
+        assert utt.text == heard and not utt.understood, rej
+    finally:
+        tok.close()
