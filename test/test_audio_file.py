@@ -72,6 +72,7 @@ def test_eval_real_folder_without_dataset(tmp_path, capsys):
     row = next(r for r in rf["per_file"] if r["file"] == "cmd_44k_stereo.wav")
     # pocketsphinx's real recording, resampled from 44.1 kHz stereo 24-bit: heard and acted on
     assert row["understood"] and row["action"] == "forward" and row["heard"].startswith("go forward")
+    assert row["not_understood_why"] == ""  # said for each file the front end refuses
     assert row["action_as_reference"] is True and row["reference_action"] == "forward"
     rr = report["real_recordings"]  # those with a TXT: transcript CER per front end
     assert rr["files"] == 2 and rr["references_not_in_dictionary"] == ["named.wav"]

@@ -25,6 +25,8 @@ def probe():
      "the gap weight finite and >= 0"),
     ("tristream_ros.ros.speech_tokenizer_node", ["speech.quiet_peak_dbfs:=6.0"],
      "speech.quiet_peak_dbfs must be in [-120, 0] dBFS"),
+    ("tristream_ros.ros.speech_tokenizer_node", ["speech.max_speech_s_per_phone:=-0.3"],
+     "speech.max_speech_s_per_phone must be a finite number >= 0"),
 ])
 def test_bad_parameters_reported_and_node_stays_up(probe, module, params, expected):
     probe.subscribe_diagnostics()

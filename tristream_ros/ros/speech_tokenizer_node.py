@@ -77,6 +77,11 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            (model/speech/tokenizer.QUIET_PEAK_DBFS); logged, counted as
                            `quiet_utterances` in diagnostics: raise the microphone's gain.
   speech.quiet_peak_dbfs   that threshold, dBFS (default -30; -120: off)
+  speech.max_speech_s_per_phone  hybrid only: an utterance holding more speech (silero windows) than
+                           this many seconds per phone of the sentence heard (with its wrapper
+                           words), plus 0.2 s, is "not understood": a long utterance heard as a
+                           short command (default 0.3, model/speech/tokenizer.SPEECH_S_PER_PHONE;
+                           0: off). Logged, counted as `speech_unexplained_utterances`
   speech.tokens_from       hybrid only: respoken (default: the recognised sentence spoken by a
                            training espeak-ng voice and encoded, model/speech/respoken.py; the
                            model answers unfamiliar voices in noisy rooms better, docs/training.md)
@@ -111,7 +116,8 @@ from tristream_ros.model.speech.decoder_process import WRAPPER_PROCESS_DEFAULT
 from tristream_ros.model.speech.ctc_grammar import REJECT_OFF, GrammarThresholds, load_grammar_thresholds
 from tristream_ros.model.speech.pocketsphinx_frontend import DOMAIN_BEAM
 from tristream_ros.model.speech.speech_model import RECOGNIZER_FILE
-from tristream_ros.model.speech.tokenizer import MAKEUP_MAX_DB, MAKEUP_TARGET_DBFS, QUIET_PEAK_DBFS
+from tristream_ros.model.speech.tokenizer import (MAKEUP_MAX_DB, MAKEUP_TARGET_DBFS, QUIET_PEAK_DBFS,
+                                                  SPEECH_ALLOWANCE_S, SPEECH_S_PER_PHONE)
 from tristream_ros.msg import AudioChunk, SpeechTokens, Transcript
 from tristream_ros.ros.conversions import audio_chunk_to_numpy, ns_to_stamp, stamp_to_ns
 from tristream_ros.ros.diagnostics import Diagnostics
@@ -280,6 +286,12 @@ class SpeechTokenizerNode(Node):
                             f"{MAKEUP_TARGET_DBFS:g} dBFS (-120: off)"))
         if not -120.0 <= quiet <= 0.0:  # (NaN fails too)
             raise InputError(f"speech.quiet_peak_dbfs must be in [-120, 0] dBFS (-120: off), got {quiet}")
+        per_phone = float(param(self, "speech.max_speech_s_per_phone", SPEECH_S_PER_PHONE,
+                                f"hybrid: s of speech per phone of the heard sentence (+ {SPEECH_ALLOWANCE_S:g} s) "
+                                "above which the utterance is not understood (a long utterance heard as a short "
+                                "command); 0: off"))
+        if not 0.0 <= per_phone < float("inf"):  # (NaN fails too)
+            raise InputError(f"speech.max_speech_s_per_phone must be a finite number >= 0 (0: off), got {per_phone}")
         vad_cfg = VadConfig(threshold=float(param(self, "vad.threshold", 0.5)),
                             min_speech_ms=float(param(self, "vad.min_speech_ms", 96.0, "ms")),
                             min_silence_ms=float(param(self, "vad.min_silence_ms", 300.0, "ms: end-of-utterance wait")),
@@ -300,10 +312,12 @@ class SpeechTokenizerNode(Node):
                                                         tokens_from, beam, recognizer, confirm, wrappers,
                                                         wrapper_process, voice_gate)
         self.tokenizer.quiet_peak_dbfs = None if quiet <= -120.0 else quiet
+        if hasattr(self.tokenizer, "speech_s_per_phone"):  # the hybrid's check
+            self.tokenizer.speech_s_per_phone = per_phone if per_phone > 0.0 else None
         self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood",
-                    "quiet_utterances", "unfamiliar_voice_utterances"):
+                    "quiet_utterances", "unfamiliar_voice_utterances", "speech_unexplained_utterances"):
             self.diag.count(key, 0)
         self.pub_transcript = self.create_publisher(Transcript, TRANSCRIPT_TOPIC, out_qos)
         self.pub_tokens = self.create_publisher(SpeechTokens, TOKENS_TOPIC, out_qos)
@@ -442,9 +456,54 @@ class SpeechTokenizerNode(Node):
             tokens = torch.zeros(0, 0)
             rej = getattr(self.tokenizer, "last_rejection", None) or {}
             self.diag.count("not_understood")
+            if "speech_unexplained" in rej:  # speech.max_speech_s_per_phone
+                self.diag.count("speech_unexplained_utterances")
+            self.get_logger().warning(f"{self._utt_id}: heard {utt.text!r} but not understood "
+                                      f"({utt.not_understood_why}): no query forwarded")
+        msg = SpeechTokens(utterance_id=self._utt_id, num_tokens=0, feature_dim=0, token_period_s=0.1,
+                               transcript="")
+            msg.header.stamp = msg.speech_end = ns_to_stamp(end_ns)
+            msg.speech_start = ns_to_stamp(self._utt_start_ns)
+            self.pub_tokens.publish(msg)
+
+    def _publish_transcript(self, text: str, final: bool, stability: float, stamp_ns: int,
+                            end_ns: int | None = None) -> None:
+        msg = Transcript(utterance_id=self._utt_id, text=text, is_final=final, stability=stability,
+                         frontend=self.frontend)
+        msg.header.stamp = ns_to_stamp(stamp_ns)
+        msg.header.frame_id = self.frame_id
+        msg.speech_start = ns_to_stamp(self._utt_start_ns)
+        if end_ns is not None:
+            msg.speech_end = ns_to_stamp(end_ns)
+        self.pub_transcript.publish(msg)
+
+    def _finish(self, utt) -> None:
+        end_ns = self._stamps.stamp_at(utt.end_s)
+        start_ns = self._stamps.stamp_at(utt.start_s)
+        self._utt_start_ns = start_ns
+        tokens = torch.as_tensor(utt.tokens).detach().float()
+        if tokens.dim() != 2:
+            tokens = tokens.reshape(0, 0)
+        gain_db = utt.makeup_gain_db
+        if gain_db > 0.0:  # quieter than any training utterance: our encoder heard it raised
+            self.diag.count("quiet_utterances")
+            self.get_logger().warning(f"{self._utt_id}: quiet speech (peak {'<= ' if gain_db >= MAKEUP_MAX_DB else ''}"
+                                      f"{MAKEUP_TARGET_DBFS - gain_db:.0f} dBFS): "
+                                      f"our encoder heard it {gain_db:.0f} dB louder; raise the microphone's "
+                                      "gain (speech peaking at -20 to -3 dBFS is heard best)")
+        if not utt.understood:  # outside the domain: no query is made of it (the transcript still goes out)
+            tokens = torch.zeros(0, 0)
+            rej = getattr(self.tokenizer, "last_rejection", None) or {}
+            self.diag.count("not_understood")
             if "unconfirmed" in rej:  # a short form only our CTC chose (speech.confirm_short_forms)
                 self.get_logger().warning(f"{self._utt_id}: heard the short form {utt.text!r} but "
                                           f"{rej['unconfirmed']}: not understood, no query forwarded")
+            elif "speech_unexplained" in rej:  # speech.max_speech_s_per_phone
+                self.diag.count("speech_unexplained_utterances")
+                u = rej["speech_unexplained"]
+                self.get_logger().warning(f"{self._utt_id}: heard {utt.text!r} ({u['phones']} phones) in "
+                                          f"{u['speech_s']:.2f} s of speech, too much speech for that sentence: "
+                                          "not understood, no query forwarded")
             else:
                 self.get_logger().warning(
                     f"{self._utt_id}: heard {utt.text!r} but neither recognizer vouches for it (CTC "

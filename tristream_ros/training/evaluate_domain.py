@@ -38,9 +38,10 @@ def _run(model, tok, audio: np.ndarray) -> dict:
 
     utt = tok.transcribe(audio)
     if utt is None:
-        return {"heard": "", "understood": False, "no_utterance": True, "action": None, "answer": ""}
+        return {"heard": "", "understood": False, "no_utterance": True, "action": None, "answer": "",
+                "not_understood_why": "no speech found (VAD)"}
     row = {"heard": utt.text, "understood": bool(utt.understood), "no_utterance": False,
-           "rejection": tok.last_rejection}
+           "rejection": tok.last_rejection, "not_understood_why": utt.not_understood_why}
     if not utt.understood:
         return {**row, "action": None, "answer": ""}
     tokens = utt.tokens if utt.tokens.numel() else None
@@ -95,8 +96,8 @@ def evaluate_folder(model, tok, folder: str | Path) -> dict:
         rows.append(r)
     known = [r for r in rows if r["heard_exact"] is not None]
     acted = [r for r in rows if "action_as_reference" in r]
-    keys = ("file", "reference", "heard", "heard_exact", "understood", "action", "reference_action",
-            "action_as_reference", "answer")
+    keys = ("file", "reference", "heard", "heard_exact", "understood", "not_understood_why", "action",
+            "reference_action", "action_as_reference", "answer")
     return {"source": str(folder),
             "note": "each recording through the default front end and model, no camera; the default "
                     "folder (../shared/data/speech) holds read sentences, none a command: those should be "

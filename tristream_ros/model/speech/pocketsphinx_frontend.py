@@ -369,6 +369,17 @@ def dictionary_entries(words: Sequence[str]) -> tuple[list[str], list[str]]:
     return lines, sorted(wanted - found)
 
 
+def phone_counts(words: Sequence[str]) -> dict[str, int]:
+    """Phones in each word's first cmudict-en-us pronunciation (words it lacks are left out)."""
+    lines, _ = dictionary_entries(words)
+    out: dict[str, int] = {}
+    for line in lines:
+        head, *phones = line.split()
+        if _WORD_VARIANT.search(head) is None:
+            out[head] = len(phones)
+    return out
+
+
 def _clean(text: str) -> str:
     """Pocketsphinx word strings -> our normalised text (drop fillers like <sil>, [noise], (2))."""
     words = []

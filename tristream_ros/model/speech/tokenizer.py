@@ -51,7 +51,7 @@ from tristream_ros.model.speech.ctc_grammar import (CtcSentenceScorer, GrammarMa
                                                     rescored_sentence)
 from tristream_ros.model.speech.decoder_process import WRAPPER_PROCESS_DEFAULT, DecoderProcess
 from tristream_ros.model.speech.pocketsphinx_frontend import (PocketsphinxConfig, PocketsphinxRecognizer,
-                                                              partial_stability, sentence_words)
+                                                              partial_stability, phone_counts, sentence_words)
 from tristream_ros.model.speech.speech_model import SpeechModel
 from tristream_ros.model.speech.vad import StreamingVad, VadConfig
 from tristream_ros.model.speech.voice_gate import VoiceGate
@@ -103,6 +103,8 @@ class Utterance:
     understood: bool = True
     # dB the encoder's input was raised by (quiet speech: makeup_gain_db); 0 for most utterances
     makeup_gain_db: float = 0.0
+    # why it was not understood, in words ("" when understood): which of the front end's tests refused it
+    not_understood_why: str = ""
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,7 @@ class SpeechTokenizer(ABC):
         self._pos = 0  # samples received
         self._in_utt = False
         self._utt_start_s = 0.0
+        self._utt_end_s = 0.0  # the utterance's end (VAD), set when it closes
         self._gain_db = 0.0  # make-up gain of the last utterance's encoding (makeup_gain_db)
         self._utt_audio: list[np.ndarray] = []  # the utterance in progress, as routed to the front ends
         self._done: list[Utterance] = []
@@ -389,12 +392,19 @@ class SpeechTokenizer(ABC):
         reject speech override this)."""
         return True
 
+    def _why_not_understood(self) -> str:
+        """The reason, in words, an utterance _understood() refused was refused."""
+        return "outside the front end's domain"
+
     def _close(self, end_s: float, forced: bool) -> EndOfUtterance:
         t0 = time.perf_counter()
+        self._utt_end_s = end_s
         text, tokens, ctc_text = self._end()
         ms = 1000.0 * (time.perf_counter() - t0)
+        understood = self._understood()
         utt = Utterance(text, tokens, ctc_text, self._utt_start_s, end_s, self.frontend_name, ms, forced,
-                        understood=self._understood(), makeup_gain_db=self._gain_db)
+                        understood=understood, makeup_gain_db=self._gain_db,
+                        not_understood_why="" if understood else self._why_not_understood())
         self._done = [utt]
         self._in_utt = False
         return EndOfUtterance(utt.start_s, utt.end_s, utt)
@@ -560,6 +570,24 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
 
 
 CONFIRM_CTC_MIN = -0.1  # per-frame CTC log-likelihood at which a short form needs no confirmation
+# The sentence must be long enough for the speech heard (speech_explained): at most
+# SPEECH_S_PER_PHONE seconds of speech per phone of the heard sentence (cmudict), plus
+# SPEECH_ALLOWANCE_S for the VAD's windows at the edges of the speech. Set (session 34) from the
+# true sentences before any mishearing was looked at: the slowest were 0.205 s per phone (spliced
+# real-voice "back up") and 0.192 (espeak, 1040 test utterances in rooms); the five real read
+# sentences 0.08-0.10. A long utterance heard as a short command ("can you see a ball here" ->
+# "back off", real chatter -> "turn right") leaves most of the speech unexplained.
+SPEECH_S_PER_PHONE = 0.3  # s of speech (silero windows >= threshold) per phone
+SPEECH_ALLOWANCE_S = 0.2  # s
+
+
+def speech_explained(speech_s: float, phones: int | None, per_phone_s: float | None = SPEECH_S_PER_PHONE,
+                     allowance_s: float = SPEECH_ALLOWANCE_S) -> bool:
+    """Can a sentence of `phones` phones account for `speech_s` seconds of speech? True when
+    the check is off (per_phone_s None) or the phones are unknown (None)."""
+    if per_phone_s is None or phones is None:
+        return True
+    return speech_s <= allowance_s + per_phone_s * phones
 
 
 def short_form_confirmed(text: str, ps_text: str, match: GrammarMatch | None, confirm: frozenset[str]) -> bool:
@@ -667,6 +695,16 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         super().__init__(pocketsphinx, vad, pre_roll_ms, wrappers, wrapper_process, aliases)
         if self.thresholds.rejects:
             self.recognizer.enable_phone_loop()
+        # the heard sentence must account for the speech (speech_explained; None: not checked).
+        # Phones per word of every sentence pocketsphinx or the CTC may choose, wrapper words too
+        self.speech_s_per_phone: float | None = SPEECH_S_PER_PHONE
+        vocab = self.recognizer.config.vocabulary
+        words = set(vocab.words) if vocab is not None else set()
+        words |= {w for t in (grammar.sentences if grammar is not None else ()) for w in sentence_words(t)}
+        words |= set(self.wrappers.words) if self.wrappers is not None else set()
+        self._phones = phone_counts(sorted(words)) if words else {}
+        # the last utterance's (speech seconds, phones of the sentence heard with its wrapper words)
+        self.last_speech_check: tuple[float, int | None] | None = None
 
     def _wrapped_grammar(self, prefix: str, suffix: str) -> CtcSentenceScorer:
         """The CTC grammar's sentences inside this prefix / suffix (made once per pair, ~30 ms)."""
@@ -683,6 +721,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         self.last_voice_familiarity = None
         self.last_unfamiliar_voice = False
         text = ps_text or ctc_text  # pocketsphinx found no words: fall back to CTC
+        wrapper = ("", "")
         if self.grammar is not None:
             lp = self.encoder_frontend.log_probs
             k = self.thresholds.rescore_top
@@ -735,6 +774,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
                 # the CTC's vote is on the sentence that stands: its best sentence's score, or, when
                 # the gate kept pocketsphinx's sentence, its score of that one (ctc_vote_score)
                 self.last_rejection = self._rejection(ctc_vote_score(m, self.last_unfamiliar_voice), text, wrapper)
+        self._check_speech(wrap(wrapper[0], text, wrapper[1]))
         text, ps_inner = self._inner(text), self._inner(ps_text)  # the sentence the model is given
         m = self.last_match
         inner_match = replace(m, text=self._inner(m.text)) if m is not None else None
@@ -742,6 +782,29 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
                                    "unconfirmed": "pocketsphinx heard " + repr(ps_text)}
         return self._forward(text)
+
+    def _sentence_phones(self, text: str) -> int | None:
+        words = sentence_words(text)
+        if not words or any(w not in self._phones for w in words):
+            return None
+        return sum(self._phones[w] for w in words)
+
+    def _check_speech(self, spoken: str) -> None:
+        """Not understood when the sentence heard (`spoken`, with its wrapper words) is too short
+        for the speech in the utterance (speech_explained). Pocketsphinx's grammar search and the
+        CTC's sentence scores both fit the best of the grammar's sentences into any speech; the
+        out-of-domain test compares per-frame scores, which a short sentence inside long speech
+        can pass (800-sample set: "can you see a ball here" -> "back off", "please drive over to
+        the green cone" -> "turn right")."""
+        self.last_speech_check = None
+        if not spoken:
+            return
+        speech_s = self.vad.speech_seconds(self._utt_start_s, self._utt_end_s)
+        phones = self._sentence_phones(spoken)
+        self.last_speech_check = (speech_s, phones)
+        if not speech_explained(speech_s, phones, self.speech_s_per_phone):
+            self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
+                                   "speech_unexplained": {"speech_s": round(speech_s, 3), "phones": phones}}
 
     def _inner_ps_frames(self) -> tuple[int, int] | None:
         """The wrapper decoder's first and last frame (100 per second) of the command inside the
@@ -805,6 +868,21 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
 
     def _understood(self) -> bool:
         return not (self.last_rejection or {}).get("not_understood", False)
+
+    def _why_not_understood(self) -> str:
+        rej = self.last_rejection or {}
+        if "speech_unexplained" in rej:
+            u = rej["speech_unexplained"]
+            return (f"too much speech for the sentence heard: {u['speech_s']:.2f} s of speech, "
+                    f"{u['phones']} phones (speech.max_speech_s_per_phone)")
+        if "unconfirmed" in rej:
+            return f"a short form only our CTC chose ({rej['unconfirmed']}; speech.confirm_short_forms)"
+        if rej.get("wrapped_below_min_gap"):
+            return (f"the command inside wrapper words does not explain its own audio (alignment - phone "
+                    f"loop {rej['gap']:.2e}/frame < {WRAPPED_MIN_GAP:g})")
+        gap = rej.get("gap")
+        return (f"out of domain: neither recogniser vouches for it (CTC {rej.get('ctc_score', float('nan')):.3f}"
+                f"/frame, alignment - phone loop {gap if gap is not None else float('nan'):.2e}/frame)")
 
     def _rescore(self, cands: list[tuple[str, float]], ps_text: str, frames: int,
                  wrapper: tuple[str, str] = ("", "")) -> str:

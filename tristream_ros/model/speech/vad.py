@@ -142,6 +142,18 @@ class StreamingVad:
         self._pending = buf[n * WINDOW_SAMPLES :].copy()
         return events
 
+    def speech_seconds(self, start_s: float, end_s: float) -> float:
+        """Seconds of windows scoring >= threshold among those starting in [start_s, end_s): how
+        long someone actually spoke in that span, pauses and the padding left out. Only the last
+        2048-4096 windows (65-131 s) are kept, so older spans count what is left of them."""
+        first = self._window_index - len(self.probabilities)  # window index of probabilities[0]
+        lo = max(first, int(np.ceil(start_s * SAMPLE_RATE / WINDOW_SAMPLES)))
+        hi = min(self._window_index, int(np.ceil(end_s * SAMPLE_RATE / WINDOW_SAMPLES)))
+        if hi <= lo:
+            return 0.0
+        p = np.asarray(self.probabilities[lo - first : hi - first])
+        return float((p >= self.config.threshold).sum()) * WINDOW_SAMPLES / SAMPLE_RATE
+
     def flush(self) -> list[VadEvent]:
         """End of stream: close an open segment at the last speech window."""
         events = []
