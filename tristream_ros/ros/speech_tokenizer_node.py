@@ -460,56 +460,6 @@ class SpeechTokenizerNode(Node):
                 self.diag.count("speech_unexplained_utterances")
             self.get_logger().warning(f"{self._utt_id}: heard {utt.text!r} but not understood "
                                       f"({utt.not_understood_why}): no query forwarded")
-        msg = SpeechTokens(utterance_id=self._utt_id, num_tokens=0, feature_dim=0, token_period_s=0.1,
-                               transcript="")
-            msg.header.stamp = msg.speech_end = ns_to_stamp(end_ns)
-            msg.speech_start = ns_to_stamp(self._utt_start_ns)
-            self.pub_tokens.publish(msg)
-
-    def _publish_transcript(self, text: str, final: bool, stability: float, stamp_ns: int,
-                            end_ns: int | None = None) -> None:
-        msg = Transcript(utterance_id=self._utt_id, text=text, is_final=final, stability=stability,
-                         frontend=self.frontend)
-        msg.header.stamp = ns_to_stamp(stamp_ns)
-        msg.header.frame_id = self.frame_id
-        msg.speech_start = ns_to_stamp(self._utt_start_ns)
-        if end_ns is not None:
-            msg.speech_end = ns_to_stamp(end_ns)
-        self.pub_transcript.publish(msg)
-
-    def _finish(self, utt) -> None:
-        end_ns = self._stamps.stamp_at(utt.end_s)
-        start_ns = self._stamps.stamp_at(utt.start_s)
-        self._utt_start_ns = start_ns
-        tokens = torch.as_tensor(utt.tokens).detach().float()
-        if tokens.dim() != 2:
-            tokens = tokens.reshape(0, 0)
-        gain_db = utt.makeup_gain_db
-        if gain_db > 0.0:  # quieter than any training utterance: our encoder heard it raised
-            self.diag.count("quiet_utterances")
-            self.get_logger().warning(f"{self._utt_id}: quiet speech (peak {'<= ' if gain_db >= MAKEUP_MAX_DB else ''}"
-                                      f"{MAKEUP_TARGET_DBFS - gain_db:.0f} dBFS): "
-                                      f"our encoder heard it {gain_db:.0f} dB louder; raise the microphone's "
-                                      "gain (speech peaking at -20 to -3 dBFS is heard best)")
-        if not utt.understood:  # outside the domain: no query is made of it (the transcript still goes out)
-            tokens = torch.zeros(0, 0)
-            rej = getattr(self.tokenizer, "last_rejection", None) or {}
-            self.diag.count("not_understood")
-            if "unconfirmed" in rej:  # a short form only our CTC chose (speech.confirm_short_forms)
-                self.get_logger().warning(f"{self._utt_id}: heard the short form {utt.text!r} but "
-                                          f"{rej['unconfirmed']}: not understood, no query forwarded")
-            elif "speech_unexplained" in rej:  # speech.max_speech_s_per_phone
-                self.diag.count("speech_unexplained_utterances")
-                u = rej["speech_unexplained"]
-                self.get_logger().warning(f"{self._utt_id}: heard {utt.text!r} ({u['phones']} phones) in "
-                                          f"{u['speech_s']:.2f} s of speech, too much speech for that sentence: "
-                                          "not understood, no query forwarded")
-            else:
-                self.get_logger().warning(
-                    f"{self._utt_id}: heard {utt.text!r} but neither recognizer vouches for it (CTC "
-                    f"{rej.get('ctc_score', float('nan')):.3f}/frame, alignment - phone loop "
-                    f"{rej.get('gap') if rej.get('gap') is not None else float('nan'):.2e}/frame): "
-                    "not understood, no query forwarded")
         msg = SpeechTokens(utterance_id=self._utt_id, num_tokens=int(tokens.shape[0]),
                            feature_dim=int(tokens.shape[1]) if tokens.shape[0] else 0,
                            token_period_s=0.1, transcript=utt.text if utt.understood else "")
