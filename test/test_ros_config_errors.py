@@ -27,6 +27,8 @@ def probe():
      "speech.quiet_peak_dbfs must be in [-120, 0] dBFS"),
     ("tristream_ros.ros.speech_tokenizer_node", ["speech.max_speech_s_per_phone:=-0.3"],
      "speech.max_speech_s_per_phone must be a finite number >= 0"),
+    ("tristream_ros.ros.speech_tokenizer_node", ["speech.wake_word:=banana"],
+     "wake word 'banana' is not one of the words heard before a command"),
 ])
 def test_bad_parameters_reported_and_node_stays_up(probe, module, params, expected):
     probe.subscribe_diagnostics()

@@ -89,3 +89,25 @@ def test_check_refuses_more_speech_than_the_sentence_holds(frontend):
         assert utt.not_understood_why.startswith("too much speech for the sentence heard"), utt.not_understood_why
     finally:
         frontend.speech_s_per_phone = SPEECH_S_PER_PHONE
+
+
+def test_wake_word(frontend):
+    """speech.wake_word "robot" (off by default): "robot, <command>" is acted on, the bare command
+    and a question without it are not understood and say why; a word the wrapper decoder cannot
+    hear before a command is refused. Espeak's default voice (the words are what is checked here;
+    other engines' voices and the real recordings: docs/training.md "A wake word")."""
+    from tristream_ros.data.speech_synth import VoiceSpec, espeak_synthesize
+    from tristream_ros.errors import InputError
+    assert frontend.wake_word == ""
+    with pytest.raises(InputError, match="not one of the words heard before a command"):
+        frontend.set_wake_word("banana")
+    try:
+        frontend.set_wake_word("robot")
+        for said, heard, understood in (("robot turn left", "turn left", True), ("robot stop", "stop", True),
+                                        ("turn left", "turn left", False),
+                                        ("what colour is the box", "what colour is the box", False)):
+            utt = frontend.transcribe(espeak_synthesize(said, VoiceSpec()))
+            assert (utt.text, utt.understood) == (heard, understood), (said, utt.text, frontend.last_rejection)
+            assert ("no wake word" in utt.not_understood_why) == (not understood), utt.not_understood_why
+    finally:
+        frontend.set_wake_word("")

@@ -82,6 +82,11 @@ Parameters (config/tristream.yaml, ``speech_tokenizer_node``):
                            words), plus 0.2 s, is "not understood": a long utterance heard as a
                            short command (default 0.3, model/speech/tokenizer.SPEECH_S_PER_PHONE;
                            0: off). Logged, counted as `speech_unexplained_utterances`
+  speech.wake_word         hybrid with command wrappers: a word that must open every utterance
+                           acted on ("robot": "robot, turn left"; one of the wrapper prefixes'
+                           words), for rooms where people talk near the robot; what is said
+                           without it is not understood (`no_wake_word_utterances`). Default
+                           "": none
   speech.tokens_from       hybrid only: respoken (default: the recognised sentence spoken by a
                            training espeak-ng voice and encoded, model/speech/respoken.py; the
                            model answers unfamiliar voices in noisy rooms better, docs/training.md)
@@ -314,10 +319,17 @@ class SpeechTokenizerNode(Node):
         self.tokenizer.quiet_peak_dbfs = None if quiet <= -120.0 else quiet
         if hasattr(self.tokenizer, "speech_s_per_phone"):  # the hybrid's check
             self.tokenizer.speech_s_per_phone = per_phone if per_phone > 0.0 else None
+        wake = str(param(self, "speech.wake_word", "", "hybrid with command wrappers: a word every utterance acted "
+                                                         "on must open (\"robot\"), '' = none"))
+        if wake.strip():
+            if self.frontend != "hybrid":
+                raise InputError(f"speech.wake_word needs the hybrid speech front end (got {self.frontend!r})")
+            self.tokenizer.set_wake_word(wake)  # InputError when the wrapper decoder cannot hear it
         self._warm_up()
         self.diag = Diagnostics(self, "speech tokenizer", hardware_id=self.frontend)
         for key in ("chunks_in", "bad_chunks", "utterances", "partials", "queue_overflow", "not_understood",
-                    "quiet_utterances", "unfamiliar_voice_utterances", "speech_unexplained_utterances"):
+                    "quiet_utterances", "unfamiliar_voice_utterances", "speech_unexplained_utterances",
+                    "no_wake_word_utterances"):
             self.diag.count(key, 0)
         self.pub_transcript = self.create_publisher(Transcript, TRANSCRIPT_TOPIC, out_qos)
         self.pub_tokens = self.create_publisher(SpeechTokens, TOKENS_TOPIC, out_qos)
@@ -458,6 +470,8 @@ class SpeechTokenizerNode(Node):
             self.diag.count("not_understood")
             if "speech_unexplained" in rej:  # speech.max_speech_s_per_phone
                 self.diag.count("speech_unexplained_utterances")
+            if "no_wake_word" in rej:  # speech.wake_word
+                self.diag.count("no_wake_word_utterances")
             self.get_logger().warning(f"{self._utt_id}: heard {utt.text!r} but not understood "
                                       f"({utt.not_understood_why}): no query forwarded")
         msg = SpeechTokens(utterance_id=self._utt_id, num_tokens=int(tokens.shape[0]),

@@ -489,7 +489,29 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         self.last_plain_text = ""  # the plain grammar decoder's text, last utterance
         self.aliases = {" ".join(sentence_words(k)): v for k, v in (aliases or {}).items()}
         self.last_alias: tuple[str, str] | None = None  # (heard, forwarded) when the last text was an alias
+        # a word that must open every utterance acted on ("robot": "robot, turn left"), heard by the
+        # wrapper decoder among its prefixes; "" = none (the default). For rooms where people talk
+        # near the robot: the hybrid marks what is said without it not understood (set_wake_word)
+        self.wake_word = ""
         super().__init__(vad, pre_roll_ms)
+
+    def set_wake_word(self, word: str) -> None:
+        """Require `word` before every command ("" = off). It must be one of the wrapper decoder's
+        prefix words (command_wrappers.PREFIXES: "robot", "okay", ...), so command wrappers must be on."""
+        word = " ".join(sentence_words(word or ""))
+        if word:
+            if self.wrappers is None:
+                raise InputError("a wake word is heard by the command-wrapper decoder: turn "
+                                 "speech.command_wrappers on (grammar mode) to use one")
+            prefix_words = {w for p in self.wrappers.prefixes for w in p.split()}
+            if " " in word or word not in prefix_words:
+                raise InputError(f"wake word {word!r} is not one of the words heard before a command: "
+                                 f"{sorted(prefix_words)}")
+        self.wake_word = word
+
+    def _woken(self, prefix: str) -> bool:
+        """Does this wrapper prefix hold the wake word (one is required)?"""
+        return bool(self.wake_word) and self.wake_word in prefix.split()
 
     @property
     def wrapper_problem(self) -> str | None:
@@ -527,7 +549,8 @@ class PocketsphinxSpeechTokenizer(SpeechTokenizer):
         parts = self._split(wrapped)
         self.last_wrapper_check = None
         self.last_plain_text = plain
-        if parts is not None and plain and self.wrappers.min_align_lead is not None:
+        # with a wake word required, a prefix holding it is what is expected: taken as heard
+        if parts is not None and plain and self.wrappers.min_align_lead is not None and not self._woken(parts[0]):
             # pocketsphinx aligns both texts on the same audio: a wrapper that is not there aligns
             # worse than the plain sentence (a plain decoder that heard nothing is not compared)
             a_wrapped, a_plain = self.recognizer.align_scores([wrapped, plain])
@@ -707,6 +730,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         # the last utterance's (speech seconds, phones of the sentence heard with its wrapper words)
         self.last_speech_check: tuple[float, int | None] | None = None
 
+
     def _wrapped_grammar(self, prefix: str, suffix: str) -> CtcSentenceScorer:
         """The CTC grammar's sentences inside this prefix / suffix (made once per pair, ~30 ms)."""
         key = (prefix, suffix)
@@ -728,7 +752,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
             k = self.thresholds.rescore_top
             grammar, heard, wrapper, ranked = self.grammar, ps_text, ("", ""), None
             self.last_wrapper_veto = None
-            if self.last_wrapper != ("", "") and lp.shape[0]:
+            if self.last_wrapper != ("", "") and lp.shape[0] and not self._woken(self.last_wrapper[0]):
                 # our CTC explains the whole utterance with a bare sentence as it does its training
                 # voices' (score per frame >= the override's min_score): no wrapper was said. The
                 # wrapper decoder's false wrappers came from such voices (session 28)
@@ -782,6 +806,10 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         if not short_form_confirmed(text, ps_inner, inner_match, self.confirm):
             self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
                                    "unconfirmed": "pocketsphinx heard " + repr(ps_text)}
+        if (self.wake_word and not self._woken(self.last_wrapper[0])
+                and not (self.last_rejection or {}).get("not_understood")):  # (only where nothing else refused it)
+            self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
+                                   "no_wake_word": self.wake_word}
         return self._forward(text)
 
     def _sentence_phones(self, text: str) -> int | None:
@@ -872,6 +900,8 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
 
     def _why_not_understood(self) -> str:
         rej = self.last_rejection or {}
+        if "no_wake_word" in rej:
+            return f"no wake word: say {rej['no_wake_word']!r} before the command (speech.wake_word)"
         if "speech_unexplained" in rej:
             u = rej["speech_unexplained"]
             return (f"too much speech for the sentence heard: {u['speech_s']:.2f} s of speech, "
