@@ -730,7 +730,6 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         # the last utterance's (speech seconds, phones of the sentence heard with its wrapper words)
         self.last_speech_check: tuple[float, int | None] | None = None
 
-
     def _wrapped_grammar(self, prefix: str, suffix: str) -> CtcSentenceScorer:
         """The CTC grammar's sentences inside this prefix / suffix (made once per pair, ~30 ms)."""
         key = (prefix, suffix)
@@ -804,13 +803,16 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         m = self.last_match
         inner_match = replace(m, text=self._inner(m.text)) if m is not None else None
         if not short_form_confirmed(text, ps_inner, inner_match, self.confirm):
-            self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
-                                   "unconfirmed": "pocketsphinx heard " + repr(ps_text)}
+            self._refuse(unconfirmed="pocketsphinx heard " + repr(ps_text))
         if (self.wake_word and not self._woken(self.last_wrapper[0])
                 and not (self.last_rejection or {}).get("not_understood")):  # (only where nothing else refused it)
-            self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
-                                   "no_wake_word": self.wake_word}
+            self._refuse(no_wake_word=self.wake_word)
         return self._forward(text)
+
+    def _refuse(self, **why) -> None:
+        """Mark the utterance not understood, keeping the out-of-domain test's inputs and adding
+        the reason (`_why_not_understood` reads it)."""
+        self.last_rejection = {**(self.last_rejection or {}), "not_understood": True, **why}
 
     def _sentence_phones(self, text: str) -> int | None:
         words = sentence_words(text)
@@ -832,8 +834,7 @@ class HybridSpeechTokenizer(PocketsphinxSpeechTokenizer):
         phones = self._sentence_phones(spoken)
         self.last_speech_check = (speech_s, phones)
         if not speech_explained(speech_s, phones, self.speech_s_per_phone):
-            self.last_rejection = {**(self.last_rejection or {}), "not_understood": True,
-                                   "speech_unexplained": {"speech_s": round(speech_s, 3), "phones": phones}}
+            self._refuse(speech_unexplained={"speech_s": round(speech_s, 3), "phones": phones})
 
     def _inner_ps_frames(self) -> tuple[int, int] | None:
         """The wrapper decoder's first and last frame (100 per second) of the command inside the
